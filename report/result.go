@@ -1,0 +1,229 @@
+// Package report holds the result model every run writes (result.json,
+// schema_version 1) and renders results into one self-contained HTML report
+// with comparison and selection advice.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+)
+
+// SchemaVersion is the version of the result format written by this code.
+const SchemaVersion = 1
+
+// Run statuses.
+const (
+	StatusComplete    = "complete"    // ran to the end
+	StatusInterrupted = "interrupted" // stopped early (Ctrl-C); counts are incomplete
+	StatusFailed      = "failed"      // could not run (see Error)
+)
+
+// Result is one run of one scenario against one broker.
+type Result struct {
+	SchemaVersion int            `json:"schema_version"`
+	ID            string         `json:"id"`
+	StartedAt     time.Time      `json:"started_at"`
+	FinishedAt    time.Time      `json:"finished_at"`
+	Broker        Broker         `json:"broker"`
+	Scenario      string         `json:"scenario"`
+	Profile       driver.Profile `json:"profile"`
+	// Config is every configuration value the scenario used.
+	Config      any         `json:"config"`
+	Environment Environment `json:"environment"`
+	Latency     Latencies   `json:"latency"`
+	Throughput  Throughput  `json:"throughput"`
+	Accounting  Accounting  `json:"accounting"`
+	// Metrics are the scenario's own measures by name.
+	Metrics  map[string]Metric `json:"metrics"`
+	Timeline []Second          `json:"timeline"`
+	// Series are extra per-second series a scenario charts (name -> values,
+	// one per timeline second), e.g. queue depth or processed rate.
+	Series  map[string][]float64 `json:"series,omitempty"`
+	Cost    *Cost                `json:"cost,omitempty"`
+	Verdict Verdict              `json:"verdict"`
+	Status  string               `json:"status"`
+	// Error says why a failed run failed.
+	Error string `json:"error,omitempty"`
+	// Notes are plain-language remarks (mechanism used, unsupported modes,
+	// caveats such as "kill -9 cannot tell fsync from page cache").
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Broker identifies what was measured.
+type Broker struct {
+	Name          string              `json:"name"`
+	Client        string              `json:"client"`
+	ClientVersion string              `json:"client_version"`
+	Protocol      string              `json:"protocol"`
+	Version       string              `json:"version"`
+	Addr          string              `json:"addr"`
+	Capabilities  driver.Capabilities `json:"capabilities"`
+}
+
+// Environment describes the host the run happened on.
+type Environment struct {
+	Host   string `json:"host"`
+	CPUs   int    `json:"cpus"`
+	OS     string `json:"os"`
+	Arch   string `json:"arch"`
+	Go     string `json:"go"`
+	MemMiB int64  `json:"mem_mib,omitempty"`
+}
+
+// Latencies are the latency distributions of a run by name. Publish and
+// EndToEnd are present for every scenario that sends messages; scenarios add
+// their own (e.g. "response_mq").
+type Latencies map[string]*Latency
+
+// Latency summarises one HdrHistogram. Values are in Unit (always "ms" in
+// schema 1). Histogram is HdrHistogram's compressed base64 encoding so reports
+// can re-merge runs.
+type Latency struct {
+	Count     int64   `json:"count"`
+	P50       float64 `json:"p50"`
+	P90       float64 `json:"p90"`
+	P99       float64 `json:"p99"`
+	P999      float64 `json:"p999"`
+	Max       float64 `json:"max"`
+	Mean      float64 `json:"mean"`
+	Unit      string  `json:"unit"`
+	Histogram string  `json:"histogram,omitempty"`
+	// Corrected says the values are measured from the intended send time
+	// (coordinated-omission safe).
+	Corrected bool `json:"corrected,omitempty"`
+}
+
+// Throughput is averaged over the measured (post warm-up) window.
+type Throughput struct {
+	SentPerS     float64 `json:"sent_per_s"`
+	ReceivedPerS float64 `json:"received_per_s"`
+	MBPerS       float64 `json:"mb_per_s"`
+}
+
+// Accounting accounts for every message of the run.
+type Accounting struct {
+	Sent        int64 `json:"sent"`        // handed to Send
+	Confirmed   int64 `json:"confirmed"`   // confirmed by the broker
+	Unconfirmed int64 `json:"unconfirmed"` // send failed or indeterminate; never counted as lost
+	Rejected    int64 `json:"rejected"`    // definite refusals (destination full), part of unconfirmed
+	// Received counts distinct messages received, summed over groups.
+	Received   int64 `json:"received"`
+	Deliveries int64 `json:"deliveries"` // every delivery, duplicates included
+	Lost       int64 `json:"lost"`       // confirmed, never received by a group after the drain
+	Duplicated int64 `json:"duplicated"` // deliveries of a message the group had already received
+	Reordered  int64 `json:"reordered"`  // arrived below the highest sequence its consumer had seen from that producer
+	Foreign    int64 `json:"foreign"`    // other run ids or not envelopes; ignored
+	Groups     int   `json:"groups"`     // consumer groups that each should receive every message
+	// Complete is false when the run was interrupted before the drain.
+	Complete bool `json:"complete"`
+}
+
+// Metric is one named scenario measure.
+type Metric struct {
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+}
+
+// Second is one point of the per-second timeline (counts within that second,
+// backlog at its end).
+type Second struct {
+	T         int   `json:"t"` // seconds since the start of the run
+	Sent      int64 `json:"sent"`
+	Confirmed int64 `json:"confirmed"`
+	Received  int64 `json:"received"`
+	Backlog   int64 `json:"backlog"`
+	Errors    int64 `json:"errors"`
+}
+
+// Cost is what the broker process(es) used during the run, read from /proc
+// when the broker runs on this host.
+type Cost struct {
+	CPUSeconds float64 `json:"cpu_seconds"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	PIDs       []int   `json:"pids"`
+}
+
+// Verdict says whether the scenario's invariants held.
+type Verdict struct {
+	Pass       bool     `json:"pass"`
+	Violations []string `json:"violations"`
+}
+
+// Check appends a violation when ok is false. It keeps Pass in step.
+func (v *Verdict) Check(ok bool, format string, args ...any) {
+	if !ok {
+		v.Violations = append(v.Violations, fmt.Sprintf(format, args...))
+	}
+	v.Pass = len(v.Violations) == 0
+}
+
+// SetMetric records a named metric.
+func (r *Result) SetMetric(name string, value float64, unit string) {
+	if r.Metrics == nil {
+		r.Metrics = map[string]Metric{}
+	}
+	r.Metrics[name] = Metric{Value: value, Unit: unit}
+}
+
+// Write stores r as dir/result.json atomically (temp file + rename), creating
+// dir when needed. A crash never leaves a half-written result.
+func Write(dir string, r *Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create result dir: %w", err)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, "result.json"), append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory and a rename.
+func WriteFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read loads a result.json and checks its schema version.
+func Read(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read result: %w", err)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: invalid result JSON: %w", path, err)
+	}
+	if r.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("%s: schema_version %d, this mqbench reads %d", path, r.SchemaVersion, SchemaVersion)
+	}
+	return &r, nil
+}

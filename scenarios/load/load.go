@@ -1,0 +1,185 @@
+// Package load generates message load through the driver contract and
+// records it with the probe: an open-loop schedule at a uniform rate (or a
+// closed loop as fast as the broker confirms), producer and consumer loops,
+// and a bounded drain.
+package load
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/scenarios/probe"
+)
+
+// Schedule yields intended send times. With a positive rate it is open
+// loop: message i is intended at start + i/rate whatever the broker does, so
+// a stall shows up as latency. With rate 0 it is closed loop: each batch is
+// intended "now". Not safe for concurrent use: one per producer goroutine.
+type Schedule struct {
+	rate     float64
+	start    time.Time
+	end      time.Time
+	maxBatch int
+	i        int64
+}
+
+// NewSchedule returns a schedule of rate messages per second (0 = closed
+// loop) from start until end, yielding at most maxBatch (≥ 1) at a time.
+func NewSchedule(rate float64, start, end time.Time, maxBatch int) *Schedule {
+	return &Schedule{rate: rate, start: start, end: end, maxBatch: max(maxBatch, 1)}
+}
+
+func (s *Schedule) at(i int64) time.Time {
+	return s.start.Add(time.Duration(float64(i) / s.rate * 1e9))
+}
+
+// Next waits until at least one message is due and appends the intended
+// send times of the due messages (at most maxBatch) to buf[:0]. It returns
+// false once the schedule has ended or ctx is done.
+func (s *Schedule) Next(ctx context.Context, buf []time.Time) ([]time.Time, bool) {
+	buf = buf[:0]
+	now := time.Now()
+	if s.rate <= 0 {
+		if !now.Before(s.end) || ctx.Err() != nil {
+			return buf, false
+		}
+		for range s.maxBatch {
+			buf = append(buf, now)
+		}
+		return buf, true
+	}
+	next := s.at(s.i)
+	if !next.Before(s.end) {
+		return buf, false
+	}
+	if wait := next.Sub(now); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return buf, false
+		case <-t.C:
+		}
+		now = time.Now()
+	} else if ctx.Err() != nil {
+		return buf, false
+	}
+	for len(buf) < s.maxBatch {
+		at := s.at(s.i)
+		if at.After(now) || !at.Before(s.end) {
+			break
+		}
+		buf = append(buf, at)
+		s.i++
+	}
+	return buf, true
+}
+
+// Produce sends the schedule's messages of size bytes through p, stamping
+// and recording each with pr, until the schedule ends or ctx is done. A
+// failed Send is recorded (its messages unconfirmed) and the loop goes on;
+// Produce returns the number of failed Sends and the last error.
+func Produce(ctx context.Context, p driver.Producer, pr *probe.Producer, s *Schedule, size int) (failed int, last error) {
+	key := []byte{byte(pr.ID() >> 24), byte(pr.ID() >> 16), byte(pr.ID() >> 8), byte(pr.ID())}
+	var times []time.Time
+	var msgs []driver.Message
+	var bufs [][]byte
+	for {
+		var ok bool
+		times, ok = s.Next(ctx, times)
+		if !ok {
+			return failed, last
+		}
+		for len(bufs) < len(times) {
+			bufs = append(bufs, make([]byte, max(size, 40)))
+		}
+		msgs = msgs[:0]
+		now := time.Now()
+		for i, at := range times {
+			pr.Stamp(bufs[i], at, now)
+			msgs = append(msgs, driver.Message{Key: key, Body: bufs[i]})
+		}
+		err := p.Send(ctx, msgs)
+		pr.Sent(msgs, err, time.Now())
+		if err != nil {
+			failed++
+			last = err
+			if ctx.Err() != nil {
+				return failed, last
+			}
+		}
+	}
+}
+
+// Handler processes one delivery after the probe recorded it. Returning an
+// error nacks the delivery (or leaves it unacked where nack is unsupported).
+type Handler func(ctx context.Context, d *driver.Delivery, kind probe.Kind) error
+
+// Consume receives from c until ctx is done or c is closed, records every
+// delivery with pr, calls h (when non-nil) and acks. It returns nil on
+// ctx cancellation or close, or the error that stopped it.
+func Consume(ctx context.Context, c driver.Consumer, pr *probe.Consumer, maxBatch int, h Handler) error {
+	var ack, nack []*driver.Delivery
+	for {
+		ds, err := c.Receive(ctx, maxBatch)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, driver.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		now := time.Now()
+		ack, nack = ack[:0], nack[:0]
+		for _, d := range ds {
+			_, kind := pr.Record(d.Body, now)
+			if h != nil {
+				if herr := h(ctx, d, kind); herr != nil {
+					nack = append(nack, d)
+					continue
+				}
+			}
+			ack = append(ack, d)
+		}
+		if len(ack) > 0 {
+			if err := c.Ack(ctx, ack); err != nil && ctx.Err() == nil && !errors.Is(err, driver.ErrClosed) {
+				return err
+			}
+		}
+		if len(nack) > 0 {
+			if err := c.Nack(ctx, nack); err != nil && !errors.Is(err, errors.ErrUnsupported) && ctx.Err() == nil && !errors.Is(err, driver.ErrClosed) {
+				return err
+			}
+		}
+	}
+}
+
+// Drain waits until every group has received every confirmed message, or no
+// message arrived for idle, or timeout passed, or ctx is done. It reports
+// whether the drain completed (nothing missing).
+func Drain(ctx context.Context, st *probe.Stick, timeout, idle time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	last := st.Snapshot()
+	lastChange := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if last.Remaining() <= 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+		cur := st.Snapshot()
+		if cur.Received != last.Received {
+			lastChange = time.Now()
+		}
+		last = cur
+		if time.Now().After(deadline) || time.Since(lastChange) > idle {
+			return last.Remaining() <= 0
+		}
+	}
+}

@@ -1,0 +1,141 @@
+// Package scenarios defines what a scenario is and what it runs with. Each
+// scenario lives in its own package below this one (pubsub, async,
+// decoupling, peakshaving, transaction) and uses only the driver contract
+// (adapters/driver) and the measuring stick (scenarios/probe): no scenario
+// imports an adapter, so each runs unchanged against every broker.
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/report"
+)
+
+// Scenario is one business case runnable against any driver.
+type Scenario interface {
+	// Name is the CLI name, e.g. "pubsub".
+	Name() string
+	// Summary is one line for `mqbench list`.
+	Summary() string
+	// DefaultConfig returns a fresh configuration with defaults; quick
+	// selects the short profile that finishes well under a minute. The
+	// value is a pointer to a struct that embeds Common and that a
+	// workload YAML file decodes into strictly.
+	DefaultConfig(quick bool) Config
+	// Run runs the scenario. It returns the measured result (without the
+	// run identity, broker and environment fields, which the caller fills)
+	// even when it stops early: on ctx cancellation it stops producing,
+	// drains briefly, and returns what it measured with Accounting.Complete
+	// false and a nil error. An error means the scenario could not run;
+	// the result, if non-nil, holds what was measured before.
+	Run(ctx context.Context, env Env, cfg Config) (*report.Result, error)
+}
+
+// Config is a scenario configuration.
+type Config interface {
+	// Base returns the embedded common settings, so the CLI can apply
+	// --rate, --duration and the like.
+	Base() *Common
+	// Validate reports the first invalid value as a *FieldError.
+	Validate() error
+}
+
+// Common are the settings every scenario shares. A scenario documents which
+// of them it uses. In a workload file they sit at the top level beside the
+// scenario's own fields.
+type Common struct {
+	// Scenario names the scenario the file is for (optional; must match).
+	Scenario string `yaml:"scenario,omitempty" json:"scenario,omitempty"`
+	// Profile is the durability profile: durable (default), fast, unsafe.
+	Profile string `yaml:"profile,omitempty" json:"profile,omitempty"`
+	// Rate is the target rate per second (messages, registrations,
+	// orders); 0 means as fast as possible (closed loop) where supported.
+	Rate float64 `yaml:"rate" json:"rate"`
+	// Duration of the measured load, warm-up excluded.
+	Duration time.Duration `yaml:"duration" json:"duration"`
+	// Warmup runs load before the measured window; left out of figures.
+	Warmup time.Duration `yaml:"warmup" json:"warmup"`
+	// Drain bounds the wait for in-flight messages after the load.
+	Drain time.Duration `yaml:"drain" json:"drain"`
+	// Size of each message body in bytes (at least the 40-byte envelope).
+	Size int `yaml:"size" json:"size"`
+	// Producers and Consumers are goroutines, each with its own producer
+	// or consumer; consumers are per group.
+	Producers int `yaml:"producers" json:"producers"`
+	Consumers int `yaml:"consumers" json:"consumers"`
+	// Partitions (Kafka) or queues (RocketMQ) of the destination.
+	Partitions int `yaml:"partitions" json:"partitions"`
+}
+
+// Base implements Config for types that embed Common.
+func (c *Common) Base() *Common { return c }
+
+// ValidateCommon checks the shared settings.
+func (c *Common) ValidateCommon() error {
+	switch {
+	case c.Profile != "" && !validProfile(c.Profile):
+		return &FieldError{Field: "profile", Msg: fmt.Sprintf("unknown profile %q (valid: durable, fast, unsafe)", c.Profile)}
+	case c.Rate < 0:
+		return &FieldError{Field: "rate", Msg: "must be ≥ 0 (0 = as fast as possible)"}
+	case c.Duration <= 0:
+		return &FieldError{Field: "duration", Msg: "must be > 0"}
+	case c.Warmup < 0:
+		return &FieldError{Field: "warmup", Msg: "must be ≥ 0"}
+	case c.Drain < 0:
+		return &FieldError{Field: "drain", Msg: "must be ≥ 0"}
+	case c.Size < 40 || c.Size > 16<<20:
+		return &FieldError{Field: "size", Msg: "must be between 40 (the envelope) and 16777216 bytes"}
+	case c.Producers < 1 || c.Producers > 1024:
+		return &FieldError{Field: "producers", Msg: "must be between 1 and 1024"}
+	case c.Consumers < 1 || c.Consumers > 1024:
+		return &FieldError{Field: "consumers", Msg: "must be between 1 and 1024"}
+	case c.Partitions < 0 || c.Partitions > 1024:
+		return &FieldError{Field: "partitions", Msg: "must be between 0 and 1024"}
+	}
+	return nil
+}
+
+func validProfile(s string) bool {
+	_, err := driver.ParseProfile(s)
+	return err == nil
+}
+
+// FieldError names the configuration field that is invalid. The CLI adds
+// the workload file's name and line.
+type FieldError struct {
+	Field string // YAML name, e.g. "rate" or "email_ms"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Env is what a scenario runs with.
+type Env struct {
+	// Driver is connected to the broker under test.
+	Driver driver.Driver
+	// Profile is the durability profile the driver was opened with.
+	Profile driver.Profile
+	// RunID marks this run's messages.
+	RunID uint64
+	// Prefix makes destination names unique to this run; scenarios name
+	// destinations Prefix + "-" + something.
+	Prefix string
+	// WorkDir is a scratch directory for the run's databases; it exists.
+	WorkDir string
+	// Log receives diagnostics. Never nil.
+	Log *slog.Logger
+	// Progress, when non-nil, is told the current phase and how far the
+	// run is (0..1). It must not block.
+	Progress func(phase string, done float64)
+}
+
+// Report calls Progress when set.
+func (e Env) Report(phase string, done float64) {
+	if e.Progress != nil {
+		e.Progress(phase, done)
+	}
+}
