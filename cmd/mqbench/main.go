@@ -1,15 +1,11 @@
-// Command mqbench benchmarks message brokers through one driver interface.
+// Command mqbench runs business scenarios against real message brokers
+// through one driver interface and reports latency, throughput, accounting
+// and a selection recommendation. Run `mqbench help` for the commands.
 package main
 
 import (
 	"context"
 	"os"
-	"os/signal"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }

@@ -2,25 +2,87 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
-// run is the whole CLI: it parses args, runs the command and returns the exit
-// code.
+// Exit codes, documented in the README and `mqbench help`.
+const (
+	exitOK          = 0   // success
+	exitFailed      = 1   // a run finished with a failed verdict
+	exitUsage       = 2   // bad usage or input
+	exitUnreachable = 3   // a broker was unreachable
+	exitInterrupted = 130 // interrupted; partial results written
+)
+
+const usage = `mqbench — message broker benchmark with real brokers and honest numbers
+
+Usage:
+  mqbench <command> [flags]
+
+Commands:
+  list      adapters (with capabilities) and scenarios
+  run       run one scenario against one broker, write result.json and report.html
+  up        start brokers (native, or docker compose when a Docker engine answers)
+  down      stop brokers started by mqbench up
+  status    show each broker: running, version, pid, ports, handshake
+  help      this text
+
+Run 'mqbench <command> --help' for a command's flags.
+
+Exit codes: 0 ok, 1 a verdict failed, 2 bad usage or input,
+3 broker unreachable, 130 interrupted (partial results written).
+`
+
+// run is the whole CLI: it parses args, runs one command and returns the
+// exit code. It stops the command on SIGINT/SIGTERM through ctx.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: mqbench <command> [flags]")
-		return 2
+		fmt.Fprint(stderr, usage)
+		return exitUsage
 	}
-	switch args[0] {
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "list":
+		return cmdList(ctx, rest, stdout, stderr)
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
 	case "up":
-		return cmdUp(ctx, args[1:], stdout, stderr)
+		return cmdUp(ctx, rest, stdout, stderr)
 	case "down":
-		return cmdDown(ctx, args[1:], stdout, stderr)
+		return cmdDown(ctx, rest, stdout, stderr)
 	case "status":
-		return cmdStatus(ctx, args[1:], stdout, stderr)
+		return cmdStatus(ctx, rest, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "mqbench: unknown command %q\n", args[0])
-	return 2
+	fmt.Fprintf(stderr, "mqbench: unknown command %q (valid: list, run, up, down, status, help)\n", cmd)
+	return exitUsage
+}
+
+// parseFlags parses args into fs, printing errors and help to stderr/stdout.
+// It returns -1 to continue, or the exit code to return.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mqbench %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage
+	}
+	return -1
 }

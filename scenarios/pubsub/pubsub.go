@@ -166,7 +166,10 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 		}()
 	}
 	progressDone := make(chan struct{})
+	var progressWG sync.WaitGroup
+	progressWG.Add(1)
 	go func() {
+		defer progressWG.Done()
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -174,12 +177,18 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 			case <-progressDone:
 				return
 			case <-t.C:
+			}
+			select {
+			case <-progressDone:
+				return
+			default:
 				env.Report("load", min(1, float64(time.Since(start))/float64(total)))
 			}
 		}
 	}()
 	pwg.Wait()
 	close(progressDone)
+	progressWG.Wait()
 
 	env.Report("drain", 1)
 	drained := load.Drain(ctx, st, c.Drain, c.Drain)

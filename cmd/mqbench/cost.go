@@ -1,0 +1,110 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mqbench/mqbench/report"
+)
+
+// costMeter samples broker processes' CPU time and resident memory from
+// /proc while a run goes on.
+type costMeter struct {
+	pids     []int
+	startCPU float64
+	stopC    chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	peakRSS  float64
+}
+
+func startCostMeter(pids []int) *costMeter {
+	m := &costMeter{pids: pids, stopC: make(chan struct{})}
+	if len(pids) == 0 {
+		return m
+	}
+	m.startCPU = cpuSeconds(pids)
+	m.sample()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.stopC:
+				return
+			case <-t.C:
+				m.sample()
+			}
+		}
+	}()
+	return m
+}
+
+func (m *costMeter) sample() {
+	rss := rssMiB(m.pids)
+	m.mu.Lock()
+	m.peakRSS = max(m.peakRSS, rss)
+	m.mu.Unlock()
+}
+
+// stop ends sampling and returns the cost, nil when no pid was given.
+func (m *costMeter) stop() *report.Cost {
+	if len(m.pids) == 0 {
+		return nil
+	}
+	close(m.stopC)
+	m.wg.Wait()
+	m.sample()
+	return &report.Cost{CPUSeconds: cpuSeconds(m.pids) - m.startCPU, PeakRSSMiB: m.peakRSS, PIDs: m.pids}
+}
+
+// cpuSeconds sums user+system CPU time of pids from /proc/PID/stat.
+func cpuSeconds(pids []int) float64 {
+	const hz = 100 // USER_HZ on Linux
+	var total float64
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		// After ')' : state(0) ... utime is field 14 overall → index 11 here.
+		if len(f) > 12 {
+			u, _ := strconv.ParseFloat(f[11], 64)
+			sy, _ := strconv.ParseFloat(f[12], 64)
+			total += (u + sy) / hz
+		}
+	}
+	return total
+}
+
+// rssMiB sums VmRSS of pids.
+func rssMiB(pids []int) float64 {
+	var total float64
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmRSS:") {
+				f := strings.Fields(line)
+				if len(f) >= 2 {
+					kb, _ := strconv.ParseFloat(f[1], 64)
+					total += kb / 1024
+				}
+			}
+		}
+	}
+	return total
+}
