@@ -23,7 +23,18 @@ type Schedule struct {
 	end      time.Time
 	maxBatch int
 	i        int64
+	limit    int64
 }
+
+// WithLimit caps the schedule at n messages in all (n ≤ 0: no cap) and
+// returns s. With a cap an open-loop schedule yields exactly
+// min(n, rate × duration) messages.
+func (s *Schedule) WithLimit(n int64) *Schedule {
+	s.limit = n
+	return s
+}
+
+func (s *Schedule) capped() bool { return s.limit > 0 && s.i >= s.limit }
 
 // NewSchedule returns a schedule of rate messages per second (0 = closed
 // loop) from start until end, yielding at most maxBatch (≥ 1) at a time.
@@ -41,12 +52,16 @@ func (s *Schedule) at(i int64) time.Time {
 func (s *Schedule) Next(ctx context.Context, buf []time.Time) ([]time.Time, bool) {
 	buf = buf[:0]
 	now := time.Now()
+	if s.capped() {
+		return buf, false
+	}
 	if s.rate <= 0 {
 		if !now.Before(s.end) || ctx.Err() != nil {
 			return buf, false
 		}
-		for range s.maxBatch {
+		for len(buf) < s.maxBatch && !s.capped() {
 			buf = append(buf, now)
+			s.i++
 		}
 		return buf, true
 	}
@@ -66,7 +81,7 @@ func (s *Schedule) Next(ctx context.Context, buf []time.Time) ([]time.Time, bool
 	} else if ctx.Err() != nil {
 		return buf, false
 	}
-	for len(buf) < s.maxBatch {
+	for len(buf) < s.maxBatch && !s.capped() {
 		at := s.at(s.i)
 		if at.After(now) || !at.Before(s.end) {
 			break

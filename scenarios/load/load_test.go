@@ -1,0 +1,176 @@
+package load_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/memory"
+	"github.com/mqbench/mqbench/scenarios/load"
+	"github.com/mqbench/mqbench/scenarios/probe"
+)
+
+func TestScheduleCounts(t *testing.T) {
+	tests := []struct {
+		name  string
+		rate  float64
+		dur   time.Duration
+		limit int64
+		want  int
+	}{
+		{"open loop rate × duration", 20000, 100 * time.Millisecond, 0, 2000},
+		{"open loop capped", 20000, time.Second, 500, 500},
+		{"closed loop capped", 0, time.Minute, 1234, 1234},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			s := load.NewSchedule(tt.rate, start, start.Add(tt.dur), 64).WithLimit(tt.limit)
+			var buf []time.Time
+			n := 0
+			prev := time.Time{}
+			for {
+				var ok bool
+				buf, ok = s.Next(context.Background(), buf)
+				if !ok {
+					break
+				}
+				if len(buf) == 0 || len(buf) > 64 {
+					t.Fatalf("batch of %d", len(buf))
+				}
+				for _, at := range buf {
+					if at.Before(prev) {
+						t.Fatal("intended times go backwards")
+					}
+					prev = at
+				}
+				n += len(buf)
+			}
+			if n != tt.want {
+				t.Fatalf("yielded %d, want %d", n, tt.want)
+			}
+		})
+	}
+}
+
+func TestScheduleStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now()
+	s := load.NewSchedule(1, start.Add(time.Hour), start.Add(2*time.Hour), 1)
+	cancel()
+	if _, ok := s.Next(ctx, nil); ok {
+		t.Fatal("Next returned true after cancel")
+	}
+}
+
+// expected computes, for one producer sending n messages through the memory
+// broker with faults f, the exact lost, duplicated and reordered counts per
+// group, following memory.Faults' documented rules.
+func expected(f memory.Faults, n int) (lost, dup, reord int64) {
+	hit := func(k, i int) bool { return k > 0 && i%k == 0 }
+	for i := 1; i <= n; i++ {
+		if hit(f.DropEvery, i) {
+			lost++
+			continue
+		}
+		if hit(f.DuplicateEvery, i) {
+			dup++
+		}
+		if hit(f.ReorderEvery, i) && i < n {
+			reord++
+		}
+	}
+	return lost, dup, reord
+}
+
+// TestLedgerCatchesInjectedFaults sends through the memory broker with
+// deterministic drops, duplicates and reorders and checks that the ledger
+// reports exactly those counts, in every fan-out group.
+func TestLedgerCatchesInjectedFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults memory.Faults
+	}{
+		{"clean", memory.Faults{}},
+		{"drops", memory.Faults{DropEvery: 97}},
+		{"duplicates", memory.Faults{DuplicateEvery: 89}},
+		{"reorders", memory.Faults{ReorderEvery: 83}},
+		{"all three", memory.Faults{DropEvery: 97, DuplicateEvery: 89, ReorderEvery: 83}},
+	}
+	const producers, perProducer = 2, 10000
+	groups := []string{"a", "b"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			drv, err := memory.NewBroker(memory.Options{Faults: tt.faults}).Driver(driver.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer drv.Close()
+			dest := driver.Destination{Name: "faults", Groups: groups}
+			if _, err := drv.Provision(ctx, dest); err != nil {
+				t.Fatal(err)
+			}
+			st := probe.New(probe.Options{RunID: 42, Groups: groups})
+			cctx, stop := context.WithCancel(ctx)
+			var cwg sync.WaitGroup
+			for _, g := range groups {
+				c, err := drv.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: g})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				pr := st.Consumer(g)
+				cwg.Add(1)
+				go func() {
+					defer cwg.Done()
+					if err := load.Consume(cctx, c, pr, 100, nil); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			var pwg sync.WaitGroup
+			for i := range producers {
+				p, err := drv.NewProducer(ctx, dest, driver.ProducerOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pr := st.Producer(uint32(i))
+				sched := load.NewSchedule(0, time.Now(), time.Now().Add(time.Minute), 100).WithLimit(perProducer)
+				pwg.Add(1)
+				go func() {
+					defer pwg.Done()
+					defer p.Close() // releases a held-back reorder
+					if failed, err := load.Produce(ctx, p, pr, sched, 128); failed > 0 {
+						t.Errorf("%d sends failed: %v", failed, err)
+					}
+				}()
+			}
+			pwg.Wait()
+			lost, dup, reord := expected(tt.faults, perProducer)
+			// Wait for every message that will arrive: all but the lost ones.
+			want := int64(producers*perProducer)*int64(len(groups)) - lost*producers*int64(len(groups))
+			deadline := time.Now().Add(30 * time.Second)
+			for st.Snapshot().Received < want && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			stop()
+			cwg.Wait()
+			sum := st.Summary(true)
+			for _, g := range groups {
+				a := sum.PerGroup[g]
+				if a.Lost != lost*producers || a.Duplicated != dup*producers || a.Reordered != reord*producers {
+					t.Errorf("group %s: lost %d dup %d reordered %d, want %d %d %d",
+						g, a.Lost, a.Duplicated, a.Reordered, lost*producers, dup*producers, reord*producers)
+				}
+			}
+			a := sum.Accounting
+			if a.Sent != producers*perProducer || a.Confirmed != a.Sent || a.Unconfirmed != 0 {
+				t.Errorf("sent %d confirmed %d unconfirmed %d", a.Sent, a.Confirmed, a.Unconfirmed)
+			}
+		})
+	}
+}

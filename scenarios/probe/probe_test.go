@@ -1,0 +1,186 @@
+package probe
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/envelope"
+)
+
+// sendBatch stamps n messages on p, "sends" them with the given per-message
+// errors and returns the bodies.
+func sendBatch(p *Producer, n int, intended time.Time, errs []error) [][]byte {
+	msgs := make([]driver.Message, n)
+	bodies := make([][]byte, n)
+	for i := range msgs {
+		bodies[i] = make([]byte, 64)
+		p.Stamp(bodies[i], intended, intended)
+		msgs[i] = driver.Message{Body: bodies[i]}
+	}
+	var err error
+	for _, e := range errs {
+		if e != nil {
+			err = &driver.SendError{Errs: errs}
+		}
+	}
+	p.Sent(msgs, err, intended.Add(time.Millisecond))
+	return bodies
+}
+
+func TestLedger(t *testing.T) {
+	t0 := time.Now()
+	tests := []struct {
+		name    string
+		deliver func(bodies [][]byte) [][]byte // order of deliveries to the group
+		errs    []error                        // per message of the 10-message batch; nil = all confirmed
+		want    struct{ received, lost, dup, reord, unconf, rejected int64 }
+	}{
+		{
+			name:    "all delivered in order",
+			deliver: func(b [][]byte) [][]byte { return b },
+			want:    struct{ received, lost, dup, reord, unconf, rejected int64 }{received: 10},
+		},
+		{
+			name:    "two lost",
+			deliver: func(b [][]byte) [][]byte { return append(append([][]byte{}, b[:3]...), b[5:]...) },
+			want:    struct{ received, lost, dup, reord, unconf, rejected int64 }{received: 8, lost: 2},
+		},
+		{
+			name:    "one duplicated",
+			deliver: func(b [][]byte) [][]byte { return append(append([][]byte{}, b...), b[4]) },
+			want:    struct{ received, lost, dup, reord, unconf, rejected int64 }{received: 10, dup: 1},
+		},
+		{
+			name: "one pair swapped",
+			deliver: func(b [][]byte) [][]byte {
+				out := append([][]byte{}, b...)
+				out[2], out[3] = out[3], out[2]
+				return out
+			},
+			want: struct{ received, lost, dup, reord, unconf, rejected int64 }{received: 10, reord: 1},
+		},
+		{
+			name:    "unconfirmed never counted lost",
+			deliver: func(b [][]byte) [][]byte { return b[:8] },
+			errs:    []error{nil, nil, nil, nil, nil, nil, nil, nil, errors.New("timeout"), driver.ErrRejected},
+			want:    struct{ received, lost, dup, reord, unconf, rejected int64 }{received: 8, unconf: 2, rejected: 1},
+		},
+		{
+			name:    "unconfirmed but delivered anyway counts received",
+			deliver: func(b [][]byte) [][]byte { return b },
+			errs:    []error{errors.New("timeout"), nil, nil, nil, nil, nil, nil, nil, nil, nil},
+			want:    struct{ received, lost, dup, reord, unconf, rejected int64 }{received: 10, unconf: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := New(Options{RunID: 7, Groups: []string{"g"}, Start: t0})
+			p := st.Producer(0)
+			errs := tt.errs
+			if errs == nil {
+				errs = make([]error, 10)
+			}
+			bodies := sendBatch(p, 10, t0, errs)
+			c := st.Consumer("g")
+			for _, b := range tt.deliver(bodies) {
+				c.Record(b, t0.Add(2*time.Millisecond))
+			}
+			a := st.Summary(true).Accounting
+			got := struct{ received, lost, dup, reord, unconf, rejected int64 }{a.Received, a.Lost, a.Duplicated, a.Reordered, a.Unconfirmed, a.Rejected}
+			if got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			if a.Sent != 10 || a.Confirmed+a.Unconfirmed != a.Sent {
+				t.Fatalf("sent %d confirmed %d unconfirmed %d", a.Sent, a.Confirmed, a.Unconfirmed)
+			}
+		})
+	}
+}
+
+func TestForeignAndFanOut(t *testing.T) {
+	t0 := time.Now()
+	st := New(Options{RunID: 1, Groups: []string{"email", "sms"}, Start: t0})
+	bodies := sendBatch(st.Producer(0), 5, t0, make([]error, 5))
+	email, sms := st.Consumer("email"), st.Consumer("sms")
+	for _, b := range bodies {
+		if _, k := email.Record(b, t0); k != First {
+			t.Fatalf("kind = %v, want First", k)
+		}
+	}
+	for _, b := range bodies[:4] {
+		sms.Record(b, t0)
+	}
+	other := envelope.New(64, envelope.Header{RunID: 2})
+	if _, k := sms.Record(other, t0); k != Foreign {
+		t.Fatalf("other run: kind = %v, want Foreign", k)
+	}
+	if _, k := sms.Record([]byte("junk"), t0); k != Foreign {
+		t.Fatalf("junk: kind = %v, want Foreign", k)
+	}
+	sum := st.Summary(true)
+	if sum.Accounting.Received != 9 || sum.Accounting.Lost != 1 || sum.Accounting.Foreign != 2 || sum.Accounting.Groups != 2 {
+		t.Fatalf("accounting %+v", sum.Accounting)
+	}
+	if sum.PerGroup["email"].Lost != 0 || sum.PerGroup["sms"].Lost != 1 {
+		t.Fatalf("per group %+v", sum.PerGroup)
+	}
+}
+
+func TestWarmupExcludedFromLatency(t *testing.T) {
+	t0 := time.Now()
+	st := New(Options{RunID: 1, Groups: []string{"g"}, Start: t0, Warmup: time.Second})
+	p := st.Producer(0)
+	warm := sendBatch(p, 3, t0, make([]error, 3))                   // intended in warm-up
+	meas := sendBatch(p, 2, t0.Add(2*time.Second), make([]error, 2)) // measured
+	c := st.Consumer("g")
+	for _, b := range append(warm, meas...) {
+		c.Record(b, t0.Add(3*time.Second))
+	}
+	sum := st.Summary(true)
+	if sum.Accounting.Received != 5 {
+		t.Fatalf("received %d, want 5 (warm-up is accounted)", sum.Accounting.Received)
+	}
+	if n := sum.Latency[EndToEnd].Count; n != 2 {
+		t.Fatalf("end-to-end count %d, want 2 (warm-up excluded)", n)
+	}
+	if n := sum.Latency[Publish].Count; n != 2 {
+		t.Fatalf("publish count %d, want 2", n)
+	}
+	// The corrected figure is measured from the intended time: 1 s here.
+	if p50 := sum.Latency[EndToEnd].P50; p50 < 999 || p50 > 1001 {
+		t.Fatalf("end-to-end p50 %.3f ms, want ≈1000", p50)
+	}
+	h, err := DecodeHistogram(sum.Latency[EndToEnd].Histogram)
+	if err != nil || h.TotalCount() != 2 {
+		t.Fatalf("histogram round trip: %v, count %v", err, h)
+	}
+}
+
+func TestBitsetGrowth(t *testing.T) {
+	var b bitset
+	for _, s := range []uint64{0, 1, 65535, 65536, 1 << 20} {
+		if b.set(s) {
+			t.Fatalf("seq %d reported present before set", s)
+		}
+		if !b.set(s) || !b.has(s) {
+			t.Fatalf("seq %d not present after set", s)
+		}
+	}
+	if b.count() != 5 || b.has(2) {
+		t.Fatalf("count %d", b.count())
+	}
+}
+
+func TestTimelineBacklog(t *testing.T) {
+	t0 := time.Now()
+	st := New(Options{RunID: 1, Groups: []string{"g"}, Start: t0})
+	bodies := sendBatch(st.Producer(0), 4, t0, make([]error, 4))
+	c := st.Consumer("g")
+	c.Record(bodies[0], t0.Add(1500*time.Millisecond))
+	tl := st.Summary(true).Timeline
+	if len(tl) != 2 || tl[0].Confirmed != 4 || tl[0].Backlog != 4 || tl[1].Received != 1 || tl[1].Backlog != 3 {
+		t.Fatalf("timeline %+v", tl)
+	}
+}
