@@ -1,0 +1,335 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+)
+
+// Consumer tuning. The reader asks the broker to answer a fetch as soon as
+// one byte is there (MinBytes 1), so MaxWait only paces fetches of an idle
+// partition.
+const (
+	defaultPrefetch   = 512
+	fetchMaxWait      = 50 * time.Millisecond
+	fetchMaxBytes     = 4 << 20
+	heartbeatInterval = time.Second
+	sessionTimeout    = 10 * time.Second // the broker's default minimum is 6 s
+	joinGroupBackoff  = 200 * time.Millisecond
+)
+
+// consumer is a member of one consumer group on one topic. Receive, Ack and
+// Nack are called by one goroutine at a time; Close from any.
+type consumer struct {
+	d     *Driver
+	topic string
+	group string
+	log   *slog.Logger
+	r     *kafkago.Reader
+
+	msgs chan kafkago.Message // filled by pump
+	errs chan error           // fetch errors, latest first
+	life context.Context      // cancelled by Close
+	stop context.CancelFunc
+	done chan struct{} // pump exited
+
+	acks *ackTracker // used by the Receive/Ack goroutine only
+
+	gmu       sync.Mutex
+	joined    chan struct{} // closed at the first assignment
+	revokedAt time.Time     // start of the current rebalance
+	gens      int
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewConsumer joins the consumer group "<topic>.<opts.Group>" on dest.Name
+// and waits, bounded by ctx and Config.OpTimeout, until the group has given
+// it its partitions (possibly none, when the group has more members than the
+// topic has partitions). The wait is logged at info level. A group without a
+// committed offset (Provision normally commits one) starts at the oldest
+// retained message when opts.FromStart is set, else at the end.
+// opts.Prefetch (default 512) sizes the buffer of fetched, not yet received
+// messages.
+func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts driver.ConsumerOptions) (driver.Consumer, error) {
+	if _, err := checkDest(dest); err != nil {
+		return nil, err
+	}
+	if !validName(opts.Group) {
+		return nil, fmt.Errorf("kafka: bad group name %q", opts.Group)
+	}
+	if opts.Prefetch < 0 {
+		return nil, fmt.Errorf("kafka: negative prefetch %d", opts.Prefetch)
+	}
+	if _, err := d.partitions(ctx, dest.Name); err != nil {
+		return nil, err
+	}
+	prefetch := opts.Prefetch
+	if prefetch == 0 {
+		prefetch = defaultPrefetch
+	}
+	startOffset := kafkago.LastOffset
+	if opts.FromStart {
+		startOffset = kafkago.FirstOffset
+	}
+	c := &consumer{
+		d:         d,
+		topic:     dest.Name,
+		group:     groupID(dest, opts.Group),
+		msgs:      make(chan kafkago.Message, prefetch),
+		errs:      make(chan error, 1),
+		done:      make(chan struct{}),
+		acks:      newAckTracker(),
+		joined:    make(chan struct{}),
+		revokedAt: time.Now(),
+	}
+	c.log = d.log.With("topic", c.topic, "group", c.group)
+	timeout := d.cfg.Timeout()
+	rc := kafkago.ReaderConfig{
+		Brokers:           d.addrs,
+		GroupID:           c.group,
+		Topic:             c.topic,
+		Dialer:            d.dialer,
+		QueueCapacity:     prefetch,
+		MinBytes:          1,
+		MaxBytes:          fetchMaxBytes,
+		MaxWait:           fetchMaxWait,
+		ReadBatchTimeout:  timeout,
+		ReadLagInterval:   -1,
+		HeartbeatInterval: heartbeatInterval,
+		CommitInterval:    0, // synchronous: Ack returns after the broker stored the offset
+		SessionTimeout:    sessionTimeout,
+		RebalanceTimeout:  timeout,
+		JoinGroupBackoff:  joinGroupBackoff,
+		StartOffset:       startOffset,
+		ReadBackoffMin:    20 * time.Millisecond,
+		ReadBackoffMax:    500 * time.Millisecond,
+		MaxAttempts:       3,
+		Logger:            kafkago.LoggerFunc(c.libLog),
+		ErrorLogger:       kafkago.LoggerFunc(c.libError),
+	}
+	if err := rc.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka: reader config: %w", err)
+	}
+	c.r = kafkago.NewReader(rc)
+	c.life, c.stop = context.WithCancel(context.Background())
+	go c.pump()
+
+	if err := c.waitJoined(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := d.track(c); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// waitJoined waits for the first assignment, a fetch error, ctx or the
+// operation timeout.
+func (c *consumer) waitJoined(ctx context.Context) error {
+	t := time.NewTimer(c.d.cfg.Timeout())
+	defer t.Stop()
+	start := time.Now()
+	select {
+	case <-c.joined:
+		c.log.Info("kafka consumer joined group", "wait", time.Since(start))
+		return nil
+	case err := <-c.errs:
+		return fmt.Errorf("kafka: join group %q: %w", c.group, err)
+	case <-ctx.Done():
+		return fmt.Errorf("kafka: join group %q: %w", c.group, ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("kafka: join group %q: no assignment within %v: %w", c.group, c.d.cfg.Timeout(), context.DeadlineExceeded)
+	}
+}
+
+// libLog receives kafka-go's reader log. It watches the generation
+// boundaries to time rebalances and passes the rest on at debug level.
+func (c *consumer) libLog(format string, args ...any) {
+	switch {
+	case strings.HasPrefix(format, "subscribed to topics and partitions"):
+		c.gmu.Lock()
+		c.gens++
+		wait, gen := time.Since(c.revokedAt), c.gens
+		first := gen == 1
+		if first {
+			close(c.joined)
+		}
+		c.gmu.Unlock()
+		if !first {
+			c.log.Info("kafka consumer group rebalanced", "generation", gen, "wait", wait)
+		}
+	case strings.HasPrefix(format, "stopped heartbeat for group"):
+		c.gmu.Lock()
+		c.revokedAt = time.Now()
+		c.gmu.Unlock()
+	}
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.log.Debug("kafka-go: " + strings.TrimSpace(fmt.Sprintf(format, args...)))
+	}
+}
+
+func (c *consumer) libError(format string, args ...any) {
+	c.log.Warn("kafka-go: " + strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+// pump moves fetched messages from the reader into c.msgs until Close.
+// Fetch errors other than the reader closing are offered on c.errs (the
+// latest one wins) and retried after a pause.
+func (c *consumer) pump() {
+	defer close(c.done)
+	for {
+		m, err := c.r.FetchMessage(c.life)
+		if err != nil {
+			if c.life.Err() != nil || errors.Is(err, io.EOF) {
+				return
+			}
+			select {
+			case <-c.errs:
+			default:
+			}
+			c.errs <- err
+			t := time.NewTimer(100 * time.Millisecond)
+			select {
+			case <-c.life.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		select {
+		case c.msgs <- m:
+		case <-c.life.Done():
+			return
+		}
+	}
+}
+
+// Receive blocks until at least one message is there, then returns it with
+// those already fetched, up to max (max <= 0 means 1). It returns ctx.Err()
+// when ctx is done, driver.ErrClosed once the consumer is closed, and a
+// fetch error (the consumer stays usable) when the reader reports one.
+func (c *consumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, error) {
+	if max <= 0 {
+		max = 1
+	}
+	if c.life.Err() != nil {
+		return nil, driver.ErrClosed
+	}
+	var first kafkago.Message
+	select {
+	case first = <-c.msgs:
+	case err := <-c.errs:
+		return nil, fmt.Errorf("kafka: fetch from %s as %q: %w", c.topic, c.group, err)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.life.Done():
+		return nil, driver.ErrClosed
+	}
+	out := make([]*driver.Delivery, 0, min(max, 1+len(c.msgs)))
+	out = append(out, c.delivery(first))
+	for len(out) < max {
+		select {
+		case m := <-c.msgs:
+			out = append(out, c.delivery(m))
+			continue
+		default:
+		}
+		break
+	}
+	return out, nil
+}
+
+func (c *consumer) delivery(m kafkago.Message) *driver.Delivery {
+	epoch := c.acks.delivered(m.Partition, m.Offset)
+	return &driver.Delivery{
+		Key:   m.Key,
+		Body:  m.Value,
+		Token: &ackToken{owner: c, partition: m.Partition, offset: m.Offset, epoch: epoch},
+	}
+}
+
+// Ack commits, per partition, the offset after the longest prefix of
+// acknowledged deliveries, synchronously: when Ack returns nil the broker
+// has stored the group's new offsets. It is bounded by ctx and
+// Config.OpTimeout. Deliveries of another consumer are refused; deliveries
+// already covered by a commit, or from before a rebalance that handed their
+// partition back, are ignored.
+func (c *consumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
+	if c.life.Err() != nil {
+		return driver.ErrClosed
+	}
+	commit := make(map[int]int64)
+	for _, d := range ds {
+		tok, ok := d.Token.(*ackToken)
+		if !ok || tok.owner != c {
+			return fmt.Errorf("kafka: ack of a delivery this consumer did not make")
+		}
+		if off, ok := c.acks.ack(tok.partition, tok.offset, tok.epoch); ok {
+			commit[tok.partition] = off
+		}
+	}
+	if len(commit) == 0 {
+		return nil
+	}
+	msgs := make([]kafkago.Message, 0, len(commit))
+	for part, off := range commit {
+		// CommitMessages commits Offset+1.
+		msgs = append(msgs, kafkago.Message{Topic: c.topic, Partition: part, Offset: off - 1})
+	}
+	ctx, cancel := c.d.opCtx(ctx)
+	defer cancel()
+	stop := context.AfterFunc(c.life, cancel)
+	defer stop()
+	if err := c.r.CommitMessages(ctx, msgs...); err != nil {
+		if c.life.Err() != nil {
+			return fmt.Errorf("kafka: commit for %q: %w", c.group, driver.ErrClosed)
+		}
+		return fmt.Errorf("kafka: commit for %q: %w", c.group, err)
+	}
+	return nil
+}
+
+// Nack is not supported: Kafka has no per-message negative acknowledgement.
+// The deliveries stay unacknowledged, holding back their partition's
+// commits; they come back after the consumer closes.
+func (c *consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
+	return fmt.Errorf("kafka: nack: %w", errors.ErrUnsupported)
+}
+
+// Close leaves the group (the broker then hands the partitions to the
+// remaining members, from the committed offsets) and unblocks Receive. It
+// waits at most Config.OpTimeout for kafka-go to finish. Idempotent.
+func (c *consumer) Close() error {
+	c.closeOnce.Do(func() {
+		c.stop()
+		closed := make(chan error, 1)
+		go func() { closed <- c.r.Close() }()
+		t := time.NewTimer(c.d.cfg.Timeout())
+		defer t.Stop()
+		select {
+		case err := <-closed:
+			if err != nil {
+				c.closeErr = fmt.Errorf("kafka: close reader of %q: %w", c.group, err)
+			}
+		case <-t.C:
+			c.closeErr = fmt.Errorf("kafka: close reader of %q: not done within %v", c.group, c.d.cfg.Timeout())
+		}
+		<-c.done
+		c.d.untrack(c)
+	})
+	return c.closeErr
+}

@@ -1,0 +1,234 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+)
+
+// maxRequestBytes bounds the records of one produce request, below the
+// broker's default message.max.bytes (1 MiB per record batch).
+const maxRequestBytes = 900 << 10
+
+// producer sends to one topic. Send is called by one goroutine at a time;
+// Close may be called from any goroutine.
+type producer struct {
+	d        *Driver
+	topic    string
+	parts    []int // 0..n-1, as the balancer wants them
+	balancer kafkago.Hash
+	maxChunk int // messages per request; 0 = bytes only
+
+	life   context.Context // cancelled by Close
+	cancel context.CancelFunc
+}
+
+// NewProducer opens a producer on the provisioned topic dest.Name. It fails
+// promptly if the topic does not exist (it never auto-creates it) and waits,
+// bounded by Config.OpTimeout, until the topic's leaders are known.
+func (d *Driver) NewProducer(ctx context.Context, dest driver.Destination, opts driver.ProducerOptions) (driver.Producer, error) {
+	if _, err := checkDest(dest); err != nil {
+		return nil, err
+	}
+	if opts.MaxInFlight < 0 {
+		return nil, fmt.Errorf("kafka: negative MaxInFlight %d", opts.MaxInFlight)
+	}
+	n, err := d.partitions(ctx, dest.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.waitRoutable(ctx, dest.Name, n); err != nil {
+		return nil, err
+	}
+	p := &producer{
+		d:        d,
+		topic:    dest.Name,
+		parts:    make([]int, n),
+		maxChunk: opts.MaxInFlight,
+	}
+	p.life, p.cancel = context.WithCancel(context.Background())
+	for i := range p.parts {
+		p.parts[i] = i
+	}
+	if err := d.track(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// chunk is the messages of one produce request: their indexes in the Send
+// batch and their records.
+type chunk struct {
+	part    int
+	idx     []int
+	records []kafkago.Record
+	bytes   int
+}
+
+// Send sends msgs and returns when the broker acknowledged each at the
+// profile's acks level (for Unsafe: once written to the connection), ctx is
+// done, or Config.OpTimeout has passed. Messages are grouped by partition;
+// each partition's messages go out in order, in requests of at most
+// MaxInFlight messages (and 900 KiB), one request at a time per partition,
+// partitions in parallel. After a request of a partition fails, the later
+// messages of that partition are not sent (so per-key order holds among the
+// confirmed messages). Failures are reported per message in a
+// *driver.SendError. Key and Body are copied: the caller may reuse them after
+// Send returns, even on a timeout.
+func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
+	if p.life.Err() != nil {
+		return driver.ErrClosed
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	ctx, cancel := p.d.opCtx(ctx)
+	defer cancel()
+	ctx, cancelC := context.WithCancelCause(ctx)
+	defer cancelC(nil)
+	stop := context.AfterFunc(p.life, func() { cancelC(driver.ErrClosed) })
+	defer stop()
+
+	byPart := p.split(msgs)
+	errs := make([]error, len(msgs))
+	if len(byPart) == 1 {
+		for _, chunks := range byPart {
+			p.sendPartition(ctx, chunks, errs)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for _, chunks := range byPart {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.sendPartition(ctx, chunks, errs)
+			}()
+		}
+		wg.Wait()
+	}
+	for _, err := range errs {
+		if err != nil {
+			return &driver.SendError{Errs: errs}
+		}
+	}
+	return nil
+}
+
+// split groups msgs by partition into requests, copying keys and bodies.
+func (p *producer) split(msgs []driver.Message) map[int][]*chunk {
+	byPart := make(map[int][]*chunk)
+	for i, m := range msgs {
+		part := p.partition(m.Key)
+		chunks := byPart[part]
+		size := len(m.Key) + len(m.Body) + 64
+		var c *chunk
+		if k := len(chunks); k > 0 {
+			c = chunks[k-1]
+			if (p.maxChunk > 0 && len(c.idx) >= p.maxChunk) || c.bytes+size > maxRequestBytes {
+				c = nil
+			}
+		}
+		if c == nil {
+			c = &chunk{part: part}
+			byPart[part] = append(chunks, c)
+		}
+		c.idx = append(c.idx, i)
+		c.bytes += size
+		c.records = append(c.records, kafkago.Record{
+			Key:   bytesOrNil(m.Key),
+			Value: kafkago.NewBytes(append([]byte(nil), m.Body...)),
+		})
+	}
+	return byPart
+}
+
+func bytesOrNil(b []byte) kafkago.Bytes {
+	if b == nil {
+		return nil
+	}
+	return kafkago.NewBytes(append([]byte(nil), b...))
+}
+
+// partition picks the partition of key with kafka-go's Hash balancer (FNV-1a,
+// as Sarama's hash partitioner); nil keys go round robin.
+func (p *producer) partition(key []byte) int {
+	if len(p.parts) == 1 {
+		return 0
+	}
+	return p.balancer.Balance(kafkago.Message{Key: key}, p.parts...)
+}
+
+// sendPartition sends one partition's chunks in order, stopping at the first
+// that fails; it fills errs for every message it could not confirm.
+func (p *producer) sendPartition(ctx context.Context, chunks []*chunk, errs []error) {
+	for i, c := range chunks {
+		err := p.sendChunk(ctx, c)
+		if err == nil {
+			continue
+		}
+		for _, j := range c.idx {
+			if errs[j] == nil {
+				errs[j] = err
+			}
+		}
+		skipped := fmt.Errorf("kafka: not sent after an earlier failure on the same partition: %w", err)
+		for _, later := range chunks[i+1:] {
+			for _, j := range later.idx {
+				errs[j] = skipped
+			}
+		}
+		return
+	}
+}
+
+// sendChunk produces one request, retrying retriable failures until ctx is
+// done. A per-record error is reported for its message, the request's error
+// for the others.
+func (p *producer) sendChunk(ctx context.Context, c *chunk) error {
+	part := c.part
+	backoff := 20 * time.Millisecond
+	for {
+		res, err := p.d.client.Produce(ctx, &kafkago.ProduceRequest{
+			Topic:        p.topic,
+			Partition:    part,
+			RequiredAcks: p.d.acks,
+			Records:      kafkago.NewRecordReader(c.records...),
+		})
+		if err == nil && res != nil && res.Error != nil {
+			err = res.Error
+			if len(res.RecordErrors) > 0 {
+				err = fmt.Errorf("%w (record errors: %v)", err, res.RecordErrors)
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		if cause := context.Cause(ctx); cause != nil {
+			return fmt.Errorf("kafka: produce to %s[%d]: %w (last: %v)", p.topic, part, cause, err)
+		}
+		if !retriable(err) {
+			return fmt.Errorf("kafka: produce to %s[%d]: %w", p.topic, part, err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("kafka: produce to %s[%d]: %w (last: %v)", p.topic, part, context.Cause(ctx), err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+// Close marks the producer closed and unblocks a pending Send, which then
+// returns driver.ErrClosed for its unconfirmed messages. It is idempotent.
+func (p *producer) Close() error {
+	p.cancel()
+	p.d.untrack(p)
+	return nil
+}
