@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The one test command (see README): installs and starts the four real
+# brokers natively, runs every test against them with
+# MQBENCH_REQUIRE_BROKERS=1 (a missing broker fails, never skips), and stops
+# the brokers again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export MQBENCH_REQUIRE_BROKERS=1
+export MQBENCH_RESTART=1          # persistence tests may restart brokers
+export GOFLAGS=${GOFLAGS:--mod=readonly}
+
+echo "== format and vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+
+echo "== build"
+mkdir -p bin
+go build -o bin/mqbench ./cmd/mqbench
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing chromium (report rendering test)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium missing: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
+echo "== brokers up (native)"
+trap 'echo "== brokers down"; bin/mqbench down || true' EXIT
+bin/mqbench up --mode native
+
+echo "== race detector on the core packages"
+go test -race -count=1 ./adapters/driver ./adapters/envelope ./adapters/memory ./adapters/drivertest ./scenarios/probe ./scenarios/load
+
+echo "== all tests against the real brokers"
+# -p 1: integration packages share the brokers and may restart them.
+go test -p 1 -count=1 -timeout 45m ./...
