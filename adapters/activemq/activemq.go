@@ -1,0 +1,249 @@
+// Package activemq is the mqbench driver for ActiveMQ Classic over STOMP 1.2,
+// built on github.com/go-stomp/stomp/v3 (its frame codec; see conn.go for why
+// not its Conn).
+//
+// Mapping of the driver contract:
+//
+//   - A Destination is an ActiveMQ virtual topic: producers send to
+//     /topic/VirtualTopic.<name>; each group consumes its own queue
+//     /queue/Consumer.<group>.VirtualTopic.<name>, to which the broker
+//     copies every message (fan-out). Consumers of one group compete on that
+//     queue. Provision creates each group queue by subscribing to it once
+//     (with a selector no message matches, so nothing is dispatched) and
+//     waiting for the broker's receipt; from then on the broker copies every
+//     message into it even while no consumer is subscribed. Dots in group
+//     names are escaped ("." -> "_d", "_" -> "__") because the broker's
+//     Consumer.*. prefix matches exactly one name segment.
+//   - Profiles: Durable sends persistent:true, Fast persistent:false, both
+//     wait for the broker's RECEIPT before a message counts as confirmed.
+//     Unsafe sends persistent:false without receipts.
+//   - Pipelining. ActiveMQ handles the frames of one connection in order and,
+//     for a persistent message that asks for a receipt, stores it before
+//     reading the next frame, so pipelined receipts only hide the network
+//     round trip, not the disk sync. In the Durable profile a Send of several
+//     messages therefore groups them into STOMP transactions (BEGIN, SENDs,
+//     COMMIT with a receipt) of up to half the in-flight window: the COMMIT
+//     receipt arrives after the broker wrote the whole batch to its journal,
+//     one disk sync for the batch. Two transactions may be outstanding at
+//     once. A single-message Send, and every Fast Send, sends each message
+//     with its own receipt, with up to MaxInFlight receipts outstanding. A
+//     failed transaction fails all its messages (the broker stored none of
+//     them, unless only the receipt was lost).
+//   - ERROR frames: one naming a receipt fails that operation only; any
+//     other ERROR (and any socket error) fails the connection and every
+//     operation pending on it.
+//   - Per-key order: the key is sent as JMSXGroupID (ActiveMQ message
+//     groups: all messages of a group go to one consumer of the queue, in
+//     order) and, because the broker does not echo JMSXGroupID in MESSAGE
+//     frames, also in the "mqbench-key" header (or "mqbench-key-hex" for a
+//     key that is not valid UTF-8).
+//   - Consumers subscribe with ack:client-individual and
+//     activemq.prefetchSize. Ack sends ACK frames and waits for the receipt
+//     of the last one (the broker handles them in order).
+//   - Nack. ActiveMQ turns a STOMP NACK into a "poison" acknowledgement:
+//     the message goes straight to ActiveMQ.DLQ and is never redelivered
+//     (activemq-stomp 5.17 StompSubscription.onStompMessageNack; verified
+//     against the broker). Nack therefore re-queues explicitly: in one STOMP
+//     transaction it sends a copy of each message (same body, key and
+//     persistence, header "mqbench-redelivered" set) to the group's queue
+//     and ACKs the original, and waits for the COMMIT receipt. The copy goes
+//     to the back of the queue.
+//   - Redelivered is true when the broker sets the "redelivered" header (a
+//     message dispatched before to a consumer that went away without acking
+//     it) or when the message is a Nack copy.
+//   - Heart-beats are negotiated in both directions (a quarter of
+//     Config.OpTimeout, 250ms..2s); a broker silent for about three
+//     intervals fails the connection. Every write has a deadline of
+//     Config.OpTimeout and every receipt is awaited at most that long.
+//   - A producer or consumer owns one connection. One whose connection died
+//     reconnects on its next Send, or within Receive (one attempt per call);
+//     deliveries received on the old connection can no longer be acked and
+//     the broker redelivers them.
+//   - Not supported: MaxLength (ActiveMQ has no count limit that rejects a
+//     send over STOMP; Provision returns errors.ErrUnsupported), replay,
+//     depth, native transactional messages. Cleanup cannot delete queues
+//     (STOMP has no such command); it drains the group queues instead.
+package activemq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+)
+
+// Identification of this adapter.
+const (
+	// Name is the adapter name used on the command line.
+	Name = "activemq"
+	// DefaultAddr is the broker's STOMP address used when Config.Addr is empty.
+	DefaultAddr = "127.0.0.1:61613"
+	// DefaultMaxInFlight is the pipelining window of Send when
+	// ProducerOptions.MaxInFlight is 0.
+	DefaultMaxInFlight = 256
+	// DefaultPrefetch is the activemq.prefetchSize of a consumer when
+	// ConsumerOptions.Prefetch is 0.
+	DefaultPrefetch = 256
+
+	clientModule        = "github.com/go-stomp/stomp/v3"
+	pinnedClientVersion = "v3.1.3"
+	protocol            = "STOMP 1.2"
+)
+
+// capabilities are what this driver promises; see the package comment.
+func capabilities() driver.Capabilities {
+	return driver.Capabilities{
+		Nack:               true,
+		RedeliveryFlag:     true,
+		PerKeyOrder:        true,
+		CompetingConsumers: true,
+		FanOut:             true,
+		Replay:             false,
+		Persistent:         true,
+		MaxLengthReject:    false,
+		NativeTransaction:  false,
+		Depth:              false,
+		MaxBatch:           0,
+	}
+}
+
+// Describe returns the driver's static description, without broker I/O
+// (BrokerVersion is empty).
+func Describe() driver.Info {
+	return driver.Info{
+		Name:          Name,
+		Client:        clientModule,
+		ClientVersion: clientVersion(),
+		Protocol:      protocol,
+		Capabilities:  capabilities(),
+	}
+}
+
+func clientVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == clientModule {
+				if m.Replace != nil && m.Replace.Version != "" {
+					return m.Replace.Version
+				}
+				if m.Version != "" && m.Version != "(devel)" {
+					return m.Version
+				}
+			}
+		}
+	}
+	return pinnedClientVersion
+}
+
+// brokerVersion extracts the version from a CONNECTED server header such as
+// "ActiveMQ/5.17.2"; other forms are returned whole.
+func brokerVersion(server string) string {
+	if i := strings.LastIndexByte(server, '/'); i >= 0 && i+1 < len(server) {
+		return server[i+1:]
+	}
+	return server
+}
+
+// Driver is a connection factory for one ActiveMQ broker: producers,
+// consumers and Provision each use their own STOMP connection. It is safe for
+// concurrent use.
+type Driver struct {
+	cfg     driver.Config
+	addr    string
+	profile driver.Profile
+	info    driver.Info
+
+	mu     sync.Mutex
+	open   map[io.Closer]struct{}
+	closed bool
+}
+
+var _ driver.Constructor = New
+
+// New checks that a STOMP 1.2 broker answers at cfg.Addr (DefaultAddr when
+// empty) with a CONNECT handshake bounded by ctx and cfg.Timeout(), reads its
+// version, and returns a Driver. A failed handshake wraps
+// driver.ErrUnreachable. New has the type driver.Constructor.
+func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
+	profile := cfg.EffectiveProfile()
+	if _, err := driver.ParseProfile(string(profile)); err != nil {
+		return nil, fmt.Errorf("activemq: %w", err)
+	}
+	addr := cfg.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	c, err := dial(ctx, addr, cfg.Timeout(), cfg.Log())
+	if err != nil {
+		return nil, fmt.Errorf("activemq at %s: %w: %w", addr, driver.ErrUnreachable, err)
+	}
+	info := Describe()
+	info.BrokerVersion = brokerVersion(c.Server())
+	_ = c.Close()
+	return &Driver{
+		cfg:     cfg,
+		addr:    addr,
+		profile: profile,
+		info:    info,
+		open:    make(map[io.Closer]struct{}),
+	}, nil
+}
+
+// Info describes the driver; the broker version is the one read by New.
+func (d *Driver) Info() driver.Info { return d.info }
+
+// connect opens a new STOMP connection to the broker.
+func (d *Driver) connect(ctx context.Context) (*conn, error) {
+	c, err := dial(ctx, d.addr, d.cfg.Timeout(), d.cfg.Log())
+	if err != nil {
+		return nil, fmt.Errorf("activemq: %w", err)
+	}
+	return c, nil
+}
+
+// track remembers an open producer or consumer so Close can close it; it
+// fails once the driver is closed.
+func (d *Driver) track(c io.Closer) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("activemq: driver %w", driver.ErrClosed)
+	}
+	d.open[c] = struct{}{}
+	return nil
+}
+
+func (d *Driver) untrack(c io.Closer) {
+	d.mu.Lock()
+	delete(d.open, c)
+	d.mu.Unlock()
+}
+
+// Close closes every producer and consumer still open. It is idempotent.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	open := d.open
+	d.open = nil
+	d.mu.Unlock()
+	var errs []error
+	for c := range open {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Driver) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
+}

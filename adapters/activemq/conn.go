@@ -1,0 +1,515 @@
+package activemq
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+)
+
+// conn is one STOMP 1.2 connection built on go-stomp's frame codec.
+//
+// go-stomp's Conn serialises every SEND that asks for a receipt (it holds a
+// mutex across the round trip) and closes the connection on any ERROR frame,
+// so it cannot pipeline receipts nor tell which message an ERROR belongs to.
+// conn keeps go-stomp's frame reader and writer and adds what the adapter
+// needs: frames are written into a buffer and flushed in bursts, receipts are
+// matched asynchronously by receipt-id, an ERROR frame carrying a receipt-id
+// fails only the operation that asked for that receipt, every write has a
+// deadline, and heart-beats in both directions plus a read deadline detect a
+// dead or frozen broker.
+//
+// All methods are safe for concurrent use. Once the connection fails, every
+// pending and later operation returns the terminal error (see err).
+type conn struct {
+	nc      net.Conn
+	r       *frame.Reader
+	log     *slog.Logger
+	opTO    time.Duration // deadline of every write
+	readTO  time.Duration // no byte from the broker for this long = dead; 0 = none
+	hbEvery time.Duration // send a heart-beat when idle this long; 0 = never
+	server  string        // CONNECTED server header
+
+	wmu       sync.Mutex // guards bw, fw, lastWrite
+	bw        *bufio.Writer
+	fw        *frame.Writer
+	lastWrite time.Time
+
+	mu       sync.Mutex
+	pending  map[string]chan error // receipt id -> outcome (buffered, 1)
+	subs     map[string]*subQueue  // subscription id -> deliveries
+	nextID   uint64
+	failErr  error
+	done     chan struct{} // closed when the connection failed or was closed
+	stopOnce sync.Once
+}
+
+// errConnClosed is the terminal error of a connection closed by its owner.
+var errConnClosed = fmt.Errorf("stomp connection %w", driver.ErrClosed)
+
+// errNoReceipt means the broker did not answer a receipt in time.
+var errNoReceipt = errors.New("no receipt from broker")
+
+// brokerError is an ERROR frame sent by the broker.
+type brokerError struct {
+	Message string // the message header
+	Body    string // the frame body, trimmed
+}
+
+func (e *brokerError) Error() string {
+	if e.Body != "" && e.Body != e.Message {
+		return fmt.Sprintf("broker ERROR: %s: %s", e.Message, e.Body)
+	}
+	return "broker ERROR: " + e.Message
+}
+
+func newBrokerError(f *frame.Frame) *brokerError {
+	body := string(f.Body)
+	if len(body) > 512 {
+		body = body[:512] + "..."
+	}
+	if i := indexNewline(body); i >= 0 {
+		body = body[:i] // the first line of a Java stack trace is enough
+	}
+	return &brokerError{Message: f.Header.Get(frame.Message), Body: body}
+}
+
+func indexNewline(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' || s[i] == '\r' {
+			return i
+		}
+	}
+	return -1
+}
+
+// heartBeats returns the heart-beat interval the adapter asks for in both
+// directions: a quarter of the operation timeout, between 250ms and 2s, so
+// that a silent broker is detected well within one operation timeout.
+func heartBeats(opTO time.Duration) time.Duration {
+	return min(max(opTO/4, 250*time.Millisecond), 2*time.Second)
+}
+
+// dial connects to addr and performs the STOMP 1.2 CONNECT handshake,
+// bounded by ctx and opTO. It fails when no CONNECTED frame arrives in time;
+// the caller decides whether that means driver.ErrUnreachable.
+func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTO)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	deadline, _ := ctx.Deadline()
+	_ = nc.SetDeadline(deadline)
+	// Close the socket if ctx ends first, so the handshake cannot outlive it.
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	hb := heartBeats(opTO)
+	ms := strconv.FormatInt(hb.Milliseconds(), 10)
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "" {
+		host = "localhost"
+	}
+	bw := bufio.NewWriterSize(nc, 64<<10)
+	fw := frame.NewWriter(bw)
+	connect := frame.New(frame.CONNECT,
+		frame.AcceptVersion, "1.2",
+		frame.Host, host,
+		frame.HeartBeat, ms+","+ms)
+	if err := fw.Write(connect); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, err)
+	}
+	if err := bw.Flush(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, err)
+	}
+	r := frame.NewReaderSize(nc, 64<<10)
+	var resp *frame.Frame
+	for resp == nil { // skip heart-beats
+		if resp, err = r.Read(); err != nil {
+			nc.Close()
+			if ctx.Err() != nil {
+				err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+			}
+			return nil, fmt.Errorf("stomp CONNECT to %s: no CONNECTED frame: %w", addr, err)
+		}
+	}
+	switch resp.Command {
+	case frame.CONNECTED:
+	case frame.ERROR:
+		nc.Close()
+		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, newBrokerError(resp))
+	default:
+		nc.Close()
+		return nil, fmt.Errorf("stomp CONNECT to %s: unexpected %s frame", addr, resp.Command)
+	}
+	if v := resp.Header.Get(frame.Version); v != "1.2" {
+		nc.Close()
+		return nil, fmt.Errorf("stomp CONNECT to %s: broker speaks STOMP %q, need 1.2", addr, v)
+	}
+	c := &conn{
+		nc:        nc,
+		r:         r,
+		log:       log,
+		opTO:      opTO,
+		server:    resp.Header.Get(frame.Server),
+		bw:        bw,
+		fw:        fw,
+		lastWrite: time.Now(),
+		pending:   make(map[string]chan error),
+		subs:      make(map[string]*subQueue),
+		done:      make(chan struct{}),
+	}
+	// heart-beat: sx,sy from the broker. We send every max(ours, sy) and
+	// expect the broker every max(ours, sx) (STOMP 1.2 section "Heart-beating").
+	if v, ok := resp.Header.Contains(frame.HeartBeat); ok {
+		sx, sy, err := frame.ParseHeartBeat(v)
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("stomp CONNECT to %s: bad heart-beat %q: %w", addr, v, err)
+		}
+		if sy > 0 {
+			c.hbEvery = max(hb, sy)
+		}
+		if sx > 0 {
+			// A broker may wait up to twice its interval between two
+			// heart-beats (ActiveMQ checks once per interval); allow that
+			// plus scheduling slack.
+			c.readTO = 3*max(hb, sx) + time.Second
+		}
+	}
+	if !stop() {
+		nc.Close()
+		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, ctx.Err())
+	}
+	_ = nc.SetDeadline(time.Time{})
+	go c.readLoop()
+	if c.hbEvery > 0 {
+		go c.heartBeatLoop()
+	}
+	return c, nil
+}
+
+// Server is the CONNECTED frame's server header, e.g. "ActiveMQ/5.17.2".
+func (c *conn) Server() string { return c.server }
+
+// Done is closed once the connection has failed or was closed.
+func (c *conn) Done() <-chan struct{} { return c.done }
+
+// Err returns the terminal error, or nil while the connection is usable.
+func (c *conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failErr
+}
+
+// newID returns a connection-unique id for receipts and subscriptions.
+func (c *conn) newID(prefix string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextID++
+	return prefix + strconv.FormatUint(c.nextID, 10)
+}
+
+// expect registers a receipt id before the frame asking for it is written.
+// The returned channel receives exactly one outcome: nil for a RECEIPT, a
+// *brokerError for an ERROR naming the receipt, or the connection's terminal
+// error.
+func (c *conn) expect(id string) chan error {
+	ch := make(chan error, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failErr != nil {
+		ch <- c.failErr
+		return ch
+	}
+	c.pending[id] = ch
+	return ch
+}
+
+// forget drops a receipt the caller no longer waits for.
+func (c *conn) forget(id string) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// write appends f to the output buffer without flushing (bufio flushes by
+// itself when the buffer fills). Call flush to push buffered frames out.
+func (c *conn) write(f *frame.Frame) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.Err(); err != nil {
+		return err
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.opTO))
+	if err := c.fw.Write(f); err != nil {
+		err = fmt.Errorf("stomp write %s: %w", f.Command, err)
+		c.fail(err)
+		return err
+	}
+	c.lastWrite = time.Now()
+	return nil
+}
+
+// flush pushes buffered frames to the broker within the operation timeout.
+func (c *conn) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.Err(); err != nil {
+		return err
+	}
+	if c.bw.Buffered() == 0 {
+		return nil
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.opTO))
+	if err := c.bw.Flush(); err != nil {
+		err = fmt.Errorf("stomp flush: %w", err)
+		c.fail(err)
+		return err
+	}
+	c.lastWrite = time.Now()
+	return nil
+}
+
+// send writes and flushes f.
+func (c *conn) send(f *frame.Frame) error {
+	if err := c.write(f); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// roundTrip sends f with a fresh receipt header and waits for the receipt,
+// ctx, or the operation timeout.
+func (c *conn) roundTrip(ctx context.Context, f *frame.Frame) error {
+	id := c.newID("r")
+	f.Header.Set(frame.Receipt, id)
+	ch := c.expect(id)
+	if err := c.send(f); err != nil {
+		c.forget(id)
+		return err
+	}
+	return c.wait(ctx, id, ch)
+}
+
+// wait waits for the outcome of receipt id, bounded by ctx and opTO.
+func (c *conn) wait(ctx context.Context, id string, ch chan error) error {
+	t := time.NewTimer(c.opTO)
+	defer t.Stop()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		c.forget(id)
+		return ctx.Err()
+	case <-t.C:
+		c.forget(id)
+		return fmt.Errorf("%w within %v", errNoReceipt, c.opTO)
+	}
+}
+
+// fail records err as the terminal error (the first one wins), closes the
+// socket and fails every pending receipt and subscription.
+func (c *conn) fail(err error) {
+	c.stopOnce.Do(func() {
+		c.mu.Lock()
+		c.failErr = err
+		pending, subs := c.pending, c.subs
+		c.pending, c.subs = map[string]chan error{}, map[string]*subQueue{}
+		c.mu.Unlock()
+		_ = c.nc.Close()
+		for _, ch := range pending {
+			ch <- err
+		}
+		for _, q := range subs {
+			q.fail(err)
+		}
+		close(c.done)
+	})
+}
+
+// Close disconnects politely (DISCONNECT with a receipt, bounded by a short
+// deadline) and closes the socket. It is idempotent.
+func (c *conn) Close() error {
+	if c.Err() == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), min(c.opTO, time.Second))
+		_ = c.roundTrip(ctx, frame.New(frame.DISCONNECT))
+		cancel()
+	}
+	c.fail(errConnClosed)
+	return nil
+}
+
+// subscribe registers a delivery queue for subscription id. Register before
+// writing the SUBSCRIBE frame so no MESSAGE is missed.
+func (c *conn) subscribe(id string) *subQueue {
+	q := newSubQueue()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failErr != nil {
+		q.fail(c.failErr)
+		return q
+	}
+	c.subs[id] = q
+	return q
+}
+
+// unsubscribeLocal stops routing MESSAGE frames for id.
+func (c *conn) unsubscribeLocal(id string) {
+	c.mu.Lock()
+	delete(c.subs, id)
+	c.mu.Unlock()
+}
+
+func (c *conn) readLoop() {
+	for {
+		if c.readTO > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.readTO))
+		}
+		f, err := c.r.Read()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				err = fmt.Errorf("broker silent for %v (no frame or heart-beat): %w", c.readTO, err)
+			}
+			c.fail(fmt.Errorf("stomp read: %w", err))
+			return
+		}
+		if f == nil {
+			continue // heart-beat
+		}
+		switch f.Command {
+		case frame.RECEIPT:
+			c.resolve(f.Header.Get(frame.ReceiptId), nil)
+		case frame.ERROR:
+			berr := newBrokerError(f)
+			if id, ok := f.Header.Contains(frame.ReceiptId); ok && c.resolve(id, berr) {
+				c.log.Debug("activemq: ERROR for receipt", "receipt", id, "err", berr)
+				continue
+			}
+			// An ERROR not tied to a pending receipt: the broker is closing
+			// the connection or something unknown failed. Fail everything.
+			c.fail(berr)
+			return
+		case frame.MESSAGE:
+			id := f.Header.Get(frame.Subscription)
+			c.mu.Lock()
+			q := c.subs[id]
+			c.mu.Unlock()
+			if q != nil {
+				q.push(f)
+			} else {
+				c.log.Debug("activemq: MESSAGE for unknown subscription", "subscription", id)
+			}
+		default:
+			c.log.Debug("activemq: unexpected frame", "command", f.Command)
+		}
+	}
+}
+
+// resolve delivers the outcome of receipt id; false if nobody waits for it.
+func (c *conn) resolve(id string, err error) bool {
+	c.mu.Lock()
+	ch, ok := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if ok {
+		ch <- err
+	}
+	return ok
+}
+
+func (c *conn) heartBeatLoop() {
+	t := time.NewTicker(c.hbEvery / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		c.wmu.Lock()
+		if time.Since(c.lastWrite) >= c.hbEvery/2 && c.bw.Buffered() == 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.opTO))
+			if _, err := c.bw.Write([]byte{'\n'}); err == nil {
+				err = c.bw.Flush()
+				if err != nil {
+					c.wmu.Unlock()
+					c.fail(fmt.Errorf("stomp heart-beat: %w", err))
+					return
+				}
+			}
+			c.lastWrite = time.Now()
+		}
+		c.wmu.Unlock()
+	}
+}
+
+// subQueue buffers the MESSAGE frames of one subscription. It is unbounded so
+// the read loop never blocks on a slow consumer (which would stall receipts
+// and heart-beats); the broker's prefetch limit bounds it in practice.
+type subQueue struct {
+	mu     sync.Mutex
+	frames []*frame.Frame
+	err    error
+	signal chan struct{} // capacity 1: "something changed"
+}
+
+func newSubQueue() *subQueue { return &subQueue{signal: make(chan struct{}, 1)} }
+
+func (q *subQueue) push(f *frame.Frame) {
+	q.mu.Lock()
+	q.frames = append(q.frames, f)
+	q.mu.Unlock()
+	q.notify()
+}
+
+func (q *subQueue) fail(err error) {
+	q.mu.Lock()
+	if q.err == nil {
+		q.err = err
+	}
+	q.mu.Unlock()
+	q.notify()
+}
+
+func (q *subQueue) notify() {
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// take removes up to max frames; when none are queued it returns the
+// queue's terminal error (nil while it is alive).
+func (q *subQueue) take(max int) ([]*frame.Frame, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.frames) == 0 {
+		return nil, q.err
+	}
+	n := min(max, len(q.frames))
+	out := make([]*frame.Frame, n)
+	copy(out, q.frames)
+	rest := copy(q.frames, q.frames[n:])
+	clear(q.frames[rest:])
+	q.frames = q.frames[:rest]
+	return out, nil
+}
