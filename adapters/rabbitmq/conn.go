@@ -1,0 +1,327 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// brokerURL turns Config.Addr into an AMQP URL: empty means DefaultAddr, a
+// host:port gets the guest/guest credentials and the default vhost, and an
+// amqp:// or amqps:// URL is used as given.
+func brokerURL(addr string) (string, error) {
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	if strings.Contains(addr, "://") {
+		if _, err := amqp.ParseURI(addr); err != nil {
+			return "", fmt.Errorf("rabbitmq: bad broker URL %q: %w", redact(addr), err)
+		}
+		return addr, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("rabbitmq: bad broker address %q (want host:port or amqp://user:pass@host:port/vhost): %w", addr, err)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return "amqp://guest:guest@" + net.JoinHostPort(host, port) + "/", nil
+}
+
+// redact hides the password of an AMQP URL for messages and logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// heartbeatFor picks the AMQP heartbeat interval for an operation timeout.
+// amqp091-go drops a connection that has read nothing for three intervals, so
+// a frozen broker is detected within about 1.5 × timeout even on an idle
+// consumer.
+func heartbeatFor(timeout time.Duration) time.Duration {
+	hb := timeout / 2
+	if hb < time.Second {
+		hb = time.Second
+	}
+	if hb > 30*time.Second {
+		hb = 30 * time.Second
+	}
+	return hb
+}
+
+// deadlineConn bounds every write with a fresh deadline. amqp091-go clears the
+// socket deadlines after the handshake and relies on TCP pushback, so a broker
+// that stops reading (connection.blocked, SIGSTOP) would otherwise block a
+// publish, an ack or a close forever. A write that times out makes amqp091-go
+// shut the connection down, which every waiter then sees as an error.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+// Write sets the write deadline, then writes.
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// dial opens one AMQP connection, bounded by ctx and timeout. It returns the
+// connection and the raw socket under it (closing the socket is the last
+// resort that unblocks everything).
+func dial(ctx context.Context, rawURL string, timeout time.Duration, name string) (*amqp.Connection, net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var (
+		raw  net.Conn
+		stop func() bool
+	)
+	props := amqp.NewConnectionProperties()
+	props.SetClientConnectionName(name)
+	cfg := amqp.Config{
+		Heartbeat:  heartbeatFor(timeout),
+		Locale:     "en_US",
+		Properties: props,
+		// DialConfig calls Dial synchronously, so raw and stop are set
+		// before it returns.
+		Dial: func(network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if dl, ok := ctx.Deadline(); ok {
+				if err := c.SetDeadline(dl); err != nil {
+					c.Close()
+					return nil, err
+				}
+			}
+			// Cancelling ctx aborts the handshake.
+			stop = context.AfterFunc(ctx, func() { c.Close() })
+			raw = &deadlineConn{Conn: c, timeout: timeout}
+			return raw, nil
+		},
+	}
+	conn, err := amqp.DialConfig(rawURL, cfg)
+	if stop != nil && !stop() {
+		// ctx ended during the handshake and closed the socket.
+		if err == nil {
+			conn.Close()
+		}
+		return nil, nil, fmt.Errorf("rabbitmq: connect %s: %w", redact(rawURL), errors.Join(ctx.Err(), err))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("rabbitmq: connect %s: %w", redact(rawURL), err)
+	}
+	return conn, raw, nil
+}
+
+// isAuthError reports whether err is the broker refusing the login (it
+// answered the handshake, so it is not unreachable).
+func isAuthError(err error) bool {
+	var ae *amqp.Error
+	if errors.As(err, &ae) {
+		return ae.Code == amqp.AccessRefused || ae.Code == amqp.NotAllowed
+	}
+	return false
+}
+
+// errTimeout is the cause of an operation that got no answer in time.
+var errTimeout = os.ErrDeadlineExceeded
+
+// bounded runs op on its own goroutine and waits for it until it returns, ctx
+// is done or timeout passes, whichever comes first. amqp091-go's RPCs take no
+// context; an abandoned op finishes when its connection dies (heartbeats and
+// write deadlines guarantee it does).
+func bounded(ctx context.Context, timeout time.Duration, what string, op func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("rabbitmq: %s: %w", what, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("rabbitmq: %s: %w", what, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("rabbitmq: %s: %w", what, ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("rabbitmq: %s: no answer within %v: %w", what, timeout, errTimeout)
+	}
+}
+
+// link is one connection with one channel: what a producer or a consumer
+// uses. It watches both and records why it died.
+type link struct {
+	conn    *amqp.Connection
+	raw     net.Conn
+	ch      *amqp.Channel
+	timeout time.Duration
+	log     *slog.Logger
+
+	done     chan struct{} // closed once the channel or the connection is gone
+	failOnce sync.Once
+	mu       sync.Mutex
+	err      error  // why it died
+	blocked  string // connection.blocked reason while blocked, else ""
+}
+
+// openLink dials a connection and opens a channel on it. setup runs on the
+// new channel (bounded) before the watchers start; on any error the
+// connection is closed.
+func openLink(ctx context.Context, rawURL string, timeout time.Duration, name string, log *slog.Logger, setup func(*amqp.Channel) error) (*link, error) {
+	conn, raw, err := dial(ctx, rawURL, timeout, name)
+	if err != nil {
+		return nil, err
+	}
+	l := &link{conn: conn, raw: raw, timeout: timeout, log: log, done: make(chan struct{})}
+	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+	go l.watchBlocked(blocked)
+	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	err = bounded(ctx, timeout, "open channel", func() error {
+		ch, err := conn.Channel()
+		l.ch = ch
+		return err
+	})
+	if err == nil && setup != nil {
+		err = setup(l.ch)
+	}
+	if err != nil {
+		l.fail(err)
+		l.shutdown()
+		return nil, err
+	}
+	chClosed := l.ch.NotifyClose(make(chan *amqp.Error, 1))
+	go l.watchClose(connClosed, chClosed)
+	return l, nil
+}
+
+// watchBlocked records connection.blocked / unblocked until the connection
+// closes the notification channel.
+func (l *link) watchBlocked(c <-chan amqp.Blocking) {
+	for b := range c {
+		l.mu.Lock()
+		if b.Active {
+			l.blocked = b.Reason
+			if l.blocked == "" {
+				l.blocked = "no reason given"
+			}
+		} else {
+			l.blocked = ""
+		}
+		l.mu.Unlock()
+		if b.Active {
+			l.log.Warn("rabbitmq: connection.blocked by broker; publishes stall", "reason", b.Reason)
+		} else {
+			l.log.Info("rabbitmq: connection.unblocked")
+		}
+	}
+}
+
+// watchClose marks the link dead when its channel or connection closes, and
+// releases the connection when only the channel died.
+func (l *link) watchClose(connClosed, chClosed <-chan *amqp.Error) {
+	var err error
+	select {
+	case e := <-connClosed:
+		err = closeReason("connection", e)
+	case e := <-chClosed:
+		err = closeReason("channel", e)
+	}
+	l.fail(err)
+	l.shutdown()
+}
+
+// closeReason describes a close notification; e is nil for a close we asked
+// for.
+func closeReason(what string, e *amqp.Error) error {
+	if e == nil {
+		return fmt.Errorf("rabbitmq: %s closed: %w", what, errClosedByUs)
+	}
+	return fmt.Errorf("rabbitmq: %s lost: %w", what, e)
+}
+
+// errClosedByUs marks a connection closed by this adapter.
+var errClosedByUs = errors.New("closed by client")
+
+// fail records the first cause of death and closes done.
+func (l *link) fail(err error) {
+	l.mu.Lock()
+	if l.err == nil {
+		l.err = err
+	}
+	l.mu.Unlock()
+	l.failOnce.Do(func() { close(l.done) })
+}
+
+// alive reports whether the link is still usable.
+func (l *link) alive() bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// cause returns why the link died (nil while alive).
+func (l *link) cause() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// blockedReason returns the connection.blocked reason, or "".
+func (l *link) blockedReason() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.blocked
+}
+
+// shutdown closes the connection: politely within the timeout, then by
+// closing the socket. It returns within about one timeout and is safe to call
+// more than once and concurrently.
+func (l *link) shutdown() error {
+	l.fail(fmt.Errorf("rabbitmq: connection closed: %w", errClosedByUs))
+	done := make(chan error, 1)
+	go func() { done <- l.conn.CloseDeadline(time.Now().Add(l.timeout)) }()
+	t := time.NewTimer(l.timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		l.raw.Close()
+		if err != nil && !errors.Is(err, amqp.ErrClosed) {
+			return err
+		}
+		return nil
+	case <-t.C:
+		return l.raw.Close()
+	}
+}
+
+// kill closes the socket at once: whatever is blocked on it fails now.
+func (l *link) kill(err error) {
+	l.fail(err)
+	l.raw.Close()
+}

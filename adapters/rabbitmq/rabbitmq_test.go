@@ -1,0 +1,731 @@
+package rabbitmq
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/drivertest"
+)
+
+// testAddr is the broker under test: MQBENCH_RABBITMQ_ADDR or DefaultAddr.
+func testAddr() string {
+	if a := os.Getenv("MQBENCH_RABBITMQ_ADDR"); a != "" {
+		return a
+	}
+	return DefaultAddr
+}
+
+// requireBroker skips the test when RabbitMQ does not answer, unless
+// MQBENCH_REQUIRE_BROKERS=1 makes that a failure.
+func requireBroker(t *testing.T) {
+	t.Helper()
+	if testing.Short() && os.Getenv("MQBENCH_REQUIRE_BROKERS") != "1" {
+		t.Skip("short mode")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := New(ctx, driver.Config{Addr: testAddr(), OpTimeout: 5 * time.Second})
+	if err != nil {
+		if os.Getenv("MQBENCH_REQUIRE_BROKERS") == "1" {
+			t.Fatalf("rabbitmq required but not reachable at %s: %v", testAddr(), err)
+		}
+		t.Skipf("rabbitmq not reachable at %s: %v", testAddr(), err)
+	}
+	d.Close()
+}
+
+func TestConformance(t *testing.T) {
+	requireBroker(t)
+	drivertest.Run(t, drivertest.Harness{
+		New: func(ctx context.Context, p driver.Profile) (driver.Driver, error) {
+			return New(ctx, driver.Config{Addr: testAddr(), Profile: p})
+		},
+	})
+}
+
+// ---- unit tests (no broker) ----
+
+func TestBrokerURL(t *testing.T) {
+	tests := []struct {
+		addr, want string
+		wantErr    bool
+	}{
+		{"", "amqp://guest:guest@127.0.0.1:5672/", false},
+		{"127.0.0.1:5673", "amqp://guest:guest@127.0.0.1:5673/", false},
+		{":5672", "amqp://guest:guest@127.0.0.1:5672/", false},
+		{"[::1]:5672", "amqp://guest:guest@[::1]:5672/", false},
+		{"amqp://u:p@h:1234/vh", "amqp://u:p@h:1234/vh", false},
+		{"localhost", "", true},
+		{"http://x:1/", "", true},
+	}
+	for _, tt := range tests {
+		got, err := brokerURL(tt.addr)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("brokerURL(%q) = %q, %v; want %q, err=%v", tt.addr, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"amqp://u:secret@h:1/v", "amqp://u:xxxxx@h:1/v"},
+		{"amqp://h:1/", "amqp://h:1/"},
+		{"127.0.0.1:5672", "127.0.0.1:5672"},
+	}
+	for _, tt := range tests {
+		if got := redact(tt.in); got != tt.want {
+			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestValidName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"orders", true},
+		{"a-b_c.d9", true},
+		{"", false},
+		{"a:b", false},
+		{"a b", false},
+		{"é", false},
+		{string(make([]byte, maxNameLen+1)), false},
+	}
+	for _, tt := range tests {
+		if err := validName("x", tt.name); (err == nil) != tt.ok {
+			t.Errorf("validName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+func TestHeartbeatFor(t *testing.T) {
+	tests := []struct{ in, want time.Duration }{
+		{10 * time.Second, 5 * time.Second},
+		{time.Second, time.Second},
+		{time.Hour, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := heartbeatFor(tt.in); got != tt.want {
+			t.Errorf("heartbeatFor(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestBatchIndex(t *testing.T) {
+	b := &batch{first: 10, state: make([]uint8, 3)}
+	tests := []struct {
+		tag uint64
+		i   int
+		ok  bool
+	}{{9, 0, false}, {10, 0, true}, {12, 2, true}, {13, 0, false}}
+	for _, tt := range tests {
+		i, ok := b.index(tt.tag)
+		if i != tt.i || ok != tt.ok {
+			t.Errorf("index(%d) = %d, %v; want %d, %v", tt.tag, i, ok, tt.i, tt.ok)
+		}
+	}
+	var nilBatch *batch
+	if _, ok := nilBatch.index(1); ok {
+		t.Error("nil batch matched a tag")
+	}
+}
+
+func TestResult(t *testing.T) {
+	if err := result(nil); err != nil {
+		t.Errorf("result(nil) = %v", err)
+	}
+	if err := result([]error{nil, nil}); err != nil {
+		t.Errorf("all nil: %v", err)
+	}
+	err := result([]error{nil, driver.ErrRejected})
+	if !driver.Confirmed(err, 2, 0) || driver.Confirmed(err, 2, 1) || !errors.Is(err, driver.ErrRejected) {
+		t.Errorf("partial: %v", err)
+	}
+}
+
+func TestClientVersion(t *testing.T) {
+	if v := clientVersion(); v != pinnedClientVersion {
+		t.Errorf("clientVersion() = %q, want %q (go.mod pin)", v, pinnedClientVersion)
+	}
+}
+
+func TestNewUnreachable(t *testing.T) {
+	// A port nobody listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := l.Addr().String()
+	l.Close()
+	// A listener that accepts and never answers the AMQP handshake.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	for _, addr := range []string{closedAddr, silent.Addr().String()} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := New(ctx, driver.Config{Addr: addr, OpTimeout: 500 * time.Millisecond})
+		cancel()
+		if !errors.Is(err, driver.ErrUnreachable) {
+			t.Errorf("New(%s) = %v, want ErrUnreachable", addr, err)
+		}
+	}
+	// Cancelling the context ends the handshake too.
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err = New(ctx, driver.Config{Addr: silent.Addr().String(), OpTimeout: time.Hour})
+	if !errors.Is(err, driver.ErrUnreachable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled New = %v, want ErrUnreachable and context.Canceled", err)
+	}
+}
+
+func TestNewBadConfig(t *testing.T) {
+	ctx := context.Background()
+	if _, err := New(ctx, driver.Config{Profile: "bogus"}); err == nil {
+		t.Error("bogus profile accepted")
+	}
+	if _, err := New(ctx, driver.Config{Addr: "no-port"}); err == nil || errors.Is(err, driver.ErrUnreachable) {
+		t.Errorf("bad address: %v", err)
+	}
+}
+
+// ---- helpers for the integration tests ----
+
+func uniqueName(t *testing.T) string {
+	t.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return "t-" + hex.EncodeToString(b[:])
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func openDriver(t *testing.T, p driver.Profile) *rmq {
+	t.Helper()
+	requireBroker(t)
+	d, err := New(ctxFor(t, 10*time.Second), driver.Config{Addr: testAddr(), Profile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d.(*rmq)
+}
+
+func provision(t *testing.T, d *rmq, dest driver.Destination) {
+	t.Helper()
+	cleanup, err := d.Provision(ctxFor(t, 10*time.Second), dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cleanup(context.Background()); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+}
+
+func newProducerT(t *testing.T, d *rmq, dest driver.Destination, window int) driver.Producer {
+	t.Helper()
+	p, err := d.NewProducer(ctxFor(t, 10*time.Second), dest, driver.ProducerOptions{MaxInFlight: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func newConsumerT(t *testing.T, d *rmq, dest driver.Destination, group string, prefetch int) driver.Consumer {
+	t.Helper()
+	c, err := d.NewConsumer(ctxFor(t, 10*time.Second), dest, driver.ConsumerOptions{Group: group, Prefetch: prefetch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func messages(n int, key string) []driver.Message {
+	msgs := make([]driver.Message, n)
+	for i := range msgs {
+		msgs[i] = driver.Message{Key: []byte(key), Body: []byte{byte(i >> 8), byte(i)}}
+	}
+	return msgs
+}
+
+// receiveN receives exactly n deliveries (acking them when ack is set) or
+// fails the test.
+func receiveN(t *testing.T, c driver.Consumer, n int, ack bool) []*driver.Delivery {
+	t.Helper()
+	ctx := ctxFor(t, 30*time.Second)
+	var got []*driver.Delivery
+	for len(got) < n {
+		ds, err := c.Receive(ctx, n-len(got))
+		if err != nil {
+			t.Fatalf("receive after %d of %d: %v", len(got), n, err)
+		}
+		if ack {
+			if err := c.Ack(ctx, ds); err != nil {
+				t.Fatalf("ack: %v", err)
+			}
+		}
+		got = append(got, ds...)
+	}
+	return got
+}
+
+// expectNothing asserts that no delivery arrives within a short wait.
+func expectNothing(t *testing.T, c driver.Consumer) {
+	t.Helper()
+	ds, err := c.Receive(ctxFor(t, 300*time.Millisecond), 10)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("expected no delivery, got %d, %v", len(ds), err)
+	}
+}
+
+func seqOf(d *driver.Delivery) int { return int(d.Body[0])<<8 | int(d.Body[1]) }
+
+// ---- integration tests ----
+
+func TestInfo(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	info := d.Info()
+	if info.Name != Name || info.Client != clientModule || info.ClientVersion == "" || info.Protocol != protocol {
+		t.Errorf("info = %+v", info)
+	}
+	if info.BrokerVersion == "" {
+		t.Error("broker version not read from server properties")
+	}
+	t.Logf("broker %s, client %s %s", info.BrokerVersion, info.Client, info.ClientVersion)
+}
+
+func TestRoundTripProfiles(t *testing.T) {
+	for _, p := range driver.Profiles() {
+		t.Run(string(p), func(t *testing.T) {
+			d := openDriver(t, p)
+			dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+			provision(t, d, dest)
+			prod := newProducerT(t, d, dest, 0)
+			cons := newConsumerT(t, d, dest, "g", 0)
+			const n = 300
+			if err := prod.Send(ctxFor(t, 30*time.Second), messages(n, "p1")); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			got := receiveN(t, cons, n, true)
+			for i, del := range got {
+				if seqOf(del) != i || string(del.Key) != "p1" || del.Redelivered {
+					t.Fatalf("delivery %d: seq %d key %q redelivered %v", i, seqOf(del), del.Key, del.Redelivered)
+				}
+			}
+			expectNothing(t, cons)
+		})
+	}
+}
+
+func TestLongKeyTravelsInHeader(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	provision(t, d, dest)
+	key := make([]byte, 300)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	prod := newProducerT(t, d, dest, 0)
+	if err := prod.Send(ctxFor(t, 10*time.Second), []driver.Message{{Key: key, Body: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	got := receiveN(t, newConsumerT(t, d, dest, "g", 0), 1, true)
+	if string(got[0].Key) != string(key) {
+		t.Errorf("long key mangled: %d bytes", len(got[0].Key))
+	}
+}
+
+func TestConfirmsPipelinedAndDepth(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	provision(t, d, dest)
+	prod := newProducerT(t, d, dest, 64)
+	const n = 2000
+	if err := prod.Send(ctxFor(t, 60*time.Second), messages(n, "p")); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	// Confirmed means enqueued: the depth must show all of them at once.
+	depth, err := d.Depth(ctxFor(t, 10*time.Second), dest, "g")
+	if err != nil || depth != n {
+		t.Fatalf("depth = %d, %v; want %d", depth, err, n)
+	}
+	// A second batch on the same channel continues the delivery tags.
+	if err := prod.Send(ctxFor(t, 60*time.Second), messages(10, "p")); err != nil {
+		t.Fatalf("second send: %v", err)
+	}
+	if depth, err := d.Depth(ctxFor(t, 10*time.Second), dest, "g"); err != nil || depth != n+10 {
+		t.Fatalf("depth = %d, %v; want %d", depth, err, n+10)
+	}
+	if _, err := d.Depth(ctxFor(t, 10*time.Second), dest, "nope"); err == nil {
+		t.Error("depth of a missing queue succeeded")
+	}
+}
+
+func TestUnroutableIsNotConfirmed(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	provision(t, d, dest)
+	prod := newProducerT(t, d, dest, 0)
+	// Remove the only queue: the exchange then routes nowhere.
+	if err := d.withChannel(ctxFor(t, 10*time.Second), "test", func(ch *amqp.Channel, call func(string, func() error) error) error {
+		_, err := ch.QueueDelete(queueName(dest.Name, "g"), false, false, false)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	err := prod.Send(ctxFor(t, 10*time.Second), messages(n, "p"))
+	for i := 0; i < n; i++ {
+		if driver.Confirmed(err, n, i) || !errors.Is(driver.MessageErr(err, n, i), ErrUnroutable) {
+			t.Fatalf("message %d: %v, want ErrUnroutable", i, driver.MessageErr(err, n, i))
+		}
+	}
+	// The producer stays usable once the queue is back.
+	provision(t, d, dest)
+	if err := prod.Send(ctxFor(t, 10*time.Second), messages(3, "p")); err != nil {
+		t.Fatalf("send after re-provision: %v", err)
+	}
+}
+
+func TestRejectPublishAtMaxLength(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}, MaxLength: 5}
+	provision(t, d, dest)
+	prod := newProducerT(t, d, dest, 0)
+	const n = 8
+	err := prod.Send(ctxFor(t, 10*time.Second), messages(n, "p"))
+	var se *driver.SendError
+	if !errors.As(err, &se) {
+		t.Fatalf("send = %v, want *driver.SendError", err)
+	}
+	for i := 0; i < n; i++ {
+		ok := driver.Confirmed(err, n, i)
+		rejected := errors.Is(driver.MessageErr(err, n, i), driver.ErrRejected)
+		if i < 5 && (!ok || rejected) || i >= 5 && (ok || !rejected) {
+			t.Errorf("message %d: confirmed=%v err=%v", i, ok, driver.MessageErr(err, n, i))
+		}
+	}
+	if depth, err := d.Depth(ctxFor(t, 10*time.Second), dest, "g"); err != nil || depth != 5 {
+		t.Fatalf("depth = %d, %v; want 5", depth, err)
+	}
+	// Taking two out makes room for exactly two.
+	cons := newConsumerT(t, d, dest, "g", 2)
+	got := receiveN(t, cons, 2, true)
+	if seqOf(got[0]) != 0 || seqOf(got[1]) != 1 {
+		t.Errorf("got seqs %d, %d", seqOf(got[0]), seqOf(got[1]))
+	}
+	cons.Close()
+	err = prod.Send(ctxFor(t, 10*time.Second), messages(3, "p"))
+	if !driver.Confirmed(err, 3, 0) || !driver.Confirmed(err, 3, 1) || !errors.Is(driver.MessageErr(err, 3, 2), driver.ErrRejected) {
+		t.Errorf("after draining two: %v", err)
+	}
+	// Provision is idempotent with the same arguments and refuses others.
+	if _, err := d.Provision(ctxFor(t, 10*time.Second), dest); err != nil {
+		t.Errorf("re-provision: %v", err)
+	}
+	other := dest
+	other.MaxLength = 7
+	if _, err := d.Provision(ctxFor(t, 10*time.Second), other); err == nil {
+		t.Error("provision with another max length succeeded")
+	}
+}
+
+func TestFanOutAndCompetingConsumers(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"a", "b"}}
+	provision(t, d, dest)
+	const n = 200
+	// Sent before any consumer subscribes: Provision made the queues.
+	if err := newProducerT(t, d, dest, 0).Send(ctxFor(t, 30*time.Second), messages(n, "p")); err != nil {
+		t.Fatal(err)
+	}
+	// Group a: one consumer gets everything, in order.
+	for i, del := range receiveN(t, newConsumerT(t, d, dest, "a", 0), n, true) {
+		if seqOf(del) != i {
+			t.Fatalf("group a: position %d has seq %d", i, seqOf(del))
+		}
+	}
+	// Group b: two competing consumers share the messages without overlap.
+	c1 := newConsumerT(t, d, dest, "b", 10)
+	c2 := newConsumerT(t, d, dest, "b", 10)
+	seen := map[int]int{}
+	ctx := ctxFor(t, 30*time.Second)
+	for total := 0; total < n; {
+		for _, c := range []driver.Consumer{c1, c2} {
+			rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			ds, err := c.Receive(rctx, 50)
+			cancel()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal(err)
+			}
+			if err := c.Ack(ctx, ds); err != nil {
+				t.Fatal(err)
+			}
+			for _, del := range ds {
+				seen[seqOf(del)]++
+			}
+			total += len(ds)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("group b got %d of %d", total, n)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if seen[i] != 1 {
+			t.Fatalf("group b: seq %d seen %d times", i, seen[i])
+		}
+	}
+	if _, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: "c"}); err == nil {
+		t.Error("consumer of an unlisted group accepted")
+	}
+}
+
+func TestPrefetchAckNackRedelivered(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	provision(t, d, dest)
+	const n = 20
+	if err := newProducerT(t, d, dest, 0).Send(ctxFor(t, 30*time.Second), messages(n, "p")); err != nil {
+		t.Fatal(err)
+	}
+	cons := newConsumerT(t, d, dest, "g", 5)
+	first := receiveN(t, cons, 5, false)
+	// The prefetch holds back the sixth until something is settled.
+	expectNothing(t, cons)
+	ctx := ctxFor(t, 30*time.Second)
+	// Ack the 2nd and 4th (not a prefix: individual acks), nack the others.
+	if err := cons.Ack(ctx, []*driver.Delivery{first[1], first[3]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cons.Nack(ctx, []*driver.Delivery{first[0], first[2], first[4]}); err != nil {
+		t.Fatal(err)
+	}
+	// Settling twice is refused, not sent to the broker (which would close
+	// the channel).
+	if err := cons.Ack(ctx, first[:1]); !errors.Is(err, ErrStaleDelivery) {
+		t.Errorf("double ack = %v, want ErrStaleDelivery", err)
+	}
+	redelivered := map[int]bool{}
+	got := len(first)
+	for got < n+3 { // 3 nacked come back
+		ds, err := cons.Receive(ctx, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, del := range ds {
+			if del.Redelivered {
+				redelivered[seqOf(del)] = true
+			}
+		}
+		if err := cons.Ack(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+		got += len(ds)
+	}
+	if len(redelivered) != 3 || !redelivered[0] || !redelivered[2] || !redelivered[4] {
+		t.Errorf("redelivered = %v, want {0, 2, 4}", redelivered)
+	}
+	expectNothing(t, cons)
+	if depth, err := d.Depth(ctx, dest, "g"); err != nil || depth != 0 {
+		t.Errorf("depth = %d, %v", depth, err)
+	}
+}
+
+func TestUnackedGoBackOnClose(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	provision(t, d, dest)
+	if err := newProducerT(t, d, dest, 0).Send(ctxFor(t, 30*time.Second), messages(3, "p")); err != nil {
+		t.Fatal(err)
+	}
+	c1 := newConsumerT(t, d, dest, "g", 0)
+	receiveN(t, c1, 3, false)
+	if err := c1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c1.Receive(ctxFor(t, time.Second), 1); !errors.Is(err, driver.ErrClosed) {
+		t.Errorf("receive after close = %v", err)
+	}
+	for _, del := range receiveN(t, newConsumerT(t, d, dest, "g", 0), 3, true) {
+		if !del.Redelivered {
+			t.Errorf("seq %d not flagged redelivered", seqOf(del))
+		}
+	}
+}
+
+func TestCloseUnblocks(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	provision(t, d, dest)
+	cons := newConsumerT(t, d, dest, "g", 0)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cons.Receive(ctxFor(t, time.Minute), 1)
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cons.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, driver.ErrClosed) {
+			t.Errorf("receive = %v, want ErrClosed", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Close did not unblock Receive")
+	}
+	prod := newProducerT(t, d, dest, 0)
+	prod.Close()
+	if err := prod.Send(ctxFor(t, time.Second), messages(1, "p")); !errors.Is(err, driver.ErrClosed) {
+		t.Errorf("send after close = %v", err)
+	}
+	// Driver.Close closes what is still open.
+	d2 := openDriver(t, driver.Durable)
+	p2 := newProducerT(t, d2, dest, 0)
+	if err := d2.Close(); err != nil {
+		t.Errorf("driver close: %v", err)
+	}
+	if err := p2.Send(ctxFor(t, time.Second), messages(1, "p")); !errors.Is(err, driver.ErrClosed) {
+		t.Errorf("send after driver close = %v", err)
+	}
+}
+
+func TestNotProvisioned(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	ctx := ctxFor(t, 10*time.Second)
+	if _, err := d.NewProducer(ctx, dest, driver.ProducerOptions{}); err == nil {
+		t.Error("producer on a missing destination")
+	}
+	if _, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: "g"}); err == nil {
+		t.Error("consumer on a missing destination")
+	}
+	if _, err := d.Provision(ctx, driver.Destination{Name: "bad name", Groups: []string{"g"}}); err == nil {
+		t.Error("bad name accepted")
+	}
+	if _, err := d.Provision(ctx, driver.Destination{Name: "x"}); err == nil {
+		t.Error("destination without groups accepted")
+	}
+}
+
+// A connection that dies under a producer or consumer surfaces as an error,
+// and the next call reconnects.
+func TestLostConnectionSurfacesAndRecovers(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	provision(t, d, dest)
+	prod := newProducerT(t, d, dest, 0)
+	cons := newConsumerT(t, d, dest, "g", 0)
+
+	// Consumer: cut its socket while Receive waits.
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cons.Receive(ctxFor(t, time.Minute), 1)
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cons.(*consumer).sess.raw.Close()
+	select {
+	case err := <-errc:
+		if err == nil || errors.Is(err, driver.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("receive on a lost connection = %v", err)
+		}
+		t.Logf("consumer saw: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("lost connection did not end Receive")
+	}
+
+	// Producer: cut its socket in the middle of a Send.
+	const n = 3000
+	sent := make(chan error, 1)
+	go func() { sent <- prod.Send(ctxFor(t, 60*time.Second), messages(n, "p")) }()
+	ps := prod.(*producer).sess
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		ps.mu.Lock()
+		started := false
+		if ps.b != nil {
+			for _, st := range ps.b.state {
+				started = started || st == msgSettled
+			}
+		}
+		ps.mu.Unlock()
+		if started || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ps.raw.Close()
+	var err error
+	select {
+	case err = <-sent:
+	case <-time.After(30 * time.Second):
+		t.Fatal("lost connection did not end Send")
+	}
+	if err == nil {
+		t.Fatal("send on a lost connection reported success for every message")
+	}
+	confirmed := map[int]bool{}
+	for i := 0; i < n; i++ {
+		if driver.Confirmed(err, n, i) {
+			confirmed[i] = true
+		}
+	}
+	t.Logf("producer saw %d of %d confirmed: %v", len(confirmed), n, err)
+	// Both reconnect on the next call.
+	if err := prod.Send(ctxFor(t, 20*time.Second), []driver.Message{{Key: []byte("p"), Body: []byte{0xff, 0xff}}}); err != nil {
+		t.Fatalf("send after reconnect: %v", err)
+	}
+	// Every confirmed message is in the queue: drain until the marker.
+	ctx := ctxFor(t, 60*time.Second)
+	received := map[int]bool{}
+	for done := false; !done; {
+		ds, err := cons.Receive(ctx, 100)
+		if err != nil {
+			t.Fatalf("receive after reconnect: %v", err)
+		}
+		for _, del := range ds {
+			if seqOf(del) == 0xffff {
+				done = true
+			}
+			received[seqOf(del)] = true
+		}
+		if err := cons.Ack(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range confirmed {
+		if !received[i] {
+			t.Errorf("confirmed message %d lost", i)
+		}
+	}
+}
