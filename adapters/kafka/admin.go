@@ -66,6 +66,9 @@ func groupID(dest driver.Destination, group string) string {
 // Kafka has no per-group queue length. The cleanup deletes the groups and,
 // if Provision created it, the topic.
 func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(context.Context) error, error) {
+	if err := d.checkOpen(); err != nil {
+		return nil, err
+	}
 	parts, err := checkDest(dest)
 	if err != nil {
 		return nil, err

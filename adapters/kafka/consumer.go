@@ -62,6 +62,9 @@ type consumer struct {
 // opts.Prefetch (default 512) sizes the buffer of fetched, not yet received
 // messages.
 func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts driver.ConsumerOptions) (driver.Consumer, error) {
+	if err := d.checkOpen(); err != nil {
+		return nil, err
+	}
 	if _, err := checkDest(dest); err != nil {
 		return nil, err
 	}

@@ -232,6 +232,16 @@ func clientVersion() string {
 // Info describes the adapter. BrokerVersion is empty: see the package doc.
 func (d *Driver) Info() driver.Info { return d.info }
 
+// checkOpen fails with driver.ErrClosed once d is closed.
+func (d *Driver) checkOpen() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return driver.ErrClosed
+	}
+	return nil
+}
+
 // track registers an open producer or consumer; it fails once d is closed.
 func (d *Driver) track(c io.Closer) error {
 	d.mu.Lock()

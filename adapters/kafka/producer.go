@@ -32,6 +32,9 @@ type producer struct {
 // promptly if the topic does not exist (it never auto-creates it) and waits,
 // bounded by Config.OpTimeout, until the topic's leaders are known.
 func (d *Driver) NewProducer(ctx context.Context, dest driver.Destination, opts driver.ProducerOptions) (driver.Producer, error) {
+	if err := d.checkOpen(); err != nil {
+		return nil, err
+	}
 	if _, err := checkDest(dest); err != nil {
 		return nil, err
 	}
