@@ -235,11 +235,19 @@ func (d *Driver) Close() error {
 	open := d.open
 	d.open = nil
 	d.mu.Unlock()
-	var errs []error
+	// In parallel: each Close may wait (briefly) for a DISCONNECT receipt.
+	errs := make(chan error, len(open))
+	var wg sync.WaitGroup
 	for c := range open {
-		errs = append(errs, c.Close())
+		wg.Go(func() { errs <- c.Close() })
 	}
-	return errors.Join(errs...)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
 }
 
 func (d *Driver) isClosed() bool {
