@@ -38,6 +38,7 @@ import (
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/probe"
+	"github.com/mqbench/mqbench/scenarios/store"
 )
 
 // Admission mechanisms.
@@ -77,10 +78,10 @@ type Config struct {
 	// not yet processed; with the broker gate it is the overshoot per
 	// instance above Threshold.
 	Prefetch int `yaml:"prefetch" json:"prefetch"`
-	// Database is the SQLite file of the sale service; empty means
-	// peakshaving.db in the run's work directory. PostgreSQL URLs are not
-	// supported.
-	Database string `yaml:"database" json:"database"`
+	// DatabaseURL must be empty: the sale service's database is embedded
+	// SQLite (peakshaving.db in the run's work directory). PostgreSQL URLs
+	// are rejected by Validate: not implemented.
+	DatabaseURL string `yaml:"database_url" json:"database_url"`
 }
 
 // Validate checks every field and returns the first problem as a
@@ -105,8 +106,9 @@ func (c *Config) Validate() error {
 		return fe("admission", fmt.Sprintf("unknown admission %q (valid: auto, broker, application)", c.Admission))
 	case c.Prefetch < 1 || c.Prefetch > 10000:
 		return fe("prefetch", "must be between 1 and 10000")
-	case isURL(c.Database):
-		return fe("database", "database URLs (PostgreSQL) are not supported; give an SQLite file path or leave empty for the work directory")
+	}
+	if err := store.CheckURL(c.DatabaseURL); err != nil {
+		return fe("database_url", err.Error())
 	}
 	return nil
 }
@@ -261,7 +263,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 		}
 	}()
 
-	db, err := openFresh(ctx, dbPath(c.Database, env.WorkDir, "peakshaving.db"))
+	db, err := store.Open(ctx, env.WorkDir, "peakshaving.db", "")
 	if err != nil {
 		return nil, fmt.Errorf("peakshaving: %w", err)
 	}
@@ -666,8 +668,13 @@ func (r *run) series(n int) map[string][]float64 {
 	return map[string][]float64{"input_per_s": in, "processed_per_s": pr, "queue_depth": dp, "threshold": th}
 }
 
+// initDB creates the sale service's tables, emptied (a work directory
+// reused by a previous run starts from the configured stock again).
 func initDB(ctx context.Context, db *sql.DB, stock int) error {
 	for _, q := range []string{
+		`DROP TABLE IF EXISTS stock`,
+		`DROP TABLE IF EXISTS requests`,
+		`DROP TABLE IF EXISTS sales`,
 		`CREATE TABLE stock (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
 		`CREATE TABLE requests (id INTEGER PRIMARY KEY, processed_ns INTEGER NOT NULL)`,
 		`CREATE TABLE sales (request_id INTEGER PRIMARY KEY, sold_ns INTEGER NOT NULL)`,

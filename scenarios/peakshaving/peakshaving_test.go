@@ -28,7 +28,6 @@ func TestValidate(t *testing.T) {
 		{"rate set", func(c *Config) { c.Rate = 5000 }, ""},
 		{"application", func(c *Config) { c.Admission = AdmissionApplication }, ""},
 		{"broker", func(c *Config) { c.Admission = AdmissionBroker }, ""},
-		{"sqlite path", func(c *Config) { c.Database = "/tmp/x.db" }, ""},
 		{"common checked", func(c *Config) { c.Duration = 0 }, "duration"},
 		{"size below body", func(c *Config) { c.Size = 40 }, "size"},
 		{"no requests", func(c *Config) { c.Requests = 0 }, "requests"},
@@ -39,7 +38,8 @@ func TestValidate(t *testing.T) {
 		{"unknown admission", func(c *Config) { c.Admission = "lag" }, "admission"},
 		{"empty admission", func(c *Config) { c.Admission = "" }, "admission"},
 		{"zero prefetch", func(c *Config) { c.Prefetch = 0 }, "prefetch"},
-		{"postgres", func(c *Config) { c.Database = "postgres://u@localhost/db" }, "database"},
+		{"postgres", func(c *Config) { c.DatabaseURL = "postgres://u@localhost/db" }, "database_url"},
+		{"file path", func(c *Config) { c.DatabaseURL = "/tmp/x.db" }, "database_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
