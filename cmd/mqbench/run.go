@@ -28,6 +28,7 @@ Usage:
 Commands:
   list      adapters (with capabilities) and scenarios
   run       run one scenario against one broker, write result.json and report.html
+  report    rebuild DIR/report.html from the results under DIR (--compare DIR2)
   up        start brokers (native, or docker compose when a Docker engine answers)
   down      stop brokers started by mqbench up
   status    show each broker: running, version, pid, ports, handshake
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdList(ctx, rest, stdout, stderr)
 	case "run":
 		return cmdRun(ctx, rest, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, rest, stdout, stderr)
 	case "up":
 		return cmdUp(ctx, rest, stdout, stderr)
 	case "down":
@@ -64,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "status":
 		return cmdStatus(ctx, rest, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "mqbench: unknown command %q (valid: list, run, up, down, status, help)\n", cmd)
+	fmt.Fprintf(stderr, "mqbench: unknown command %q (valid: list, run, report, up, down, status, help)\n", cmd)
 	return exitUsage
 }
 
@@ -82,6 +85,20 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mqbench %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage
+	}
+	return -1
+}
+
+// parseFlagsAllowArgs is parseFlags for commands that take positional
+// arguments.
+func parseFlagsAllowArgs(fs *flag.FlagSet, args []string, stdout io.Writer) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
 		return exitUsage
 	}
 	return -1

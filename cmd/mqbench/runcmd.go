@@ -80,7 +80,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
-	res, code := runOne(ctx, runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose}, stdout, stderr)
+	res, code := runOne(ctx, runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true}, stdout, stderr)
 	if res != nil {
 		printSummary(stdout, res)
 	}
@@ -144,6 +144,8 @@ type runSpec struct {
 	verbose   bool
 	// pids are broker processes whose CPU and memory the run records.
 	pids []int
+	// report also writes report.html beside result.json.
+	report bool
 }
 
 // runOne connects, runs the scenario and writes the result. It returns the
@@ -244,6 +246,13 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*report.R
 		return res, exitUsage
 	}
 	fmt.Fprintf(stdout, "result: %s\n", filepath.Join(out, "result.json"))
+	if s.report {
+		if path, err := report.WriteHTML(out, []*report.Result{res}, report.Options{}); err != nil {
+			fmt.Fprintln(stderr, "mqbench run: writing report:", err)
+		} else {
+			fmt.Fprintf(stdout, "report: %s\n", path)
+		}
+	}
 	if runErr != nil {
 		fmt.Fprintf(stderr, "mqbench run: %s/%s: %v\n", s.adapter.name, s.scenario.Name(), runErr)
 	}

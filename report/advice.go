@@ -1,0 +1,348 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Weights are the user's priorities for the selection advice. Each is ≥ 0;
+// a zero weight ignores that criterion.
+type Weights struct {
+	Latency     float64 `json:"latency"`
+	Throughput  float64 `json:"throughput"`
+	Reliability float64 `json:"reliability"`
+	Cost        float64 `json:"cost"`
+}
+
+// DefaultWeights favour reliability: a broker that loses messages is no
+// bargain at any speed.
+func DefaultWeights() Weights {
+	return Weights{Latency: 1, Throughput: 1, Reliability: 3, Cost: 1}
+}
+
+// ParseWeights reads "latency=3,throughput=1,reliability=5,cost=1"; names
+// not given keep their default.
+func ParseWeights(s string) (Weights, error) {
+	w := DefaultWeights()
+	if strings.TrimSpace(s) == "" {
+		return w, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return w, fmt.Errorf("weights: %q is not name=number", part)
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return w, fmt.Errorf("weights: %s=%s: want a number ≥ 0", k, v)
+		}
+		switch k {
+		case "latency":
+			w.Latency = f
+		case "throughput":
+			w.Throughput = f
+		case "reliability":
+			w.Reliability = f
+		case "cost":
+			w.Cost = f
+		default:
+			return w, fmt.Errorf("weights: unknown criterion %q (valid: latency, throughput, reliability, cost)", k)
+		}
+	}
+	if w.Latency+w.Throughput+w.Reliability+w.Cost == 0 {
+		return w, fmt.Errorf("weights: at least one must be > 0")
+	}
+	return w, nil
+}
+
+// String renders the weights as ParseWeights reads them.
+func (w Weights) String() string {
+	return fmt.Sprintf("latency=%g,throughput=%g,reliability=%g,cost=%g", w.Latency, w.Throughput, w.Reliability, w.Cost)
+}
+
+// Headline is the figure a product owner reads first for a scenario.
+type Headline struct {
+	Label string
+	Value float64
+	Unit  string
+	Ok    bool // the figure exists in the result
+}
+
+// headlineLatency returns the scenario's deciding latency (lower is better).
+func headlineLatency(r *Result) Headline {
+	metric := map[string]string{
+		"async":       "response_p99_ms_mq",
+		"decoupling":  "e2e_p99_ms",
+		"peakshaving": "accept_p99_ms",
+		"transaction": "ttc_p99_ms",
+	}[r.Scenario]
+	if m, ok := r.Metrics[metric]; ok && metric != "" {
+		return Headline{Label: metric, Value: m.Value, Unit: "ms", Ok: true}
+	}
+	if l := r.Latency["end_to_end"]; l != nil && l.Count > 0 {
+		return Headline{Label: "end-to-end p99", Value: l.P99, Unit: "ms", Ok: true}
+	}
+	return Headline{Label: "latency"}
+}
+
+// HeadlineOf returns the one business figure shown in a matrix cell.
+func HeadlineOf(r *Result) Headline {
+	get := func(name, label, unit string) Headline {
+		m, ok := r.Metrics[name]
+		return Headline{Label: label, Value: m.Value, Unit: unit, Ok: ok}
+	}
+	switch r.Scenario {
+	case "async":
+		return get("response_p50_ms_mq", "registration p50 (mq)", "ms")
+	case "decoupling":
+		return get("orders_lost_mq", "orders lost (mq)", "")
+	case "peakshaving":
+		return get("oversold", "oversold", "")
+	case "transaction":
+		return get("ttc_p99_ms", "time to consistency p99", "ms")
+	}
+	return Headline{Label: "received", Value: r.Throughput.ReceivedPerS, Unit: "msg/s", Ok: r.Throughput.ReceivedPerS > 0}
+}
+
+// Ranked is one broker's place in a ranking.
+type Ranked struct {
+	Broker string
+	Score  float64 // 0..1, weighted
+	Pass   bool
+	// Parts are the per-criterion scores (0..1) and the figures behind them.
+	Parts map[string]Part
+}
+
+// Part is one criterion's score and the figure it came from.
+type Part struct {
+	Score  float64
+	Figure string
+}
+
+// Advice is the recommendation for one scenario (or overall).
+type Advice struct {
+	Scenario string
+	Ranking  []Ranked
+	// Winner is empty when no broker passed.
+	Winner  string
+	Reason  string
+	Missing []string // brokers with no result for this scenario
+}
+
+// criteria in a fixed order.
+var criteria = []string{"reliability", "latency", "throughput", "cost"}
+
+func (w Weights) of(c string) float64 {
+	switch c {
+	case "latency":
+		return w.Latency
+	case "throughput":
+		return w.Throughput
+	case "reliability":
+		return w.Reliability
+	}
+	return w.Cost
+}
+
+// reliabilityScore is 1 for a passing verdict with nothing lost or
+// duplicated, less with duplicates, 0 for a failed verdict or any loss.
+func reliabilityScore(r *Result) (float64, string) {
+	a := r.Accounting
+	if !r.Verdict.Pass || r.Status != StatusComplete {
+		return 0, fmt.Sprintf("verdict failed (%d violations)", len(r.Verdict.Violations))
+	}
+	if a.Lost > 0 {
+		return 0, fmt.Sprintf("%d lost", a.Lost)
+	}
+	s := 1.0
+	if a.Received > 0 && a.Duplicated > 0 {
+		s -= 0.5 * math.Min(1, float64(a.Duplicated)/float64(a.Received))
+	}
+	return s, fmt.Sprintf("pass, lost 0, duplicated %d", a.Duplicated)
+}
+
+// costPerK is broker CPU seconds per 1000 messages received, when measured.
+func costPerK(r *Result) (float64, bool) {
+	if r.Cost == nil || r.Accounting.Deliveries == 0 {
+		return 0, false
+	}
+	return r.Cost.CPUSeconds / float64(r.Accounting.Deliveries) * 1000, true
+}
+
+// Advise ranks the brokers of one scenario. results holds at most one result
+// per broker (the newest); brokers lists every broker expected.
+func Advise(scenario string, results []*Result, brokers []string, w Weights) Advice {
+	adv := Advice{Scenario: scenario}
+	have := map[string]*Result{}
+	for _, r := range results {
+		have[r.Broker.Name] = r
+	}
+	for _, b := range brokers {
+		if have[b] == nil {
+			adv.Missing = append(adv.Missing, b)
+		}
+	}
+	// Best figures across brokers, for relative scores.
+	bestLat, bestThr, bestCost := math.Inf(1), 0.0, math.Inf(1)
+	for _, r := range results {
+		if h := headlineLatency(r); h.Ok && h.Value > 0 {
+			bestLat = math.Min(bestLat, h.Value)
+		}
+		bestThr = math.Max(bestThr, r.Throughput.ReceivedPerS)
+		if c, ok := costPerK(r); ok && c > 0 {
+			bestCost = math.Min(bestCost, c)
+		}
+	}
+	for _, r := range results {
+		rk := Ranked{Broker: r.Broker.Name, Pass: r.Verdict.Pass && r.Status == StatusComplete, Parts: map[string]Part{}}
+		rel, relFig := reliabilityScore(r)
+		rk.Parts["reliability"] = Part{rel, relFig}
+		if h := headlineLatency(r); h.Ok && h.Value > 0 && !math.IsInf(bestLat, 1) {
+			rk.Parts["latency"] = Part{bestLat / h.Value, fmt.Sprintf("%s %.3g ms", h.Label, h.Value)}
+		}
+		if bestThr > 0 {
+			rk.Parts["throughput"] = Part{r.Throughput.ReceivedPerS / bestThr, fmt.Sprintf("%.0f msg/s received", r.Throughput.ReceivedPerS)}
+		}
+		if c, ok := costPerK(r); ok && c > 0 && !math.IsInf(bestCost, 1) {
+			rk.Parts["cost"] = Part{bestCost / c, fmt.Sprintf("%.3g broker CPU s per 1000 deliveries", c)}
+		}
+		var sum, wsum float64
+		for _, c := range criteria {
+			if p, ok := rk.Parts[c]; ok && w.of(c) > 0 {
+				sum += w.of(c) * p.Score
+				wsum += w.of(c)
+			}
+		}
+		if wsum > 0 {
+			rk.Score = sum / wsum
+		}
+		adv.Ranking = append(adv.Ranking, rk)
+	}
+	sortRanking(adv.Ranking)
+	adv.Winner, adv.Reason = explain(adv.Ranking, w)
+	return adv
+}
+
+// sortRanking puts passing brokers first, then by score, then by name.
+func sortRanking(rs []Ranked) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].Pass != rs[j].Pass {
+			return rs[i].Pass
+		}
+		if rs[i].Score != rs[j].Score {
+			return rs[i].Score > rs[j].Score
+		}
+		return rs[i].Broker < rs[j].Broker
+	})
+}
+
+// explain names the winner and the figures that decided against the
+// runner-up, in plain words.
+func explain(rs []Ranked, w Weights) (string, string) {
+	if len(rs) == 0 {
+		return "", "no results"
+	}
+	top := rs[0]
+	if !top.Pass {
+		return "", "no broker passed this scenario's invariants; none is recommended (best score, failed: " + top.Broker + ")"
+	}
+	if len(rs) == 1 {
+		return top.Broker, top.Broker + " is the only broker measured here; it passed (" + top.Parts["reliability"].Figure + ")"
+	}
+	next := rs[1]
+	type gap struct {
+		c string
+		d float64
+	}
+	var gaps []gap
+	for _, c := range criteria {
+		a, okA := top.Parts[c]
+		b, okB := next.Parts[c]
+		if okA && okB && w.of(c) > 0 {
+			gaps = append(gaps, gap{c, w.of(c) * (a.Score - b.Score)})
+		}
+	}
+	sort.SliceStable(gaps, func(i, j int) bool { return gaps[i].d > gaps[j].d })
+	var because []string
+	for _, g := range gaps {
+		if g.d <= 0 || len(because) == 2 {
+			break
+		}
+		because = append(because, fmt.Sprintf("%s (%s vs %s for %s)", g.c, top.Parts[g.c].Figure, next.Parts[g.c].Figure, next.Broker))
+	}
+	reason := fmt.Sprintf("%s scores %.2f against %.2f for %s", top.Broker, top.Score, next.Score, next.Broker)
+	if !next.Pass {
+		reason += " (which failed its verdict)"
+	}
+	if len(because) > 0 {
+		reason += "; decided by " + strings.Join(because, " and ")
+	}
+	if top.Score-next.Score < 0.02 && next.Pass {
+		reason += "; the two are within 2%: treat them as equal on these numbers"
+	}
+	return top.Broker, reason
+}
+
+// Overall ranks brokers by their mean score over the scenarios, counting a
+// missing or failed cell as 0 and saying so.
+func Overall(per []Advice, brokers []string) Advice {
+	adv := Advice{Scenario: "overall"}
+	for _, b := range brokers {
+		rk := Ranked{Broker: b, Pass: true, Parts: map[string]Part{}}
+		var sum float64
+		var failed, missing []string
+		for _, a := range per {
+			found := false
+			for _, r := range a.Ranking {
+				if r.Broker == b {
+					found = true
+					if r.Pass {
+						sum += r.Score
+					} else {
+						failed = append(failed, a.Scenario)
+					}
+					rk.Parts[a.Scenario] = Part{r.Score, fmt.Sprintf("%.2f", r.Score)}
+				}
+			}
+			if !found {
+				missing = append(missing, a.Scenario)
+			}
+		}
+		if len(per) > 0 {
+			rk.Score = sum / float64(len(per))
+		}
+		rk.Pass = len(failed) == 0 && len(missing) == 0
+		if len(failed) > 0 {
+			rk.Parts["failed"] = Part{0, strings.Join(failed, ", ")}
+		}
+		if len(missing) > 0 {
+			rk.Parts["missing"] = Part{0, strings.Join(missing, ", ")}
+			adv.Missing = append(adv.Missing, b+" ("+strings.Join(missing, ", ")+")")
+		}
+		adv.Ranking = append(adv.Ranking, rk)
+	}
+	sortRanking(adv.Ranking)
+	if len(adv.Ranking) == 0 {
+		adv.Reason = "no results"
+		return adv
+	}
+	top := adv.Ranking[0]
+	if !top.Pass {
+		adv.Reason = "no broker passed every scenario it ran with none missing; none is recommended overall (best mean score: " + top.Broker + ")"
+		return adv
+	}
+	adv.Winner = top.Broker
+	adv.Reason = fmt.Sprintf("%s has the best mean score over %d scenarios (%.2f)", top.Broker, len(per), top.Score)
+	if len(adv.Ranking) > 1 {
+		n := adv.Ranking[1]
+		adv.Reason += fmt.Sprintf(", ahead of %s (%.2f", n.Broker, n.Score)
+		if !n.Pass {
+			adv.Reason += ", with failed or missing cells"
+		}
+		adv.Reason += ")"
+	}
+	return adv
+}
