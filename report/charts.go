@@ -150,4 +150,3 @@ func (percentileTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	return ts
 }
-
