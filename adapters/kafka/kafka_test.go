@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
+	"github.com/mqbench/mqbench/compose/launch"
 )
 
 // brokerAddr returns the Kafka address for integration tests
@@ -83,14 +85,19 @@ func provision(t testing.TB, d *Driver, dest driver.Destination) {
 }
 
 func TestConformance(t *testing.T) {
-	addr := brokerAddr(t)
-	h := drivertest.Harness{
+	addr := os.Getenv("MQBENCH_KAFKA_ADDR")
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	first, _, _ := strings.Cut(addr, ",")
+	drivertest.RequireBroker(t, Name, first)
+	drivertest.Run(t, drivertest.Harness{
+		Name: Name,
 		New: func(ctx context.Context, p driver.Profile) (driver.Driver, error) {
 			return New(ctx, driver.Config{Addr: addr, Profile: p, Logger: testLogger(t)})
 		},
 		Restart: restartHook(),
-	}
-	drivertest.Run(t, h)
+	})
 }
 
 // restartHook restarts the broker through the launcher when
@@ -99,7 +106,13 @@ func restartHook() func(context.Context) error {
 	if os.Getenv("MQBENCH_RESTART") != "1" {
 		return nil
 	}
-	return nil
+	return func(ctx context.Context) error {
+		l, err := launch.New(launch.Options{})
+		if err != nil {
+			return err
+		}
+		return l.Restart(ctx, launch.Kafka, io.Discard)
+	}
 }
 
 // msg builds a message whose body carries its key and sequence.
