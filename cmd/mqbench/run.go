@@ -28,6 +28,7 @@ Usage:
 Commands:
   list      adapters (with capabilities) and scenarios
   run       run one scenario against one broker, write result.json and report.html
+  matrix    run every broker × scenario cell, one broker at a time; summary and report
   report    rebuild DIR/report.html from the results under DIR (--compare DIR2)
   up        start brokers (native, or docker compose when a Docker engine answers)
   down      stop brokers started by mqbench up
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdList(ctx, rest, stdout, stderr)
 	case "run":
 		return cmdRun(ctx, rest, stdout, stderr)
+	case "matrix":
+		return cmdMatrix(ctx, rest, stdout, stderr)
 	case "report":
 		return cmdReport(ctx, rest, stdout, stderr)
 	case "up":
@@ -67,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "status":
 		return cmdStatus(ctx, rest, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "mqbench: unknown command %q (valid: list, run, report, up, down, status, help)\n", cmd)
+	fmt.Fprintf(stderr, "mqbench: unknown command %q (valid: list, run, matrix, report, up, down, status, help)\n", cmd)
 	return exitUsage
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios"
 )
@@ -80,7 +81,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
-	res, code := runOne(ctx, runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true}, stdout, stderr)
+	spec := runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true}
+	if ad.external && f.addr == "" {
+		// A broker mqbench started on this host: measure its CPU and memory.
+		if l, err := launch.New(launch.Options{}); err == nil {
+			spec.launcher = l
+			spec.pids, _ = l.PIDs(ad.name)
+		}
+	}
+	res, code := runOne(ctx, spec, stdout, stderr)
 	if res != nil {
 		printSummary(stdout, res)
 	}
@@ -146,6 +155,9 @@ type runSpec struct {
 	pids []int
 	// report also writes report.html beside result.json.
 	report bool
+	// launcher, when set, supplies the broker version when the protocol
+	// does not tell it (Kafka) and its durability setting.
+	launcher *launch.Launcher
 }
 
 // runOne connects, runs the scenario and writes the result. It returns the
@@ -182,18 +194,36 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*report.R
 			addr = s.adapter.defaultAddr
 		}
 		fmt.Fprintf(stderr, "mqbench run: %s at %s: %v\n", s.adapter.name, addr, err)
-		if errors.Is(err, errors.ErrUnsupported) {
-			return nil, exitUsage
+		code := exitUnreachable
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			code = exitUsage
+		case ctx.Err() != nil:
+			code = exitInterrupted
 		}
-		if ctx.Err() != nil {
-			return nil, exitInterrupted
+		// Record the failed cell, so a matrix report shows it.
+		res.Status, res.Error, res.FinishedAt = report.StatusFailed, fmt.Sprintf("%s at %s: %v", s.adapter.name, addr, err), time.Now().UTC()
+		res.Verdict = report.Verdict{Violations: []string{"could not run: " + res.Error}}
+		if werr := report.Write(out, res); werr != nil {
+			fmt.Fprintln(stderr, "mqbench run: writing result:", werr)
 		}
-		return nil, exitUnreachable
+		return res, code
 	}
 	defer drv.Close()
 	info := drv.Info()
 	res.Broker = report.Broker{Name: info.Name, Client: info.Client, ClientVersion: info.ClientVersion,
 		Protocol: info.Protocol, Version: info.BrokerVersion, Addr: s.addr, Capabilities: info.Capabilities}
+	if s.launcher != nil && s.adapter.external {
+		if sts, err := s.launcher.Status(ctx, []string{s.adapter.name}); err == nil && len(sts) == 1 {
+			if res.Broker.Version == "" && sts[0].Version != "" {
+				res.Broker.Version = sts[0].Version
+				res.Notes = append(res.Notes, "broker version read by the launcher, not over the protocol")
+			}
+			if sts[0].Durability != "" {
+				res.Notes = append(res.Notes, "broker disk setting: "+sts[0].Durability)
+			}
+		}
+	}
 
 	work, err := os.MkdirTemp("", "mqbench-work-")
 	if err != nil {
@@ -216,7 +246,8 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*report.R
 	if got != nil {
 		res.Latency, res.Throughput, res.Accounting = got.Latency, got.Throughput, got.Accounting
 		res.Metrics, res.Timeline, res.Series = got.Metrics, got.Timeline, got.Series
-		res.Verdict, res.Notes = got.Verdict, got.Notes
+		res.Verdict = got.Verdict
+		res.Notes = append(res.Notes, got.Notes...)
 		if got.Config != nil {
 			res.Config = got.Config
 		}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/compose/launch"
+	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/scenarios"
+)
+
+// matrixScenarios are the scenarios `matrix --scenarios all` runs: the four
+// business cases (pubsub is the raw load; name it to include it).
+var matrixScenarios = []string{"async", "decoupling", "peakshaving", "transaction"}
+
+// Summary is DIR/summary.json of a matrix run.
+type Summary struct {
+	StartedAt  time.Time     `json:"started_at"`
+	FinishedAt time.Time     `json:"finished_at"`
+	Profile    string        `json:"profile"`
+	Quick      bool          `json:"quick"`
+	Cells      []SummaryCell `json:"cells"`
+	Report     string        `json:"report"`
+	Pass       bool          `json:"pass"`
+}
+
+// SummaryCell is one broker × scenario cell of a matrix.
+type SummaryCell struct {
+	Broker   string  `json:"broker"`
+	Scenario string  `json:"scenario"`
+	Status   string  `json:"status"`
+	Pass     bool    `json:"pass"`
+	Headline string  `json:"headline"`
+	Seconds  float64 `json:"seconds"`
+	Result   string  `json:"result"`
+	Error    string  `json:"error,omitempty"`
+}
+
+func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	brokersFlag := fs.String("brokers", "all", "brokers: all or a comma list ("+strings.Join(launch.Names(), ", ")+")")
+	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(matrixScenarios, ", ")+") or a comma list")
+	quick := fs.Bool("quick", false, "short profile of every scenario")
+	profile := fs.String("profile", "durable", "durability profile: durable or fast")
+	out := fs.String("out", "", "output directory (default results/matrix-<UTC time>)")
+	mode := fs.String("mode", "auto", "how to start brokers that are not running: auto, compose or native")
+	isolate := fs.Bool("isolate", true, "measure one broker at a time: stop the other brokers mqbench manages while one runs, and restore them after")
+	weights := fs.String("weights", "", "advice priorities for the report, e.g. latency=3,reliability=5")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json,\nDIR/summary.json and DIR/report.html. Brokers not running are started first.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
+	}
+	brokers, err := launch.ParseNames(*brokersFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
+	}
+	scens, err := parseScenarioList(*scenFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
+	}
+	if *profile != "durable" && *profile != "fast" {
+		fmt.Fprintf(stderr, "mqbench matrix: unknown profile %q (valid: durable, fast)\n", *profile)
+		return exitUsage
+	}
+	w, err := report.ParseWeights(*weights)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
+	}
+	m, err := launch.ParseMode(*mode)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
+	}
+	// Validate every cell's configuration before touching any broker.
+	type cell struct {
+		ad  adapter
+		sc  scenarios.Scenario
+		cfg scenarios.Config
+	}
+	var cells []cell
+	for _, b := range brokers {
+		ad, err := findAdapter(b)
+		if err != nil {
+			fmt.Fprintln(stderr, "mqbench matrix:", err)
+			return exitUsage
+		}
+		for _, s := range scens {
+			sc, err := findScenario(s)
+			if err != nil {
+				fmt.Fprintln(stderr, "mqbench matrix:", err)
+				return exitUsage
+			}
+			cfg, _, err := buildConfig(sc, runFlags{quick: *quick, profile: *profile}, map[string]bool{"profile": true})
+			if err != nil {
+				fmt.Fprintln(stderr, "mqbench matrix:", err)
+				return exitUsage
+			}
+			cells = append(cells, cell{ad, sc, cfg})
+		}
+	}
+	started := time.Now().UTC()
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("results", "matrix-"+started.Format("20060102T150405Z"))
+	}
+	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast"})
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
+	}
+	// Remember which brokers ran before, to restore that state at the end.
+	before := map[string]bool{}
+	if sts, err := l.Status(ctx, brokers); err == nil {
+		for _, st := range sts {
+			before[st.Name] = st.Running && st.Healthy
+		}
+	}
+	others := func(b string) []string {
+		var o []string
+		for _, n := range launch.Names() {
+			if n != b {
+				o = append(o, n)
+			}
+		}
+		return o
+	}
+	defer func() {
+		// Restore: brokers that ran before run again; the ones mqbench
+		// started for the matrix are stopped.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		var up, down []string
+		for _, n := range launch.Names() {
+			if before[n] {
+				up = append(up, n)
+			} else if slices.Contains(brokers, n) {
+				down = append(down, n)
+			}
+		}
+		if len(down) > 0 {
+			_ = l.Down(rctx, down, stderr)
+		}
+		if len(up) > 0 && *isolate {
+			_ = l.Up(rctx, up, stderr)
+		}
+	}()
+
+	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Pass: true}
+	code := exitOK
+	var cellTimes []time.Duration
+	for i, c := range cells {
+		if ctx.Err() != nil {
+			break
+		}
+		b := c.ad.name
+		if i == 0 || cells[i-1].ad.name != b {
+			if *isolate {
+				fmt.Fprintf(stderr, "== %s: stopping the other brokers mqbench manages, so they take no CPU\n", b)
+				_ = l.Down(ctx, others(b), stderr)
+			}
+			fmt.Fprintf(stderr, "== %s: bringing it up (if needed)\n", b)
+			if err := l.Up(ctx, []string{b}, stderr); err != nil {
+				fmt.Fprintf(stderr, "mqbench matrix: %s did not come up: %v\n", b, err)
+			}
+		}
+		eta := ""
+		if len(cellTimes) > 0 {
+			var tot time.Duration
+			for _, d := range cellTimes {
+				tot += d
+			}
+			eta = fmt.Sprintf(", ~%s left", (tot / time.Duration(len(cellTimes)) * time.Duration(len(cells)-i)).Truncate(time.Second))
+		}
+		fmt.Fprintf(stderr, "== cell %d/%d: %s/%s (elapsed %s%s)\n", i+1, len(cells), b, c.sc.Name(), time.Since(started).Truncate(time.Second), eta)
+		pids, _ := l.PIDs(b)
+		cellDir := filepath.Join(dir, b, c.sc.Name())
+		t0 := time.Now()
+		prof := driver.Profile(*profile)
+		res, cellCode := runOne(ctx, runSpec{adapter: c.ad, scenario: c.sc, cfg: c.cfg, profile: prof, out: cellDir,
+			preflight: 30 * time.Second, pids: pids, launcher: l}, io.Discard, stderr)
+		cellTimes = append(cellTimes, time.Since(t0))
+		sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json")}
+		if res != nil {
+			sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == report.StatusComplete, res.Error
+			if h := report.HeadlineOf(res); h.Ok {
+				sc.Headline = fmt.Sprintf("%s %.4g %s", h.Label, h.Value, h.Unit)
+			}
+		}
+		if !sc.Pass {
+			sum.Pass = false
+			if code == exitOK {
+				code = exitFailed
+			}
+		}
+		if cellCode == exitInterrupted {
+			code = exitInterrupted
+		}
+		sum.Cells = append(sum.Cells, sc)
+	}
+	sum.FinishedAt = time.Now().UTC()
+	if results, err := report.LoadDir(dir); err == nil {
+		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w}); err == nil {
+			sum.Report = path
+		} else {
+			fmt.Fprintln(stderr, "mqbench matrix: report:", err)
+		}
+	}
+	if b, err := json.MarshalIndent(sum, "", "  "); err == nil {
+		if err := report.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
+			fmt.Fprintln(stderr, "mqbench matrix:", err)
+		}
+	}
+	printMatrix(stdout, sum)
+	if ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return code
+}
+
+func parseScenarioList(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "all" {
+		return slices.Clone(matrixScenarios), nil
+	}
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		n := strings.TrimSpace(part)
+		if _, err := findScenario(n); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func printMatrix(w io.Writer, s Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BROKER\tSCENARIO\tVERDICT\tHEADLINE\tSECONDS")
+	for _, c := range s.Cells {
+		v := "PASS"
+		if !c.Pass {
+			v = "FAIL"
+			if c.Status != "" && c.Status != report.StatusComplete {
+				v += " (" + c.Status + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\n", c.Broker, c.Scenario, v, c.Headline, c.Seconds)
+	}
+	tw.Flush()
+	for _, c := range s.Cells {
+		if c.Error != "" {
+			fmt.Fprintf(w, "%s/%s error: %s\n", c.Broker, c.Scenario, c.Error)
+		}
+	}
+	fmt.Fprintf(w, "took %s\n", s.FinishedAt.Sub(s.StartedAt).Truncate(time.Second))
+	if s.Report != "" {
+		fmt.Fprintf(w, "report: %s\n", s.Report)
+	}
+}
