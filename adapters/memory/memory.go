@@ -72,11 +72,15 @@ const msgOverhead = 64
 //   - DuplicateEvery: the message is stored twice, back to back. Each hit is
 //     one duplicate in every group.
 //   - ReorderEvery: the message is held back and stored right after the
-//     producer's next stored message, so the two arrive swapped: one message
-//     arrives below the highest sequence seen, per hit. A hit on the
-//     producer's last message has nothing to swap with; it is stored
-//     unswapped when the producer closes (or sends again). So a producer
-//     sending N messages, without drops, yields floor((N-1)/k) reorders.
+//     producer's next message stored for immediate delivery (so not after a
+//     dropped or delayed one), so the two arrive swapped: one message arrives
+//     below the highest sequence seen, per hit. The message that releases a
+//     held one is never held itself. A hit on the producer's last message
+//     has nothing to swap with: it stays held until the producer sends again
+//     or closes (Close stores it, unswapped; until then it is missing, so
+//     close producers before draining). So a producer sending N messages,
+//     with no other fault, yields floor((N-1)/k) reordered messages for
+//     k >= 2, and floor(N/2) for k = 1 (pairs 1-2, 3-4, ... swapped).
 //   - DelayEvery (with Delay > 0): the message becomes deliverable only Delay
 //     after Send stored it; messages sent meanwhile overtake it, so it is
 //     counted reordered when any later message arrives first (timing
