@@ -278,7 +278,9 @@ type run struct {
 	consErrs   []error
 }
 
-func (r *run) note(format string, args ...any) { r.notes = append(r.notes, fmt.Sprintf(format, args...)) }
+func (r *run) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
 
 func (r *run) run(ctx context.Context) (*report.Result, error) {
 	c, env := r.c, r.env
