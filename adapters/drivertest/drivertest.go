@@ -100,7 +100,12 @@ func Run(t *testing.T, h Harness) {
 		t.Fatal("drivertest: Harness.New is nil")
 	}
 	s := &suite{h: h}
-	s.drv = s.open(t, driver.Durable)
+	drv, err := h.New(s.ctx(t), driver.Durable)
+	if err != nil {
+		t.Fatalf("open driver (profile %s): %v", driver.Durable, err)
+	}
+	s.drv = drv
+	t.Cleanup(s.closeShared)
 	s.info = s.drv.Info()
 	s.caps = s.info.Capabilities
 	t.Logf("driver %s (%s %s), broker %q, capabilities %+v", s.info.Name, s.info.Client, s.info.ClientVersion, s.info.BrokerVersion, s.caps)
@@ -136,10 +141,16 @@ func Run(t *testing.T, h Harness) {
 
 // suite carries what every subtest shares.
 type suite struct {
-	h    Harness
-	drv  driver.Driver // Durable profile, shared by the subtests
-	info driver.Info
-	caps driver.Capabilities
+	h         Harness
+	drv       driver.Driver // Durable profile, shared by the subtests
+	info      driver.Info
+	caps      driver.Capabilities
+	closeOnce sync.Once
+}
+
+// closeShared closes the shared driver once.
+func (s *suite) closeShared() {
+	s.closeOnce.Do(func() { _ = s.drv.Close() })
 }
 
 func (s *suite) ctx(t *testing.T) context.Context {
@@ -1182,7 +1193,7 @@ func (s *suite) testPersistence(t *testing.T) {
 	_ = p.Close()
 	_ = d1.Close()
 	// The shared driver does not survive a restart on every broker.
-	_ = s.drv.Close()
+	s.closeShared()
 
 	if err := s.h.Restart(s.ctx(t)); err != nil {
 		t.Fatalf("restart broker: %v", err)
