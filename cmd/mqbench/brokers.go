@@ -29,7 +29,7 @@ func parseBrokerArgs(cmd string, args []string, stderr io.Writer) (brokerArgs, i
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", "all", "comma-separated brokers: "+strings.Join(launch.Names(), ",")+", or all")
-	mode := fs.String("mode", "auto", "auto (compose when `docker info` answers, else native), compose or native")
+	mode := fs.String("mode", "auto", "auto (compose when docker info answers, else native), compose or native")
 	home := fs.String("home", "", "state directory for configs, data, logs and pid files (default $MQBENCH_HOME, else the user cache dir + /mqbench)")
 	var asyncFlush *bool
 	var timeout *time.Duration
