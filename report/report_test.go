@@ -1,0 +1,174 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestRenderGolden(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   Options
+		golden string
+	}{
+		{"matrix", Options{Title: "fixture matrix"}, "matrix.golden.html"},
+		{"weighted", Options{Title: "latency first", Weights: Weights{Latency: 5, Reliability: 1}}, "weighted.golden.html"},
+		{"compare", Options{Title: "comparison", Compare: fixtures(), Label: "run A", CompareLabel: "run B"}, "compare.golden.html"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Render(&buf, fixtures(), tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tt.golden)
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./report -update to create it)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Fatalf("%s differs from the rendered report; if intended, run go test ./report -update and review the diff", path)
+			}
+		})
+	}
+}
+
+func TestRenderIsSelfContained(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, fixtures(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	for _, bad := range []string{"http://", "https://", "<script", "<link", "@import", "url("} {
+		// The SVG namespace URIs are identifiers, not fetched.
+		cleaned := strings.ReplaceAll(strings.ReplaceAll(html, `xmlns="http://www.w3.org/2000/svg"`, ""), `xmlns:xlink="http://www.w3.org/1999/xlink"`, "")
+		if strings.Contains(cleaned, bad) {
+			t.Errorf("report contains %q", bad)
+		}
+	}
+}
+
+func TestAdvice(t *testing.T) {
+	rs := fixtures()
+	var peak []*Result
+	for _, r := range rs {
+		if r.Scenario == "peakshaving" {
+			peak = append(peak, r)
+		}
+	}
+	brokers := []string{"activemq", "kafka", "rabbitmq", "rocketmq"}
+	adv := Advise("peakshaving", peak, brokers, DefaultWeights())
+	if adv.Winner == "" || adv.Winner == "kafka" {
+		t.Fatalf("winner %q: a failed cell must never be recommended", adv.Winner)
+	}
+	if last := adv.Ranking[len(adv.Ranking)-1]; last.Broker != "kafka" || last.Pass {
+		t.Fatalf("failed broker ranks %+v, want last", last)
+	}
+	if !strings.Contains(adv.Reason, "decided by") {
+		t.Fatalf("reason names no deciding figure: %s", adv.Reason)
+	}
+	// With only latency weighted, the lowest accept p99 wins: rabbitmq.
+	lat := Advise("peakshaving", peak, brokers, Weights{Latency: 1})
+	if lat.Winner != "rabbitmq" {
+		t.Fatalf("latency-only winner %q, want rabbitmq", lat.Winner)
+	}
+	var tx []*Result
+	for _, r := range rs {
+		if r.Scenario == "transaction" {
+			tx = append(tx, r)
+		}
+	}
+	if a := Advise("transaction", tx, brokers, DefaultWeights()); len(a.Missing) != 1 || a.Missing[0] != "activemq" {
+		t.Fatalf("missing %v, want [activemq]", a.Missing)
+	}
+	// No passing broker: no recommendation.
+	failed := []*Result{{Broker: Broker{Name: "x"}, Scenario: "pubsub", Status: StatusComplete, Verdict: Verdict{Pass: false}}}
+	if a := Advise("pubsub", failed, []string{"x"}, DefaultWeights()); a.Winner != "" {
+		t.Fatalf("winner %q with no passing broker", a.Winner)
+	}
+}
+
+func TestParseWeights(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Weights
+		wantErr string
+	}{
+		{"", DefaultWeights(), ""},
+		{"latency=3,throughput=1,reliability=5", Weights{3, 1, 5, 1}, ""},
+		{"cost=0", Weights{1, 1, 3, 0}, ""},
+		{"speed=1", Weights{}, "unknown criterion"},
+		{"latency=-1", Weights{}, "want a number ≥ 0"},
+		{"latency", Weights{}, "not name=number"},
+		{"latency=0,throughput=0,reliability=0,cost=0", Weights{}, "at least one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseWeights(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v %v, want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompareFlagsOnlyRealDifferences(t *testing.T) {
+	a := fixtures()
+	same := Compare(a, fixtures())
+	for _, d := range same {
+		if d.Significant {
+			t.Fatalf("identical runs flagged: %+v", d)
+		}
+	}
+	b := fixtures()
+	for _, r := range b {
+		r.Latency["end_to_end"] = fixtureLatency(2000, 50, 500) // far slower
+	}
+	found := false
+	for _, d := range Compare(a, b) {
+		if d.Figure == "end_to_end p99" && d.Significant {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("a 10x slower end-to-end distribution was not flagged")
+	}
+}
+
+func TestWriteAndRead(t *testing.T) {
+	dir := t.TempDir()
+	r := fixtures()[0]
+	if err := Write(filepath.Join(dir, "x"), r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadDir(dir)
+	if err != nil || len(got) != 1 || got[0].ID != r.ID {
+		t.Fatalf("LoadDir: %v %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "x", "result.json"), []byte(`{"schema_version": 9}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), "schema_version 9") {
+		t.Fatalf("err %v", err)
+	}
+}
