@@ -6,7 +6,11 @@ import (
 	"strings"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/activemq"
+	"github.com/mqbench/mqbench/adapters/kafka"
 	"github.com/mqbench/mqbench/adapters/memory"
+	"github.com/mqbench/mqbench/adapters/rabbitmq"
+	"github.com/mqbench/mqbench/adapters/rocketmq"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/pubsub"
 )
@@ -28,7 +32,11 @@ func (a adapter) info() driver.Info { return a.describe() }
 // adapters is the explicit name -> constructor table (no init registries).
 func adapters() []adapter {
 	return []adapter{
+		{name: "activemq", defaultAddr: "127.0.0.1:61613", new: activemq.New, describe: activemq.Describe, external: true},
+		{name: "kafka", defaultAddr: "127.0.0.1:9092", new: kafka.New, describe: kafka.Describe, external: true},
 		{name: "memory", defaultAddr: "in-process", new: memory.New, describe: describeMemory},
+		{name: "rabbitmq", defaultAddr: "127.0.0.1:5672", new: rabbitmq.New, describe: rabbitmq.Describe, external: true},
+		{name: "rocketmq", defaultAddr: "127.0.0.1:9876", new: rocketmq.New, describe: describeRocketMQ, external: true},
 	}
 }
 
@@ -69,4 +77,8 @@ func describeMemory() driver.Info {
 	}
 	defer d.Close()
 	return d.Info()
+}
+
+func describeRocketMQ() driver.Info {
+	return driver.Info{Name: "rocketmq", Client: rocketmq.ClientModule, Protocol: "RocketMQ remoting (TCP)", Capabilities: rocketmq.Capabilities()}
 }
