@@ -1,0 +1,163 @@
+package transaction
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/scenarios/probe"
+)
+
+// fill completes res from the probes, the counters and the two databases
+// (the authority on the end state).
+func (r *run) fill(ctx context.Context, res *report.Result, complete, consistentInTime, drained bool) {
+	c := r.c
+	dsum := r.dst.Summary(complete && drained)
+	rsum := r.rst.Summary(complete && drained)
+	res.Accounting = mergeAccounting(dsum.Accounting, rsum.Accounting)
+	res.Throughput = dsum.Throughput
+	res.Timeline = mergeTimeline(dsum.Timeline, rsum.Timeline)
+	res.Latency = dsum.Latency
+	res.Latency["result_publish"] = rsum.Latency[probe.Publish]
+	res.Latency["result_end_to_end"] = rsum.Latency[probe.EndToEnd]
+	ttc := probe.Summarize(r.ttc)
+	res.Latency["time_to_consistency"] = ttc
+
+	if r.native {
+		res.SetMetric("native", 1, "bool")
+		res.Notes = append(res.Notes, "mode: native: the order's local transaction runs inside the broker's transactional send (half message, commit or rollback, check-back against the order table); no message table, no relay")
+	} else {
+		res.SetMetric("native", 0, "bool")
+		res.Notes = append(res.Notes, fmt.Sprintf("mode: outbox: order + message-table row in one local transaction; relay every %s, resend after %s", c.ScanInterval, c.RetryInterval))
+	}
+	res.Notes = append(res.Notes,
+		"envelope accounting covers stock.deduct and stock.result together; every relay (re)publish is stamped as a new message, so `duplicated` counts only the broker delivering the same publish again (after a nack or a consumer crash), while duplicates_delivered counts deliveries of an order id (the business key after the envelope) the inventory had already applied, whatever their cause",
+		"time to consistency: from the order's local transaction to its history row (deduction confirmed back to the order service)",
+		"the two databases are separate embedded SQLite files in WAL mode with synchronous=NORMAL (a commit survives a process crash)")
+
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	fin, err := readFinal(fctx, r.odb, r.idb)
+	if err != nil {
+		res.Notes = append(res.Notes, "could not read the final state: "+err.Error())
+		res.Verdict.Check(false, "final state unreadable: %v", err)
+		return
+	}
+	dupApplied := fin.deductions - fin.deductedOrders
+	stockOK := fin.stock == c.InitialStock-fin.orders && fin.applied == fin.orders
+	consistent := fin.outbox == 0 && fin.history == fin.orders && stockOK && dupApplied == 0 && fin.missing == 0 && fin.extra == 0
+	elapsed := (c.Warmup + c.Duration).Seconds()
+
+	res.SetMetric("orders", float64(fin.orders), "count")
+	res.SetMetric("orders_per_s", float64(fin.orders)/elapsed, "orders/s")
+	res.SetMetric("published", float64(r.published.Load()), "count")
+	res.SetMetric("duplicates_delivered", float64(r.dupDelivered.Load()), "count")
+	res.SetMetric("duplicates_applied", float64(dupApplied), "count")
+	res.SetMetric("outbox_remaining", float64(fin.outbox), "count")
+	res.SetMetric("history_rows", float64(fin.history), "count")
+	res.SetMetric("retries", float64(r.retries.Load()), "count")
+	if ttc.Count > 0 {
+		res.SetMetric("ttc_p50_ms", ttc.P50, "ms")
+		res.SetMetric("ttc_p99_ms", ttc.P99, "ms")
+	} else {
+		res.Notes = append(res.Notes, "no order reached consistency: ttc_p50_ms and ttc_p99_ms not measured")
+	}
+	res.SetMetric("consistent", b2f(consistent), "bool")
+	res.SetMetric("stock_initial", float64(c.InitialStock), "count")
+	res.SetMetric("stock_final", float64(fin.stock), "count")
+	res.SetMetric("orders_not_deducted", float64(fin.missing), "count")
+	res.SetMetric("failures_injected", float64(r.failures.Load()), "count")
+	res.SetMetric("consumer_crashes", float64(r.crashes.Load()), "count")
+	res.SetMetric("relay_crashes", float64(r.relayCrashes.Load()), "count")
+	res.SetMetric("failed_results", float64(r.failedResults.Load()), "count")
+	res.SetMetric("duplicate_results", float64(r.dupResults.Load()), "count")
+	res.SetMetric("send_failures", float64(r.sendFailures.Load()), "count")
+	res.SetMetric("order_errors", float64(r.orderErrs.Load()), "count")
+	if n := r.insufficient.Load(); n > 0 {
+		res.SetMetric("insufficient_stock", float64(n), "count")
+	}
+	if n := r.unknownOrders.Load(); n > 0 {
+		res.SetMetric("unknown_orders", float64(n), "count")
+	}
+	r.errMu.Lock()
+	if r.lastErr != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d errors, the last: %v", r.nErrs, r.lastErr))
+	}
+	r.errMu.Unlock()
+	if r.native && r.retries.Load() == 0 {
+		res.Notes = append(res.Notes, "retries: native mode has no relay; redeliveries are the broker's")
+	}
+	res.Series = r.series(len(res.Timeline))
+
+	res.Verdict.Check(true, "")
+	res.Verdict.Check(dupApplied == 0, "%d duplicate deductions applied", dupApplied)
+	res.Verdict.Check(fin.extra == 0, "%d deductions of orders the order database does not have", fin.extra)
+	if !complete {
+		res.Notes = append(res.Notes, "interrupted: the end state was not waited for; consistency is not judged")
+		return
+	}
+	res.Verdict.Check(consistentInTime, "not consistent within drain %s: %d of %d orders confirmed", c.Drain, r.consistentN.Load(), r.orders.Load())
+	res.Verdict.Check(fin.outbox == 0, "%d rows remain in the message table", fin.outbox)
+	res.Verdict.Check(fin.history == fin.orders, "history has %d rows for %d orders", fin.history, fin.orders)
+	res.Verdict.Check(fin.missing == 0, "%d orders never deducted", fin.missing)
+	res.Verdict.Check(stockOK, "stock %d ≠ initial %d − orders %d (deducted %d)", fin.stock, c.InitialStock, fin.orders, fin.applied)
+	res.Verdict.Check(consistent, "order and inventory databases disagree")
+	res.Verdict.Check(res.Accounting.Lost == 0, "%d confirmed messages lost by the broker", res.Accounting.Lost)
+	res.Verdict.Check(fin.orders > 0, "no order was placed")
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func mergeAccounting(a, b report.Accounting) report.Accounting {
+	return report.Accounting{
+		Sent: a.Sent + b.Sent, Confirmed: a.Confirmed + b.Confirmed, Unconfirmed: a.Unconfirmed + b.Unconfirmed,
+		Rejected: a.Rejected + b.Rejected, Received: a.Received + b.Received, Deliveries: a.Deliveries + b.Deliveries,
+		Lost: a.Lost + b.Lost, Duplicated: a.Duplicated + b.Duplicated, Reordered: a.Reordered + b.Reordered,
+		Foreign: a.Foreign + b.Foreign, Groups: a.Groups + b.Groups, Complete: a.Complete && b.Complete,
+	}
+}
+
+func mergeTimeline(a, b []report.Second) []report.Second {
+	out := make([]report.Second, max(len(a), len(b)))
+	for i := range out {
+		out[i].T = i
+		for _, tl := range [][]report.Second{a, b} {
+			if i < len(tl) {
+				s := tl[i]
+				out[i].Sent += s.Sent
+				out[i].Confirmed += s.Confirmed
+				out[i].Received += s.Received
+				out[i].Backlog += s.Backlog
+				out[i].Errors += s.Errors
+			}
+		}
+	}
+	return out
+}
+
+// series returns the per-second chart data: orders placed, orders reaching
+// consistency, the most orders pending, and the longest time to consistency
+// among orders confirmed in that second.
+func (r *run) series(n int) map[string][]float64 {
+	last := -1
+	for i := range r.ordersPS {
+		if r.ordersPS[i].Load()+r.consistentPS[i].Load()+r.pendingPS[i].Load() > 0 {
+			last = i
+		}
+	}
+	n = min(max(n, last+1), len(r.ordersPS))
+	o, cs, p, t := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		o[i] = float64(r.ordersPS[i].Load())
+		cs[i] = float64(r.consistentPS[i].Load())
+		p[i] = float64(r.pendingPS[i].Load())
+		t[i] = float64(r.ttcMaxPS[i].Load()) / 1e6
+	}
+	return map[string][]float64{"orders_per_s": o, "consistent_per_s": cs, "pending_orders": p, "ttc_max_ms": t}
+}
