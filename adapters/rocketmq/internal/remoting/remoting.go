@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -162,7 +163,12 @@ type conn struct {
 	ncMu sync.Mutex
 	nc   net.Conn
 	br   *bufio.Reader
+	used time.Time // last successful request; guarded by mu
 }
+
+// idleRedial is how long a connection may sit unused before it is replaced
+// rather than reused.
+const idleRedial = 30 * time.Second
 
 func (cn *conn) set(nc net.Conn) {
 	cn.ncMu.Lock()
@@ -215,24 +221,39 @@ func (c *Client) Invoke(ctx context.Context, addr string, code int, ext map[stri
 	}
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	if cn.nc == nil {
-		nc, err := c.dialer.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial %s: %w", addr, err)
-		}
-		c.mu.Lock()
-		closed := c.closed
-		c.mu.Unlock()
-		if closed {
-			nc.Close()
-			return nil, ErrClientClosed
-		}
-		cn.set(nc)
-	}
-	resp, err := cn.roundTrip(ctx, frame, req.Opaque)
-	if err != nil {
+	// Servers close idle connections (the broker after 120 s): do not
+	// reuse an old one, and retry once on a reused one that turns out dead
+	// before the request could have been read.
+	if cn.nc != nil && time.Since(cn.used) > idleRedial {
 		cn.set(nil)
-		return nil, fmt.Errorf("rocketmq %s request %d: %w", addr, code, err)
+	}
+	var resp *Command
+	for attempt := 0; ; attempt++ {
+		reused := cn.nc != nil
+		if !reused {
+			nc, err := c.dialer.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("dial %s: %w", addr, err)
+			}
+			c.mu.Lock()
+			closed := c.closed
+			c.mu.Unlock()
+			if closed {
+				nc.Close()
+				return nil, ErrClientClosed
+			}
+			cn.set(nc)
+		}
+		var retry bool
+		resp, retry, err = cn.roundTrip(ctx, frame, req.Opaque)
+		if err == nil {
+			cn.used = time.Now()
+			break
+		}
+		cn.set(nil)
+		if !(reused && retry && attempt == 0 && ctx.Err() == nil) {
+			return nil, fmt.Errorf("rocketmq %s request %d: %w", addr, code, err)
+		}
 	}
 	if resp.Code != Success {
 		return resp, &CodeError{Addr: addr, Request: code, Code: resp.Code, Remark: resp.Remark}
@@ -240,30 +261,37 @@ func (c *Client) Invoke(ctx context.Context, addr string, code int, ext map[stri
 	return resp, nil
 }
 
-func (cn *conn) roundTrip(ctx context.Context, frame []byte, opaque int32) (*Command, error) {
+// roundTrip writes frame and reads until the response to opaque. retry is
+// true when the connection failed before the server can have read the
+// request: the write failed, or the connection was closed before any byte of
+// an answer.
+func (cn *conn) roundTrip(ctx context.Context, frame []byte, opaque int32) (resp *Command, retry bool, err error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(30 * time.Second)
 	}
 	// Unblock the read when ctx is cancelled before its deadline.
-	stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
+	nc := cn.nc
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := cn.nc.SetDeadline(deadline); err != nil {
-		return nil, err
+	if err := nc.SetDeadline(deadline); err != nil {
+		return nil, false, err
 	}
-	if _, err := cn.nc.Write(frame); err != nil {
-		return nil, err
+	if _, err := nc.Write(frame); err != nil {
+		return nil, ctx.Err() == nil, err
 	}
+	first := true
 	for {
 		resp, err := Decode(cn.br)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+				return nil, false, fmt.Errorf("%w (%v)", ctx.Err(), err)
 			}
-			return nil, err
+			return nil, first && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)), err
 		}
+		first = false
 		if resp.Flag&flagResponse != 0 && resp.Opaque == opaque {
-			return resp, nil
+			return resp, false, nil
 		}
 		// A server-initiated request or a stale response: skip it.
 	}
