@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqbench/mqbench/compose/launch"
+)
+
+func TestParseBrokerArgs(t *testing.T) {
+	for _, tc := range []struct {
+		cmd      string
+		args     []string
+		code     int
+		done     bool
+		names    []string
+		mode     launch.Mode
+		async    bool
+		json     bool
+		errHas   string
+		start    time.Duration
+		stop     time.Duration
+		homeWant string
+	}{
+		{cmd: "up", names: launch.Names(), mode: launch.ModeAuto, start: 3 * time.Minute},
+		{cmd: "up", args: []string{"--brokers", "kafka,rocketmq", "--mode", "native", "--async-flush", "--timeout", "90s", "--home", "/tmp/h"},
+			names: []string{"kafka", "rocketmq"}, mode: launch.ModeNative, async: true, start: 90 * time.Second, homeWant: "/tmp/h"},
+		{cmd: "down", args: []string{"--brokers=rabbitmq", "--timeout=5s"}, names: []string{"rabbitmq"}, mode: launch.ModeAuto, stop: 5 * time.Second},
+		{cmd: "status", args: []string{"--json", "--mode", "compose"}, names: launch.Names(), mode: launch.ModeCompose, json: true},
+		{cmd: "up", args: []string{"--help"}, code: exitOK, done: true, errHas: "Usage: mqbench up"},
+		{cmd: "status", args: []string{"-h"}, code: exitOK, done: true, errHas: "handshake"},
+		{cmd: "up", args: []string{"--brokers", "pulsar"}, code: exitUsage, done: true, errHas: `unknown broker "pulsar"`},
+		{cmd: "up", args: []string{"--mode", "podman"}, code: exitUsage, done: true, errHas: "unknown mode"},
+		{cmd: "up", args: []string{"--timeout", "0s"}, code: exitUsage, done: true, errHas: "must be positive"},
+		{cmd: "up", args: []string{"--nope"}, code: exitUsage, done: true, errHas: "flag provided but not defined"},
+		{cmd: "down", args: []string{"--async-flush"}, code: exitUsage, done: true, errHas: "not defined"},
+		{cmd: "status", args: []string{"kafka"}, code: exitUsage, done: true, errHas: `unexpected argument "kafka"`},
+	} {
+		t.Run(tc.cmd+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			a, code, done := parseBrokerArgs(tc.cmd, tc.args, &stderr)
+			if code != tc.code || done != tc.done {
+				t.Fatalf("code=%d done=%v, want %d %v; stderr:\n%s", code, done, tc.code, tc.done, stderr.String())
+			}
+			if tc.errHas != "" && !strings.Contains(stderr.String(), tc.errHas) {
+				t.Errorf("stderr lacks %q:\n%s", tc.errHas, stderr.String())
+			}
+			if done {
+				return
+			}
+			if !slices.Equal(a.names, tc.names) || a.opts.Mode != tc.mode || a.opts.AsyncFlush != tc.async ||
+				a.jsonOutput != tc.json || a.opts.StartTimeout != tc.start || a.opts.StopTimeout != tc.stop || a.opts.Home != tc.homeWant {
+				t.Errorf("parsed %+v", a)
+			}
+		})
+	}
+}
+
+func TestBrokerCommandsUsageExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		fn   func(context.Context, []string, *bytes.Buffer, *bytes.Buffer) int
+		args []string
+		want int
+	}{
+		{func(ctx context.Context, a []string, o, e *bytes.Buffer) int { return cmdUp(ctx, a, o, e) }, []string{"--brokers", "x"}, exitUsage},
+		{func(ctx context.Context, a []string, o, e *bytes.Buffer) int { return cmdDown(ctx, a, o, e) }, []string{"extra"}, exitUsage},
+		{func(ctx context.Context, a []string, o, e *bytes.Buffer) int { return cmdStatus(ctx, a, o, e) }, []string{"--mode=x"}, exitUsage},
+		{func(ctx context.Context, a []string, o, e *bytes.Buffer) int { return cmdStatus(ctx, a, o, e) }, []string{"--help"}, exitOK},
+	} {
+		var o, e bytes.Buffer
+		if got := tc.fn(context.Background(), tc.args, &o, &e); got != tc.want {
+			t.Errorf("%v: exit %d, want %d (stderr %s)", tc.args, got, tc.want, e.String())
+		}
+	}
+}
+
+// TestDownInEmptyHomeStopsNothing: a state directory without pid files owns
+// no process, so down must leave every broker (possibly shared) running.
+func TestDownInEmptyHomeStopsNothing(t *testing.T) {
+	home := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := cmdDown(context.Background(), []string{"--mode", "native", "--home", home}, &out, &errb); code != exitOK {
+		t.Fatalf("down exit %d: %s", code, errb.String())
+	}
+	for _, n := range launch.Names() {
+		if !strings.Contains(out.String(), n+": not") {
+			t.Errorf("down output lacks a line for %s:\n%s", n, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "stopped") {
+		t.Errorf("down in an empty state dir stopped something:\n%s", out.String())
+	}
+}
+
+func TestStatusJSONAndExitCode(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := cmdStatus(context.Background(), []string{"--mode", "native", "--home", t.TempDir(), "--json"}, &out, &errb)
+	var st []launch.Status
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("status --json is not JSON: %v\n%s", err, out.String())
+	}
+	if len(st) != len(launch.Names()) {
+		t.Fatalf("status lists %d brokers, want %d", len(st), len(launch.Names()))
+	}
+	healthy := true
+	for _, s := range st {
+		healthy = healthy && s.Healthy
+		if len(s.Endpoints) == 0 {
+			t.Errorf("%s: no endpoints", s.Name)
+		}
+	}
+	if want := map[bool]int{true: exitOK, false: exitUnreachable}[healthy]; code != want {
+		t.Errorf("exit %d with all healthy=%v, want %d", code, healthy, want)
+	}
+}
+
+func TestWriteStatusTable(t *testing.T) {
+	st := []launch.Status{
+		{Name: "kafka", Mode: launch.ModeNative, Managed: true, Running: true, Healthy: true, PIDs: []int{42}, Version: "4.1.1",
+			Endpoints: []launch.Endpoint{{Port: 9092, Protocol: "kafka (ApiVersions)", Handshake: launch.Handshake{OK: true, Detail: "ApiVersions: 60 APIs"}}}},
+		{Name: "rabbitmq", Mode: launch.ModeNative, Running: true, Healthy: true, Version: "3.10.8",
+			Endpoints: []launch.Endpoint{{Port: 5672, Protocol: "amqp-0-9-1", Handshake: launch.Handshake{OK: true}}}},
+		{Name: "rocketmq", Mode: launch.ModeNative, Managed: true, PIDs: []int{7}, Detail: "not running: broker",
+			Endpoints: []launch.Endpoint{{Port: 9876, Handshake: launch.Handshake{Detail: "connection refused"}}}},
+		{Name: "activemq", Mode: launch.ModeNative,
+			Endpoints: []launch.Endpoint{{Port: 61613, Handshake: launch.Handshake{Detail: "refused"}}}},
+	}
+	var b bytes.Buffer
+	writeStatusTable(&b, st)
+	out := b.String()
+	for _, want := range []string{
+		"BROKER", "kafka", "healthy", "4.1.1", "42", "9092",
+		"healthy (not started by mqbench)", "unhealthy", "stopped",
+		"kafka 9092 kafka (ApiVersions): ok ApiVersions: 60 APIs",
+		"rocketmq 9876 : FAIL connection refused", "rocketmq: not running: broker",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
