@@ -453,3 +453,126 @@ func TestSendHonoursContext(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestart: a group queue provisioned before a broker restart still
+// receives messages sent after it, and a producer and a consumer opened
+// before the restart reconnect by themselves. Durable messages survive the
+// restart, Unsafe (non-persistent) ones do not, which is what the negative
+// control of the fault scenarios relies on.
+func TestRestart(t *testing.T) {
+	restart := restartHook()
+	if restart == nil {
+		t.Skip("no restart hook (MQBENCH_RESTART=1 or MQBENCH_ACTIVEMQ_RESTART_CMD)")
+	}
+	durable := open(t, driver.Durable)
+	unsafe := open(t, driver.Unsafe)
+	ctx := context.Background()
+	dest := driver.Destination{Name: uniqueName("restart"), Groups: []string{"g", "late"}}
+	provision(t, durable, dest)
+	unsafeDest := driver.Destination{Name: uniqueName("restart-unsafe"), Groups: []string{"g"}}
+	provision(t, unsafe, unsafeDest)
+	prod, err := durable.NewProducer(ctx, dest, driver.ProducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	cons, err := durable.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	if err := prod.Send(ctx, msgs("k", 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	up, err := unsafe.NewProducer(ctx, unsafeDest, driver.ProducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	if err := up.Send(ctx, msgs("u", 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	// Make sure the unsafe messages reached the broker before it restarts.
+	if err := prod.Send(ctx, msgs("k", 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := restart(rctx); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	waitBroker(t, rctx)
+
+	// The producer reconnects on its next Send.
+	var sendErr error
+	for range 10 {
+		if sendErr = prod.Send(rctx, msgs("k", 11, 9)); sendErr == nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if sendErr != nil {
+		t.Fatalf("send after restart: %v", sendErr)
+	}
+	// The consumer reconnects within Receive: everything arrives.
+	var got []string
+	for len(got) < 20 && rctx.Err() == nil {
+		ds, err := cons.Receive(rctx, 20)
+		if err != nil {
+			t.Logf("receive: %v", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if err := cons.Ack(rctx, ds); err != nil {
+			t.Logf("ack: %v", err) // deliveries of the old connection
+		}
+		got = append(got, bodies(ds)...)
+	}
+	for i := range 20 {
+		if !slices.Contains(got, "k:"+strconv.Itoa(i)) {
+			t.Fatalf("group g is missing k:%d after the restart (got %d)", i, len(got))
+		}
+	}
+	// The late group's queue, provisioned before the restart, has all 20.
+	late, err := durable.NewConsumer(rctx, dest, driver.ConsumerOptions{Group: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	lateGot := bodies(receiveN(t, late, 20, true))
+	if !sameSet(lateGot, bodies(toDeliveries(msgs("k", 0, 20)))) {
+		t.Fatalf("late group got %v", lateGot)
+	}
+	// The unsafe (non-persistent) messages are gone.
+	uc, err := unsafe.NewConsumer(rctx, unsafeDest, driver.ConsumerOptions{Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	expectNone(t, uc)
+}
+
+func toDeliveries(ms []driver.Message) []*driver.Delivery {
+	out := make([]*driver.Delivery, len(ms))
+	for i, m := range ms {
+		out[i] = &driver.Delivery{Key: m.Key, Body: m.Body}
+	}
+	return out
+}
+
+// waitBroker waits until a STOMP handshake succeeds at testAddr.
+func waitBroker(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for {
+		c, err := dial(ctx, testAddr(), 2*time.Second, driver.Config{}.Log())
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("broker not back after restart: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
