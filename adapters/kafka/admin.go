@@ -279,16 +279,29 @@ func (d *Driver) offsets(ctx context.Context, topic string, n int, which int64) 
 	return out, nil
 }
 
-// committed returns group's committed offset per partition of topic (-1
-// where none).
-func (d *Driver) committed(ctx context.Context, group, topic string, n int) ([]int64, error) {
+// provisionMark is the metadata of the offsets Provision commits: it tells
+// them apart from offsets a consumer committed.
+const provisionMark = "mqbench-provision"
+
+// position is a group's committed offset on one partition (-1 when none)
+// and the metadata committed with it.
+type position struct {
+	offset   int64
+	metadata string
+}
+
+// untouched reports whether no consumer has committed here yet.
+func (p position) untouched() bool { return p.offset < 0 || p.metadata == provisionMark }
+
+// committed returns group's committed position per partition of topic.
+func (d *Driver) committed(ctx context.Context, group, topic string, n int) ([]position, error) {
 	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
 	ids := make([]int, n)
 	for i := range ids {
 		ids[i] = i
 	}
-	out := make([]int64, n)
+	out := make([]position, n)
 	var last error
 	err := poll(ctx, func() (bool, error) {
 		res, err := d.client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
@@ -303,7 +316,7 @@ func (d *Driver) committed(ctx context.Context, group, topic string, n int) ([]i
 			return false, err
 		}
 		for i := range out {
-			out[i] = -1
+			out[i] = position{offset: -1}
 		}
 		for _, p := range res.Topics[topic] {
 			if p.Error != nil {
@@ -314,7 +327,7 @@ func (d *Driver) committed(ctx context.Context, group, topic string, n int) ([]i
 				return false, p.Error
 			}
 			if p.Partition >= 0 && p.Partition < n {
-				out[p.Partition] = p.CommittedOffset
+				out[p.Partition] = position{offset: p.CommittedOffset, metadata: p.Metadata}
 			}
 		}
 		return true, nil
@@ -325,26 +338,58 @@ func (d *Driver) committed(ctx context.Context, group, topic string, n int) ([]i
 	return out, nil
 }
 
-// positionGroup commits ends[p] for every partition p where group has no
-// committed offset yet.
+// positionGroup commits, marked with provisionMark, ends[p] for every
+// partition p where group has no committed offset yet.
 func (d *Driver) positionGroup(ctx context.Context, group, topic string, ends []int64) error {
 	have, err := d.committed(ctx, group, topic, len(ends))
 	if err != nil {
 		return err
 	}
 	var commits []kafkago.OffsetCommit
-	for p, off := range have {
-		if off < 0 {
-			commits = append(commits, kafkago.OffsetCommit{Partition: p, Offset: ends[p]})
+	for p, pos := range have {
+		if pos.offset < 0 {
+			commits = append(commits, kafkago.OffsetCommit{Partition: p, Offset: ends[p], Metadata: provisionMark})
 		}
 	}
+	return d.commitOffsets(ctx, group, topic, commits)
+}
+
+// rewindGroup moves group to the first retained offset of every partition
+// of topic where no consumer has committed yet (the position is Provision's
+// or none): the FromStart option.
+func (d *Driver) rewindGroup(ctx context.Context, group, topic string, n int) error {
+	have, err := d.committed(ctx, group, topic, n)
+	if err != nil {
+		return err
+	}
+	var firsts []int64
+	var commits []kafkago.OffsetCommit
+	for p, pos := range have {
+		if !pos.untouched() {
+			continue
+		}
+		if firsts == nil {
+			if firsts, err = d.offsets(ctx, topic, n, kafkago.FirstOffset); err != nil {
+				return err
+			}
+		}
+		if pos.offset != firsts[p] {
+			commits = append(commits, kafkago.OffsetCommit{Partition: p, Offset: firsts[p], Metadata: provisionMark})
+		}
+	}
+	return d.commitOffsets(ctx, group, topic, commits)
+}
+
+// commitOffsets commits offsets for group from outside the group (as the
+// admin tools do).
+func (d *Driver) commitOffsets(ctx context.Context, group, topic string, commits []kafkago.OffsetCommit) error {
 	if len(commits) == 0 {
 		return nil
 	}
 	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
 	var last error
-	err = poll(ctx, func() (bool, error) {
+	err := poll(ctx, func() (bool, error) {
 		res, err := d.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
 			GroupID:      group,
 			GenerationID: -1, // a commit from outside the group (the admin way)
@@ -421,7 +466,7 @@ func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group strin
 	var firsts []int64
 	var depth int64
 	for p := range n {
-		from := have[p]
+		from := have[p].offset
 		if from < 0 {
 			if firsts == nil {
 				if firsts, err = d.offsets(ctx, dest.Name, n, kafkago.FirstOffset); err != nil {

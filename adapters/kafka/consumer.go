@@ -56,9 +56,15 @@ type consumer struct {
 // NewConsumer joins the consumer group "<topic>.<opts.Group>" on dest.Name
 // and waits, bounded by ctx and Config.OpTimeout, until the group has given
 // it its partitions (possibly none, when the group has more members than the
-// topic has partitions). The wait is logged at info level. A group without a
-// committed offset (Provision normally commits one) starts at the oldest
-// retained message when opts.FromStart is set, else at the end.
+// topic has partitions). The wait is logged at info level.
+//
+// The group resumes from its committed offsets: those of its consumers, or
+// the position Provision gave it. With opts.FromStart, every partition where
+// no consumer of the group has committed yet is first moved to the oldest
+// retained message (a member of the group already running but not yet
+// committing would then see messages again: duplicates, never loss). A
+// partition with no committed offset at all starts at the oldest retained
+// message with FromStart, else at the end.
 // opts.Prefetch (default 512) sizes the buffer of fetched, not yet received
 // messages.
 func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts driver.ConsumerOptions) (driver.Consumer, error) {
@@ -74,8 +80,14 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 	if opts.Prefetch < 0 {
 		return nil, fmt.Errorf("kafka: negative prefetch %d", opts.Prefetch)
 	}
-	if _, err := d.partitions(ctx, dest.Name); err != nil {
+	n, err := d.partitions(ctx, dest.Name)
+	if err != nil {
 		return nil, err
+	}
+	if opts.FromStart {
+		if err := d.rewindGroup(ctx, groupID(dest, opts.Group), dest.Name, n); err != nil {
+			return nil, err
+		}
 	}
 	prefetch := opts.Prefetch
 	if prefetch == 0 {

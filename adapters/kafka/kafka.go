@@ -8,7 +8,8 @@
 //     until every partition has a leader, then commits, for each group in
 //     Destination.Groups that has no committed position yet, the current end
 //     offset of every partition. A group therefore sees every message sent
-//     after Provision, however late its consumer joins, and nothing older.
+//     after Provision, however late its consumer joins, and nothing older
+//     (unless its consumer asks for FromStart: see NewConsumer).
 //     Consumer group ids are "<topic>.<group>", so equal group names on
 //     different destinations never share a Kafka group.
 //   - A Producer sends with the low-level kafka-go Client.Produce, one
@@ -146,7 +147,15 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		stopBG:    stop,
 		open:      make(map[io.Closer]struct{}),
 	}
-	d.info = driver.Info{
+	d.info = Describe()
+	return d, nil
+}
+
+// Describe returns the adapter's Info without connecting to a broker (for
+// `mqbench list`). A connected Driver's Info is the same: the adapter never
+// learns the broker version (see the package doc).
+func Describe() driver.Info {
+	return driver.Info{
 		Name:          Name,
 		Client:        clientModule,
 		ClientVersion: clientVersion(),
@@ -154,7 +163,6 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		BrokerVersion: "",
 		Capabilities:  capabilities(),
 	}
-	return d, nil
 }
 
 // capabilities are what the adapter promises; adapters/drivertest checks
