@@ -93,7 +93,32 @@ func RequireBroker(t *testing.T, name, addr string) {
 	t.Skipf("%s broker not reachable at %s, skipping (set MQBENCH_REQUIRE_BROKERS=1 to fail instead): %v", name, addr, err)
 }
 
-// Run runs the whole conformance suite against h.
+// Run runs the whole conformance suite against h, one subtest each:
+//
+//   - Info: Name, Client, ClientVersion and Protocol are set.
+//   - Provision: a repeated Provision succeeds and the destination works.
+//   - RoundTrip: key and a 4 KiB binary body arrive intact, although the
+//     caller cleared its buffers after Send; first delivery not Redelivered.
+//   - Profiles: every profile New accepts delivers (ErrUnsupported skips).
+//   - Batches: Sends of 1, 7, 100, 500 (capped at MaxBatch) arrive exactly
+//     once; Receive never returns more than max.
+//   - Ack: acked messages are not delivered to a new consumer of the group.
+//   - UnackedRedeliveredAfterClose: unacked deliveries reach the next
+//     consumer of the group (marked Redelivered when RedeliveryFlag).
+//   - Nack: Nack redelivers (Nack declared) or returns ErrUnsupported.
+//   - CompetingConsumers: two consumers of a group both get messages; the
+//     sets are disjoint and cover all.
+//   - FanOut: three groups, messages sent before any consumer subscribed;
+//     each group gets all, once.
+//   - PerKeyOrder: four interleaved keys, order kept per key.
+//   - MaxLength: MaxLength 5 confirms exactly messages 0-4 and rejects 5-9
+//     with ErrRejected (or Provision returns ErrUnsupported if undeclared).
+//   - Depth, Replay, Transaction (commit, rollback, check-back commit and
+//     rollback): when declared.
+//   - CloseUnblocksReceive, ReceiveHonoursContext, SendAfterClose: the
+//     errors wrap driver.ErrClosed or the context's error.
+//   - Persistence (last; needs Persistent and Harness.Restart): confirmed
+//     Durable messages are delivered after the restart.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.New == nil {
