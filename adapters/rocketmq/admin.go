@@ -163,6 +163,17 @@ func (d *Driver) maxOffset(ctx context.Context, addr, brokerName, topic string, 
 	return strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
 }
 
+// minOffset is the offset of the oldest message retained in a queue.
+func (d *Driver) minOffset(ctx context.Context, addr, brokerName, topic string, queue int) (int64, error) {
+	resp, err := d.admin.Invoke(ctx, addr, remoting.CodeGetMinOffset, map[string]string{
+		"topic": topic, "queueId": strconv.Itoa(queue), "bname": brokerName,
+	}, nil)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
+}
+
 // consumerOffset is a group's committed position in a queue, or -1 when the
 // group has none.
 func (d *Driver) consumerOffset(ctx context.Context, addr, brokerName, group, topic string, queue int) (int64, error) {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/drivertest"
 )
 
 // Focused integration tests against a real RocketMQ. They skip when no name
@@ -30,14 +30,7 @@ func brokerAddr() string {
 func needBroker(t *testing.T) string {
 	t.Helper()
 	addr := brokerAddr()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		if os.Getenv("MQBENCH_REQUIRE_BROKERS") == "1" {
-			t.Fatalf("rocketmq at %s required but unreachable: %v", addr, err)
-		}
-		t.Skipf("rocketmq at %s unreachable: %v", addr, err)
-	}
-	c.Close()
+	drivertest.RequireBroker(t, "rocketmq", addr)
 	return addr
 }
 

@@ -69,9 +69,10 @@ func (n names) hasGroup(g string) bool {
 
 // Provision creates the topic with dest.Partitions queues on every master
 // broker, one subscription group and %RETRY% topic per dest.Groups entry, and
-// commits the current end of every queue as the position of each group that
-// has none, so a group receives every message sent after Provision returns
-// even if it subscribes later. It then waits, bounded by ctx and one minute,
+// commits the oldest retained message of every queue as the position of each
+// group that has none, so a group receives every message sent after
+// Provision returns even if it subscribes later (and, on an existing topic,
+// what was retained before). It then waits, bounded by ctx and one minute,
 // until the name server routes the topic and the retry topics, and logs how
 // long that took. It is idempotent. MaxLength > 0 fails with
 // errors.ErrUnsupported: RocketMQ has no bounded queue.
@@ -126,7 +127,11 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	return cleanup, nil
 }
 
-// initOffset commits the end of queue q as group's position if it has none.
+// initOffset commits the oldest retained message of queue q as group's
+// position if it has none. On a new topic that is where Provision leaves
+// it; on an existing one the group replays what is retained rather than
+// miss anything (in particular after a broker restart that lost a position
+// committed moments before).
 func (d *Driver) initOffset(ctx context.Context, b brokerInfo, group, topic string, q int) error {
 	off, err := d.consumerOffset(ctx, b.addr, b.name, group, topic, q)
 	if err != nil {
@@ -135,11 +140,11 @@ func (d *Driver) initOffset(ctx context.Context, b brokerInfo, group, topic stri
 	if off >= 0 {
 		return nil
 	}
-	end, err := d.maxOffset(ctx, b.addr, b.name, topic, q)
+	first, err := d.minOffset(ctx, b.addr, b.name, topic, q)
 	if err != nil {
-		return fmt.Errorf("rocketmq: read end of %s[%d]: %w", topic, q, err)
+		return fmt.Errorf("rocketmq: read start of %s[%d]: %w", topic, q, err)
 	}
-	return d.commitOffset(ctx, b.addr, b.name, group, topic, q, end)
+	return d.commitOffset(ctx, b.addr, b.name, group, topic, q, first)
 }
 
 // waitRoute polls the name server until topic has at least queues readable
@@ -241,7 +246,9 @@ func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group strin
 						return err
 					}
 					if pos < 0 {
-						pos = 0
+						if pos, err = d.minOffset(ctx, b.addr, b.name, tq.topic, q); err != nil {
+							return err
+						}
 					}
 					lag = max(end-pos, 0)
 					return nil

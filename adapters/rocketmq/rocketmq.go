@@ -248,22 +248,28 @@ func parseProperties(body []byte) map[string]string {
 	return m
 }
 
+// pinnedClientVersion is the client version go.mod requires (a test keeps
+// them equal). It is reported when the binary carries no module
+// information, as test binaries do.
+const pinnedClientVersion = "v2.1.3-0.20251226070945-2173d070fd1b"
+
 // clientVersion returns the version of the client module linked into this
-// binary, or "" when the build carries no module information.
+// binary, from its build information, else pinnedClientVersion.
 func clientVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	for _, dep := range bi.Deps {
-		if dep.Path == ClientModule {
-			if dep.Replace != nil {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range bi.Deps {
+			if dep.Path != ClientModule {
+				continue
+			}
+			if dep.Replace != nil && dep.Replace.Version != "" {
 				return dep.Replace.Version
 			}
-			return dep.Version
+			if dep.Version != "" && dep.Version != "(devel)" {
+				return dep.Version
+			}
 		}
 	}
-	return ""
+	return pinnedClientVersion
 }
 
 // Capabilities are what this adapter declares; see the package comment for
