@@ -1,0 +1,207 @@
+package svc
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/envelope"
+	"github.com/mqbench/mqbench/adapters/memory"
+	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/scenarios/probe"
+)
+
+func TestKind(t *testing.T) {
+	tests := []struct {
+		body []byte
+		want byte
+	}{
+		{nil, 0},
+		{make([]byte, envelope.Size), 0},
+		{append(make([]byte, envelope.Size), 7), 7},
+	}
+	for _, tt := range tests {
+		if got := Kind(tt.body); got != tt.want {
+			t.Errorf("Kind(%d bytes) = %d, want %d", len(tt.body), got, tt.want)
+		}
+	}
+}
+
+func TestOpenLoopCountsSchedule(t *testing.T) {
+	var n atomic.Int64
+	start := time.Now()
+	got := OpenLoop(context.Background(), 200, start, start.Add(250*time.Millisecond), 4, func(time.Time) { n.Add(1) })
+	if got != 50 || n.Load() != 50 {
+		t.Fatalf("dispatched %d, ran %d; want 50 (200/s for 250ms)", got, n.Load())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := OpenLoop(ctx, 200, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 4, func(time.Time) {}); got != 0 {
+		t.Fatalf("cancelled OpenLoop dispatched %d", got)
+	}
+}
+
+func TestSeriesAndTimeline(t *testing.T) {
+	start := time.Now()
+	s := NewSeries(start, 3)
+	s.Add(start, 2)
+	s.Add(start.Add(1500*time.Millisecond), 1)
+	s.Add(start.Add(time.Hour), 5) // clamps to the last slot
+	s.Add(start.Add(-time.Hour), 1)
+	s.Max(start.Add(time.Second), 10)
+	s.Max(start.Add(time.Second), 3)
+	got := s.Values(4)
+	want := []float64{3, 10, 5, 0}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Values = %v, want %v", got, want)
+		}
+	}
+	tl := ExtendTimeline([]report.Second{{T: 0, Backlog: 4}}, 3)
+	if len(tl) != 3 || tl[2].T != 2 || tl[2].Backlog != 4 {
+		t.Fatalf("ExtendTimeline = %+v", tl)
+	}
+	if tl := ExtendTimeline(nil, 2); len(tl) != 2 || tl[1].T != 1 {
+		t.Fatalf("ExtendTimeline(nil) = %+v", tl)
+	}
+}
+
+func TestPacerNil(t *testing.T) {
+	if p := NewPacer(0); p != nil {
+		t.Fatal("NewPacer(0) should be nil (unlimited)")
+	}
+	var p *Pacer
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	slow := NewPacer(0.001) // one slot per 1000 s
+	_ = slow.Wait(context.Background())
+	if err := slow.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait on a cancelled context = %v", err)
+	}
+}
+
+// TestPoolConsumeReady runs pings and business messages through the memory
+// driver: pings mark readiness and are never recorded; business messages
+// are recorded and handled; a failing handler's delivery comes back.
+func TestPoolConsumeReady(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := memory.New(ctx, driver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dest := driver.Destination{Name: "svc-test", Groups: []string{"a", "b"}}
+	cleanup, err := d.Provision(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup(ctx)
+	pool, err := OpenPool(ctx, d, dest, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := pool.Publish(ctx, make([]byte, 64), time.Now()); err == nil {
+		t.Fatal("Publish before Bind must fail")
+	}
+	ready := &Ready{}
+	const runID = 42
+	st := probe.New(probe.Options{RunID: runID, Groups: dest.Groups})
+	var handled sync.Map // group -> *atomic.Int64
+	failOnce := atomic.Bool{}
+	recv, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, g := range dest.Groups {
+		c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cnt := &atomic.Int64{}
+		handled.Store(g, cnt)
+		pr := st.Consumer(g)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := Consume(recv, ctx, c, pr, ConsumeOptions{Group: g, Batch: 8, Parallel: 4, Ready: ready},
+				func(ctx context.Context, d *driver.Delivery, h envelope.Header, k probe.Kind) error {
+					if g == "a" && failOnce.CompareAndSwap(false, true) {
+						return errors.New("transient")
+					}
+					cnt.Add(1) // the retried delivery is recorded as a duplicate, handled once
+					return nil
+				})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	if err := WaitReady(ctx, pool, runID, 64, ready, dest.Groups, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pool.Bind(st)
+	for range 20 {
+		if err := pool.Publish(ctx, make([]byte, 64), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for st.Snapshot().Remaining() > 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		a, _ := handled.Load("a")
+		if a.(*atomic.Int64).Load() == 20 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	wg.Wait()
+	sum := st.Summary(true)
+	if sum.Accounting.Sent != 20 || sum.Accounting.Lost != 0 || sum.Accounting.Received != 40 {
+		t.Fatalf("accounting %+v: pings must not be recorded", sum.Accounting)
+	}
+	for _, g := range dest.Groups {
+		v, _ := handled.Load(g)
+		if n := v.(*atomic.Int64).Load(); n != 20 {
+			t.Errorf("group %s handled %d, want 20", g, n)
+		}
+	}
+	if sum.PerGroup["a"].Duplicated != 1 {
+		t.Errorf("group a: the nacked delivery should come back once as a duplicate, got %+v", sum.PerGroup["a"])
+	}
+}
+
+func TestWaitReadyTimeout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := memory.New(ctx, driver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dest := driver.Destination{Name: "svc-ready", Groups: []string{"g"}}
+	cleanup, err := d.Provision(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup(ctx)
+	pool, err := OpenPool(ctx, d, dest, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	err = WaitReady(ctx, pool, 1, 64, &Ready{}, dest.Groups, 300*time.Millisecond)
+	if err == nil {
+		t.Fatal("WaitReady without a consumer must time out")
+	}
+}
