@@ -175,8 +175,10 @@ type run struct {
 	accepted atomic.Int64
 	rejected atomic.Int64
 	failed   atomic.Int64
-	dupes    atomic.Int64
-	dbErrs   atomic.Int64
+	// interrupted: the send was cut short by ctx (Ctrl-C); no answer.
+	interrupted atomic.Int64
+	dupes       atomic.Int64
+	dbErrs      atomic.Int64
 
 	input, processed, depth []atomic.Int64 // per second
 
@@ -350,16 +352,15 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 
 	// Clients.
 	rate := float64(c.Requests) / window.Seconds()
-	acceptH := make([]*hdrhistogram.Histogram, len(producers))
-	rejectH := make([]*hdrhistogram.Histogram, len(producers))
+	hists := make([]*clientHists, len(producers))
 	var pwg sync.WaitGroup
 	for i, p := range producers {
-		acceptH[i], rejectH[i] = probe.NewHistogram(), probe.NewHistogram()
+		hists[i] = newClientHists()
 		pr := st.Producer(uint32(i))
 		pwg.Add(1)
 		go func() {
 			defer pwg.Done()
-			r.client(ctx, i, p, pr, rate, acceptH[i], rejectH[i])
+			r.client(ctx, i, p, pr, rate, hists[i])
 		}()
 	}
 	pwg.Wait()
@@ -383,14 +384,17 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 		Timeline:   sum.Timeline,
 		Notes:      notes,
 	}
-	accH, rejH := probe.NewHistogram(), probe.NewHistogram()
-	for i := range acceptH {
-		accH.Merge(acceptH[i])
-		rejH.Merge(rejectH[i])
+	all := newClientHists()
+	for _, h := range hists {
+		all.merge(h)
 	}
-	acc, rej := probe.Summarize(accH), probe.Summarize(rejH)
+	acc, rej := probe.Summarize(all.accept), probe.Summarize(all.reject)
+	acc.Corrected, rej.Corrected = true, true
+	accSvc, rejSvc := probe.Summarize(all.acceptSvc), probe.Summarize(all.rejectSvc)
 	res.Latency["accept_response"] = acc
 	res.Latency["reject_response"] = rej
+	res.Latency["accept_service"] = accSvc
+	res.Latency["reject_service"] = rejSvc
 
 	// The database is the authority on what was sold.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -401,6 +405,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	}
 
 	requests, accepted, rejected, failed := r.issued.Load(), r.accepted.Load(), r.rejected.Load(), r.failed.Load()
+	interrupted := r.interrupted.Load()
 	oversold := max(0, fin.sold-int64(c.Stock)) + max(0, -fin.stock)
 	overshoot := int64(0)
 	if useBroker {
@@ -421,6 +426,10 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	res.SetMetric("accepted", float64(accepted), "count")
 	res.SetMetric("rejected", float64(rejected), "count")
 	res.SetMetric("errors", float64(failed), "count")
+	if interrupted > 0 {
+		res.SetMetric("interrupted", float64(interrupted), "count")
+		res.Notes = append(res.Notes, fmt.Sprintf("%d requests were in flight when the run was interrupted: neither accepted nor rejected", interrupted))
+	}
 	res.SetMetric("processed", float64(fin.processed), "count")
 	res.SetMetric("duplicates", float64(r.dupes.Load()), "count")
 	res.SetMetric("sold", float64(fin.sold), "count")
@@ -434,11 +443,13 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	res.SetMetric("arrival_rate", rate, "req/s")
 	if acc.Count > 0 {
 		res.SetMetric("accept_p99_ms", acc.P99, "ms")
+		res.SetMetric("accept_service_p99_ms", accSvc.P99, "ms")
 	} else {
 		res.Notes = append(res.Notes, "no request was accepted: accept_p99_ms not measured")
 	}
 	if rej.Count > 0 {
 		res.SetMetric("reject_p99_ms", rej.P99, "ms")
+		res.SetMetric("reject_service_p99_ms", rejSvc.P99, "ms")
 	} else {
 		res.Notes = append(res.Notes, "no request was rejected: reject_p99_ms not measured")
 	}
@@ -458,7 +469,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	for err := range consErrs {
 		res.Notes = append(res.Notes, "sale service stopped: "+err.Error())
 	}
-	res.Notes = append(res.Notes, "response times are measured from each request's intended arrival time (open loop), so a stalled front end cannot hide its queueing")
+	res.Notes = append(res.Notes, "accept_response and reject_response (accept_p99_ms, reject_p99_ms) are measured from each request's intended arrival time (open loop), so a request waiting for a busy front-end client counts that wait; accept_service and reject_service measure from the moment a client took the request up, i.e. the admission mechanism's own cost")
 
 	res.Series = r.series(len(sum.Timeline))
 
@@ -466,7 +477,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	res.Verdict.Check(oversold == 0, "oversold %d items (sold %d of %d, final stock %d)", oversold, fin.sold, c.Stock, fin.stock)
 	res.Verdict.Check(fin.stock == int64(c.Stock)-fin.sold, "stock %d ≠ initial %d − sold %d", fin.stock, c.Stock, fin.sold)
 	res.Verdict.Check(fin.sold == min(int64(c.Stock), fin.processed), "sold %d ≠ min(stock %d, processed %d)", fin.sold, c.Stock, fin.processed)
-	res.Verdict.Check(accepted+rejected+failed == requests, "answers %d ≠ requests %d", accepted+rejected+failed, requests)
+	res.Verdict.Check(accepted+rejected+failed+interrupted == requests, "answers %d ≠ requests %d", accepted+rejected+failed+interrupted, requests)
 	res.Verdict.Check(failed == 0, "%d requests failed with an error instead of an answer (accepted + rejected = %d of %d requests)", failed, accepted+rejected, requests)
 	res.Verdict.Check(r.peak.Load() <= int64(c.Threshold)+overshoot, "queue depth peaked at %d, above threshold %d + overshoot %d", r.peak.Load(), c.Threshold, overshoot)
 	if complete {
@@ -479,7 +490,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 
 // client sends the requests with index ≡ i (mod clients), each at its
 // intended arrival time, and answers each one exactly once.
-func (r *run) client(ctx context.Context, i int, p driver.Producer, pr *probe.Producer, rate float64, accH, rejH *hdrhistogram.Histogram) {
+func (r *run) client(ctx context.Context, i int, p driver.Producer, pr *probe.Producer, rate float64, h *clientHists) {
 	clients := r.c.Producers
 	body := make([]byte, r.c.Size)
 	key := binary.BigEndian.AppendUint32(nil, uint32(i))
@@ -499,10 +510,13 @@ func (r *run) client(ctx context.Context, i int, p driver.Producer, pr *probe.Pr
 		}
 		r.issued.Add(1)
 		r.input[r.sec(intended)].Add(1)
+		taken := time.Now()
 		if r.appGate {
 			if !r.reserve() {
 				r.rejected.Add(1)
-				probe.RecordNs(rejH, time.Since(intended).Nanoseconds())
+				now := time.Now()
+				probe.RecordNs(h.reject, now.Sub(intended).Nanoseconds())
+				probe.RecordNs(h.rejectSvc, now.Sub(taken).Nanoseconds())
 				continue
 			}
 			r.states[k].Store(stReserved)
@@ -515,7 +529,8 @@ func (r *run) client(ctx context.Context, i int, p driver.Producer, pr *probe.Pr
 		switch {
 		case confirmed == 1:
 			r.accepted.Add(1)
-			probe.RecordNs(accH, now.Sub(intended).Nanoseconds())
+			probe.RecordNs(h.accept, now.Sub(intended).Nanoseconds())
+			probe.RecordNs(h.acceptSvc, now.Sub(taken).Nanoseconds())
 			r.admitted.Add(1)
 			if !r.states[k].CompareAndSwap(stReserved, stAdmitted) && !r.states[k].CompareAndSwap(stNew, stAdmitted) {
 				// The sale service processed it before the confirm came back.
@@ -524,15 +539,37 @@ func (r *run) client(ctx context.Context, i int, p driver.Producer, pr *probe.Pr
 			r.observeDepth(now)
 		case rejected == 1:
 			r.rejected.Add(1)
-			probe.RecordNs(rejH, now.Sub(intended).Nanoseconds())
+			probe.RecordNs(h.reject, now.Sub(intended).Nanoseconds())
+			probe.RecordNs(h.rejectSvc, now.Sub(taken).Nanoseconds())
 		default:
-			r.failed.Add(1)
-			r.noteErr(fmt.Errorf("request %d: %w", k, err))
+			if ctx.Err() != nil {
+				r.interrupted.Add(1) // Ctrl-C while the send was in flight
+			} else {
+				r.failed.Add(1)
+				r.noteErr(fmt.Errorf("request %d: %w", k, err))
+			}
 			if r.appGate && r.states[k].CompareAndSwap(stReserved, stFailed) {
 				r.inGate.Add(-1)
 			}
 		}
 	}
+}
+
+// clientHists are one client's response-time histograms (ns).
+type clientHists struct {
+	accept, reject       *hdrhistogram.Histogram // from the intended arrival
+	acceptSvc, rejectSvc *hdrhistogram.Histogram // from taking the request up
+}
+
+func newClientHists() *clientHists {
+	return &clientHists{probe.NewHistogram(), probe.NewHistogram(), probe.NewHistogram(), probe.NewHistogram()}
+}
+
+func (h *clientHists) merge(o *clientHists) {
+	h.accept.Merge(o.accept)
+	h.reject.Merge(o.reject)
+	h.acceptSvc.Merge(o.acceptSvc)
+	h.rejectSvc.Merge(o.rejectSvc)
 }
 
 // sell is one sale service instance: it processes deliveries at its share

@@ -267,7 +267,7 @@ func TestInterrupted(t *testing.T) {
 	if res.Accounting.Complete {
 		t.Fatal("interrupted run marked complete")
 	}
-	if req := metric(t, res, "requests"); req >= float64(c.Requests) || req != metric(t, res, "accepted")+metric(t, res, "rejected") {
+	if req := metric(t, res, "requests"); req >= float64(c.Requests) || req != metric(t, res, "accepted")+metric(t, res, "rejected")+res.Metrics["interrupted"].Value {
 		t.Fatalf("interrupted accounting: %v", res.Metrics)
 	}
 	if metric(t, res, "oversold") != 0 {
