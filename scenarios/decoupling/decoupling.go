@@ -685,15 +685,16 @@ func (r *run) backlog() int64 {
 	return m.ok.Load() - m.inv.applied.Load()
 }
 
-// sample reads the backlog (and depth) every 100 ms until done.
+// sample reads the backlog (and depth) every 100 ms, and once more when
+// done is closed.
 func (r *run) sample(ctx context.Context, s *backlogSampler, dr driver.DepthReader, backlog, depth *svc.Series, done <-chan struct{}) {
 	m := r.mqMode
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
-	for {
+	for last := false; !last; {
 		select {
 		case <-done:
-			return
+			last = true // one final sample, after the drain
 		case <-ctx.Done():
 			return
 		case <-t.C:
