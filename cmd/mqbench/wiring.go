@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/activemq"
+	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/kafka"
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/adapters/rabbitmq"
