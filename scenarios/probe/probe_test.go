@@ -132,7 +132,7 @@ func TestWarmupExcludedFromLatency(t *testing.T) {
 	t0 := time.Now()
 	st := New(Options{RunID: 1, Groups: []string{"g"}, Start: t0, Warmup: time.Second})
 	p := st.Producer(0)
-	warm := sendBatch(p, 3, t0, make([]error, 3))                   // intended in warm-up
+	warm := sendBatch(p, 3, t0, make([]error, 3))                    // intended in warm-up
 	meas := sendBatch(p, 2, t0.Add(2*time.Second), make([]error, 2)) // measured
 	c := st.Consumer("g")
 	for _, b := range append(warm, meas...) {
