@@ -98,16 +98,21 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	}
 	d.admin = &link{conn: conn, raw: raw, timeout: d.timeout, log: cfg.Log(), done: make(chan struct{})}
 	go d.admin.watchClose(conn.NotifyClose(make(chan *amqp.Error, 1)), nil)
-	version, _ := conn.Properties["version"].(string)
-	d.info = driver.Info{
+	d.info = Describe()
+	d.info.BrokerVersion, _ = conn.Properties["version"].(string)
+	return d, nil
+}
+
+// Describe returns the adapter's static description, without I/O: the
+// broker version is empty (Driver.Info has it).
+func Describe() driver.Info {
+	return driver.Info{
 		Name:          Name,
 		Client:        clientModule,
 		ClientVersion: clientVersion(),
 		Protocol:      protocol,
-		BrokerVersion: version,
 		Capabilities:  capabilities(),
 	}
-	return d, nil
 }
 
 // capabilities are what RabbitMQ classic queues do through this adapter.

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
+	"github.com/mqbench/mqbench/compose/launch"
 )
 
 // testAddr is the broker under test: MQBENCH_RABBITMQ_ADDR or DefaultAddr.
@@ -24,32 +27,48 @@ func testAddr() string {
 	return DefaultAddr
 }
 
-// requireBroker skips the test when RabbitMQ does not answer, unless
-// MQBENCH_REQUIRE_BROKERS=1 makes that a failure.
-func requireBroker(t *testing.T) {
+// testHostPort is the host:port part of testAddr, for the reachability check.
+func testHostPort(t *testing.T) string {
 	t.Helper()
-	if testing.Short() && os.Getenv("MQBENCH_REQUIRE_BROKERS") != "1" {
-		t.Skip("short mode")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	d, err := New(ctx, driver.Config{Addr: testAddr(), OpTimeout: 5 * time.Second})
+	u, err := brokerURL(testAddr())
 	if err != nil {
-		if os.Getenv("MQBENCH_REQUIRE_BROKERS") == "1" {
-			t.Fatalf("rabbitmq required but not reachable at %s: %v", testAddr(), err)
-		}
-		t.Skipf("rabbitmq not reachable at %s: %v", testAddr(), err)
+		t.Fatal(err)
 	}
-	d.Close()
+	uri, err := amqp.ParseURI(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port))
 }
 
+// requireBroker skips the test when nothing listens at the broker address,
+// unless MQBENCH_REQUIRE_BROKERS=1 makes that a failure.
+func requireBroker(t *testing.T) {
+	t.Helper()
+	drivertest.RequireBroker(t, Name, testHostPort(t))
+}
+
+// TestConformance runs the shared suite. The persistence test restarts the
+// shared broker through compose/launch, so it only runs with
+// MQBENCH_RESTART=1 (it is reported as skipped otherwise).
 func TestConformance(t *testing.T) {
 	requireBroker(t)
-	drivertest.Run(t, drivertest.Harness{
+	h := drivertest.Harness{
+		Name: Name,
 		New: func(ctx context.Context, p driver.Profile) (driver.Driver, error) {
 			return New(ctx, driver.Config{Addr: testAddr(), Profile: p})
 		},
-	})
+	}
+	if os.Getenv("MQBENCH_RESTART") == "1" {
+		h.Restart = func(ctx context.Context) error {
+			l, err := launch.New(launch.Options{})
+			if err != nil {
+				return err
+			}
+			return l.Restart(ctx, launch.RabbitMQ, io.Discard)
+		}
+	}
+	drivertest.Run(t, h)
 }
 
 // ---- unit tests (no broker) ----
