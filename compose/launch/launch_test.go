@@ -2,6 +2,7 @@ package launch
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,5 +344,49 @@ func TestPIDsAndDownWithoutProcesses(t *testing.T) {
 	}
 	if _, err := l.Status(context.Background(), []string{"nope"}); err == nil {
 		t.Error("Status accepted an unknown broker")
+	}
+}
+
+// TestFailedStartReportsLogTail: a broker process that dies during start
+// ends the wait at once, and the StartError carries its log's last lines.
+func TestFailedStartReportsLogTail(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	l, err := New(Options{Home: t.TempDir(), StartTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	b := brokerSpec{
+		name:   "fake",
+		dir:    filepath.Join(l.Home(), "fake"),
+		procs:  []procSpec{{"fake", "fake.pid", []string{"mqbench-fake-broker"}}},
+		checks: []check{{port, "stomp", ProbeSTOMP}},
+		logs:   []string{"logs/stdout.log"},
+	}
+	if err := l.startProc(b, b.procs[0], "stdout.log", nil, []string{sh, "-c", "echo mqbench-fake-broker: cannot bind; sleep 1; exit 1", "mqbench-fake-broker", b.dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l.livePID(b, b.procs[0]); !ok {
+		t.Fatal("fake broker not seen alive right after start")
+	}
+	begin := time.Now()
+	err = l.waitReady(context.Background(), b, b.procs, b.checks)
+	if err == nil || !strings.Contains(err.Error(), "exited during start") {
+		t.Fatalf("waitReady = %v, want the process exit reported", err)
+	}
+	if time.Since(begin) > 30*time.Second {
+		t.Errorf("waitReady waited for its full timeout instead of noticing the exit")
+	}
+	se := &StartError{Broker: "fake", Err: err, LogTail: l.logTail(b)}
+	if !strings.Contains(se.Error(), "cannot bind") || !strings.Contains(se.Error(), "fake did not come up") {
+		t.Errorf("StartError lacks the log tail:\n%s", se.Error())
 	}
 }
