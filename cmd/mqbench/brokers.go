@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,10 +23,9 @@ type brokerArgs struct {
 
 // parseBrokerArgs parses the flags of `mqbench up|down|status`. It returns
 // done=true with the exit code when the command must stop here (help
-// printed: 0; bad usage: 2, with the error on stderr).
-func parseBrokerArgs(cmd string, args []string, stderr io.Writer) (brokerArgs, int, bool) {
+// printed on stdout: 0; bad usage: 2, with the error on stderr).
+func parseBrokerArgs(cmd string, args []string, stdout, stderr io.Writer) (brokerArgs, int, bool) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", "all", "comma-separated brokers: "+strings.Join(launch.Names(), ",")+", or all")
 	mode := fs.String("mode", "auto", "auto (compose when docker info answers, else native), compose or native")
 	home := fs.String("home", "", "state directory for configs, data, logs and pid files (default $MQBENCH_HOME, else the user cache dir + /mqbench)")
@@ -44,18 +42,11 @@ func parseBrokerArgs(cmd string, args []string, stderr io.Writer) (brokerArgs, i
 		jsonOut = fs.Bool("json", false, "print JSON instead of a table")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: mqbench %s [flags]\n\n%s\n\nFlags:\n", cmd, brokerCmdHelp(cmd))
+		fmt.Fprintf(fs.Output(), "usage: mqbench %s [flags]\n\n%s\n\nFlags:\n", cmd, brokerCmdHelp(cmd))
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return brokerArgs{}, exitOK, true
-		}
-		return brokerArgs{}, exitUsage, true
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "mqbench %s: unexpected argument %q (see mqbench %s --help)\n", cmd, fs.Arg(0), cmd)
-		return brokerArgs{}, exitUsage, true
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return brokerArgs{}, code, true
 	}
 	names, err := launch.ParseNames(*brokers)
 	if err != nil {
@@ -110,7 +101,7 @@ handshake on every port. Exit 3 when a requested broker is not healthy.`
 
 // cmdUp starts brokers: `mqbench up [--brokers a,b|all] [--mode auto|compose|native]`.
 func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a, code, done := parseBrokerArgs("up", args, stderr)
+	a, code, done := parseBrokerArgs("up", args, stdout, stderr)
 	if done {
 		return code
 	}
@@ -137,7 +128,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // cmdDown stops the brokers mqbench started.
 func cmdDown(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a, code, done := parseBrokerArgs("down", args, stderr)
+	a, code, done := parseBrokerArgs("down", args, stdout, stderr)
 	if done {
 		return code
 	}
@@ -155,7 +146,7 @@ func cmdDown(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // cmdStatus shows each broker's state, version, pids, ports and handshakes.
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a, code, done := parseBrokerArgs("status", args, stderr)
+	a, code, done := parseBrokerArgs("status", args, stdout, stderr)
 	if done {
 		return code
 	}

@@ -32,7 +32,7 @@ func TestParseBrokerArgs(t *testing.T) {
 			names: []string{"kafka", "rocketmq"}, mode: launch.ModeNative, async: true, start: 90 * time.Second, homeWant: "/tmp/h"},
 		{cmd: "down", args: []string{"--brokers=rabbitmq", "--timeout=5s"}, names: []string{"rabbitmq"}, mode: launch.ModeAuto, stop: 5 * time.Second},
 		{cmd: "status", args: []string{"--json", "--mode", "compose"}, names: launch.Names(), mode: launch.ModeCompose, json: true},
-		{cmd: "up", args: []string{"--help"}, code: exitOK, done: true, errHas: "Usage: mqbench up"},
+		{cmd: "up", args: []string{"--help"}, code: exitOK, done: true, errHas: "usage: mqbench up"},
 		{cmd: "status", args: []string{"-h"}, code: exitOK, done: true, errHas: "handshake"},
 		{cmd: "up", args: []string{"--brokers", "pulsar"}, code: exitUsage, done: true, errHas: `unknown broker "pulsar"`},
 		{cmd: "up", args: []string{"--mode", "podman"}, code: exitUsage, done: true, errHas: "unknown mode"},
@@ -42,13 +42,16 @@ func TestParseBrokerArgs(t *testing.T) {
 		{cmd: "status", args: []string{"kafka"}, code: exitUsage, done: true, errHas: `unexpected argument "kafka"`},
 	} {
 		t.Run(tc.cmd+" "+strings.Join(tc.args, " "), func(t *testing.T) {
-			var stderr bytes.Buffer
-			a, code, done := parseBrokerArgs(tc.cmd, tc.args, &stderr)
+			var stdout, stderr bytes.Buffer
+			a, code, done := parseBrokerArgs(tc.cmd, tc.args, &stdout, &stderr)
 			if code != tc.code || done != tc.done {
 				t.Fatalf("code=%d done=%v, want %d %v; stderr:\n%s", code, done, tc.code, tc.done, stderr.String())
 			}
-			if tc.errHas != "" && !strings.Contains(stderr.String(), tc.errHas) {
-				t.Errorf("stderr lacks %q:\n%s", tc.errHas, stderr.String())
+			if tc.errHas != "" && !strings.Contains(stdout.String()+stderr.String(), tc.errHas) {
+				t.Errorf("output lacks %q:\nstdout: %s\nstderr: %s", tc.errHas, stdout.String(), stderr.String())
+			}
+			if tc.code == exitOK && done && !strings.Contains(stdout.String(), "usage: mqbench "+tc.cmd) {
+				t.Errorf("help not on stdout: %q", stdout.String())
 			}
 			if done {
 				return
