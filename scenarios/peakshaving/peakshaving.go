@@ -179,6 +179,7 @@ type run struct {
 	interrupted atomic.Int64
 	dupes       atomic.Int64
 	dbErrs      atomic.Int64
+	restarts    atomic.Int64 // sale consumers reopened after an error
 
 	input, processed, depth []atomic.Int64 // per second
 
@@ -315,17 +316,15 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	consCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var cwg sync.WaitGroup
-	consErrs := make(chan error, len(consumers))
 	for _, cn := range consumers {
 		pr := st.Consumer(group)
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
-			if err := r.sell(consCtx, cn, pr); err != nil {
-				consErrs <- err
-			}
+			r.saleInstance(consCtx, env, dest, cn, pr)
 		}()
 	}
+	consumers = nil // owned by the sale instances now
 
 	// Depth sampler: keeps the series continuous between events.
 	sampCtx, stopSampler := context.WithCancel(context.WithoutCancel(ctx))
@@ -372,7 +371,6 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	cwg.Wait()
 	stopSampler()
 	swg.Wait()
-	close(consErrs)
 
 	complete := ctx.Err() == nil
 	sum := st.Summary(complete && drained)
@@ -466,8 +464,8 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 		res.Notes = append(res.Notes, "last error: "+r.lastErr.Error())
 	}
 	r.errMu.Unlock()
-	for err := range consErrs {
-		res.Notes = append(res.Notes, "sale service stopped: "+err.Error())
+	if n := r.restarts.Load(); n > 0 {
+		res.SetMetric("sale_restarts", float64(n), "count")
 	}
 	res.Notes = append(res.Notes, "accept_response and reject_response (accept_p99_ms, reject_p99_ms) are measured from each request's intended arrival time (open loop), so a request waiting for a busy front-end client counts that wait; accept_service and reject_service measure from the moment a client took the request up, i.e. the admission mechanism's own cost")
 
@@ -572,8 +570,40 @@ func (h *clientHists) merge(o *clientHists) {
 	h.rejectSvc.Merge(o.rejectSvc)
 }
 
-// sell is one sale service instance: it processes deliveries at its share
-// of the capacity and acks each batch after the database committed.
+// saleInstance runs one sale service instance until ctx is done, opening a
+// new consumer after an error (the old one's unacked deliveries go back to
+// the queue). It closes its consumer.
+func (r *run) saleInstance(ctx context.Context, env scenarios.Env, dest driver.Destination, cn driver.Consumer, pr *probe.Consumer) {
+	for {
+		err := r.sell(ctx, cn, pr)
+		cn.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = driver.ErrClosed
+		}
+		r.noteErr(fmt.Errorf("sale service consumer: %w", err))
+		r.restarts.Add(1)
+		for {
+			t := time.NewTimer(500 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if cn, err = env.Driver.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0], Prefetch: r.c.Prefetch}); err == nil {
+				break
+			}
+			r.noteErr(fmt.Errorf("sale service consumer: %w", err))
+		}
+	}
+}
+
+// sell processes deliveries from cn at the instance's share of the
+// capacity and acks each batch after the database committed. It returns nil
+// when ctx is done or cn is closed, or the error that stopped it.
 func (r *run) sell(ctx context.Context, cn driver.Consumer, pr *probe.Consumer) error {
 	interval := time.Duration(float64(r.c.Consumers) / r.c.Capacity * 1e9)
 	var next time.Time

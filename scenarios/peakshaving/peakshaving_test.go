@@ -290,3 +290,51 @@ func TestRunRejectsWrongConfig(t *testing.T) {
 		t.Fatal("invalid config accepted")
 	}
 }
+
+// flakyConsumers makes the first consumer fail its third Receive, as a
+// broken connection would.
+type flakyConsumers struct {
+	driver.Driver
+	opened int
+}
+
+type flakyConsumer struct {
+	driver.Consumer
+	receives int
+}
+
+func (c *flakyConsumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, error) {
+	c.receives++
+	if c.receives == 3 {
+		return nil, errors.New("connection reset")
+	}
+	return c.Consumer.Receive(ctx, max)
+}
+
+func (d *flakyConsumers) NewConsumer(ctx context.Context, dest driver.Destination, opts driver.ConsumerOptions) (driver.Consumer, error) {
+	cn, err := d.Driver.NewConsumer(ctx, dest, opts)
+	if err != nil {
+		return nil, err
+	}
+	d.opened++
+	if d.opened == 1 {
+		return &flakyConsumer{Consumer: cn}, nil
+	}
+	return cn, nil
+}
+
+func TestSaleServiceRestartsAfterError(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := memory.New(ctx, driver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c := testConfig()
+	res := runScenario(t, ctx, &flakyConsumers{Driver: d}, c)
+	checkInvariants(t, res, c)
+	if metric(t, res, "sale_restarts") != 1 {
+		t.Fatalf("sale_restarts: %v", res.Metrics)
+	}
+}
