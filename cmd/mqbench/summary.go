@@ -46,9 +46,12 @@ func printSummary(w io.Writer, r *report.Result) {
 		}
 		sort.Strings(keys)
 		fmt.Fprint(w, "metrics:")
-		for _, k := range keys {
+		for i, k := range keys {
+			if i > 0 {
+				fmt.Fprint(w, ",")
+			}
 			m := r.Metrics[k]
-			fmt.Fprintf(w, " %s=%g%s", k, m.Value, unitSuffix(m.Unit))
+			fmt.Fprintf(w, " %s=%.4g%s", k, m.Value, unitSuffix(m.Unit))
 		}
 		fmt.Fprintln(w)
 	}
@@ -64,10 +67,13 @@ func printSummary(w io.Writer, r *report.Result) {
 }
 
 func unitSuffix(u string) string {
-	if u == "" || u == "count" {
+	switch u {
+	case "", "count", "bool":
 		return ""
+	case "%", "/s":
+		return u
 	}
-	return u
+	return " " + u
 }
 
 func orDash(s string) string {

@@ -12,7 +12,11 @@ import (
 	"github.com/mqbench/mqbench/adapters/rabbitmq"
 	"github.com/mqbench/mqbench/adapters/rocketmq"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/async"
+	"github.com/mqbench/mqbench/scenarios/decoupling"
+	"github.com/mqbench/mqbench/scenarios/peakshaving"
 	"github.com/mqbench/mqbench/scenarios/pubsub"
+	"github.com/mqbench/mqbench/scenarios/transaction"
 )
 
 // adapter is one entry of the adapter table.
@@ -44,6 +48,10 @@ func adapters() []adapter {
 func scenarioList() []scenarios.Scenario {
 	return []scenarios.Scenario{
 		pubsub.Scenario{},
+		async.Scenario{},
+		decoupling.Scenario{},
+		peakshaving.Scenario{},
+		transaction.Scenario{},
 	}
 }
 
