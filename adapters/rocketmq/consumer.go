@@ -432,7 +432,7 @@ func (c *Consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 				delayLevel:      nackDelayLevel,
 				originMsgID:     originID,
 				originTopic:     origin,
-				maxReconsume:    MaxReconsumeTimes,
+				maxReconsume:    c.d.maxReconsume,
 				brokerName:      brokerName,
 			})
 		})
@@ -440,7 +440,7 @@ func (c *Consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 			errs = append(errs, fmt.Errorf("rocketmq: nack: %w", err))
 			continue
 		}
-		if m.ReconsumeTimes >= MaxReconsumeTimes {
+		if int(m.ReconsumeTimes) >= c.d.maxReconsume {
 			c.deadLettered.Add(1)
 			c.d.log.Warn("message moved to the dead-letter topic", "group", c.group,
 				"topic", dlqTopic(c.group), "msg_id", m.MsgId, "deliveries", m.ReconsumeTimes+1)

@@ -408,3 +408,62 @@ func TestIntegrationReceiveBounded(t *testing.T) {
 		t.Fatal("Close did not unblock Receive")
 	}
 }
+
+// A message nacked more than maxReconsume times goes to the %DLQ% topic,
+// where it is counted by the consumer and by the broker, not lost.
+func TestIntegrationDeadLetter(t *testing.T) {
+	d := openTest(t, driver.Durable)
+	d.maxReconsume = 1
+	dest := uniqueDest(t, 1, "g")
+	provision(t, d, dest)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Send(ctx, msgsFor("dlq", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// Delivery 1 (ReconsumeTimes 0) and 2 (1) are nacked; the second
+	// nack moves it to the DLQ.
+	for i := range 2 {
+		rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+		ds, err := c.Receive(rctx, 1)
+		rcancel()
+		if err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+		if err := c.Nack(ctx, ds); err != nil {
+			t.Fatalf("nack %d: %v", i+1, err)
+		}
+	}
+	if s := c.(*Consumer).Stats(); s.Retried != 1 || s.DeadLettered != 1 {
+		t.Errorf("stats = %+v, want 1 retried and 1 dead-lettered", s)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := d.DeadLetters(ctx, dest.Groups[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker counts %d dead letters, want 1", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+	defer rcancel()
+	if ds, err := c.Receive(rctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("dead letter redelivered: %v, %v", ds, err)
+	}
+}

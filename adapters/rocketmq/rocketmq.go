@@ -85,6 +85,10 @@ type Driver struct {
 	brokers     []brokerInfo
 	sendTimeout time.Duration
 	id          string // random, makes client instance names unique
+	// maxReconsume is the number of redeliveries after which a nacked
+	// message goes to the dead-letter topic: MaxReconsumeTimes, lowered by
+	// tests.
+	maxReconsume int
 
 	mu     sync.Mutex
 	seq    int
@@ -130,6 +134,8 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		admin:   remoting.NewClient(),
 		id:      strconv.FormatUint(rand.Uint64()&0xffffffffff, 36),
 		open:    map[interface{ Close() error }]struct{}{},
+
+		maxReconsume: MaxReconsumeTimes,
 	}
 	installClientLogger(cfg.Log())
 	if err := d.preflight(ctx); err != nil {
