@@ -77,6 +77,9 @@ func (r *run) fill(ctx context.Context, res *report.Result, complete, consistent
 	if n := r.insufficient.Load(); n > 0 {
 		res.SetMetric("insufficient_stock", float64(n), "count")
 	}
+	if n := r.restarts.Load(); n > 0 {
+		res.SetMetric("consumer_restarts", float64(n), "count")
+	}
 	if n := r.unknownOrders.Load(); n > 0 {
 		res.SetMetric("unknown_orders", float64(n), "count")
 	}

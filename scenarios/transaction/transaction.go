@@ -662,6 +662,13 @@ func (r *run) relay(ctx context.Context) {
 					return
 				}
 				r.noteErr("relay publish", err)
+				if n == 0 {
+					// Nothing went through: the producer may be broken.
+					// Reopen it on the next scan; the rows stay due.
+					p.Close()
+					p = nil
+					break
+				}
 			}
 			if n > 0 {
 				publishes++
@@ -747,7 +754,7 @@ func (r *run) inventory(ctx context.Context, cn driver.Consumer, rng *rand.Rand)
 			now := time.Now()
 			_, kind := pr.Record(d.Body, now)
 			if kind == probe.Foreign || len(d.Body) < bodyMin {
-				r.ack(ctx, cn, d)
+				_ = r.ack(ctx, cn, d)
 				continue
 			}
 			id := int64(binary.BigEndian.Uint64(d.Body[idOffset:]))
@@ -764,7 +771,7 @@ func (r *run) inventory(ctx context.Context, cn driver.Consumer, rng *rand.Rand)
 				case !r.native:
 					// No nack: answer "failed"; the relay resends later.
 					if r.answer(ctx, p, rp, body, id, outcomeFailed) == nil {
-						r.ack(ctx, cn, d)
+						_ = r.ack(ctx, cn, d) // a lost ack only means a redelivery
 					}
 				default:
 					// Native mode without nack: restart without acking,
@@ -796,20 +803,31 @@ func (r *run) inventory(ctx context.Context, cn driver.Consumer, rng *rand.Rand)
 				}
 			}
 			if err := r.answer(ctx, p, rp, body, id, outcome); err != nil {
-				if r.canNack && ctx.Err() == nil {
-					cn.Nack(ctx, []*driver.Delivery{d})
+				if ctx.Err() != nil {
+					return
 				}
-				continue
+				// The result producer may be broken: restart without
+				// acking; the broker redelivers and the answer is retried.
+				r.restarts.Add(1)
+				shut()
+				break batch
 			}
-			r.ack(ctx, cn, d)
+			if err := r.ack(ctx, cn, d); err != nil && ctx.Err() == nil {
+				r.restarts.Add(1)
+				shut()
+				break batch
+			}
 		}
 	}
 }
 
-func (r *run) ack(ctx context.Context, cn driver.Consumer, d *driver.Delivery) {
-	if err := cn.Ack(ctx, []*driver.Delivery{d}); err != nil && ctx.Err() == nil {
+// ack acks one delivery; a failure is noted and returned.
+func (r *run) ack(ctx context.Context, cn driver.Consumer, d *driver.Delivery) error {
+	err := cn.Ack(ctx, []*driver.Delivery{d})
+	if err != nil && ctx.Err() == nil {
 		r.noteErr("ack", err)
 	}
+	return err
 }
 
 // answer publishes outcome for order id to stock.result.
