@@ -279,18 +279,30 @@ type ConsumeOptions struct {
 // Consume receives from c until recv is done, work is done, or c is closed,
 // and returns nil then (or the error that stopped it). Pings are acked and
 // marked in opts.Ready; every other delivery is recorded with pr (in
-// arrival order, on this goroutine) and handed to h, up to opts.Parallel at
-// once (with a nil pr, only pings are handled; anything else is nacked).
-// Once the batch is handled, Consume acks what h accepted and nacks
-// the rest (where the broker cannot nack they come back when c closes).
-// Cancelling recv stops after the batch in progress; cancelling work
-// abandons that batch unacked, as if the process died.
+// arrival order, on this goroutine) and handed to h (with a nil pr, only
+// pings are handled; anything else is nacked). Consume acks what h accepted
+// and nacks the rest (where the broker cannot nack they come back when c
+// closes).
+//
+// With opts.Parallel 1, deliveries are handled in order, one batch at a
+// time, and each batch is acked once handled. With opts.Parallel > 1 the
+// loop is pipelined: each delivery is handled in its own goroutine as soon
+// as it arrives (at most Parallel at once), and finished deliveries are
+// acked between Receives (Receive then waits at most ackEvery while
+// handlers run, so acks are not held back by a quiet queue). Only this
+// goroutine touches c, as the driver contract requires.
+//
+// Cancelling recv stops receiving, lets the handlers in progress finish and
+// acks them. Cancelling work abandons the deliveries in progress unacked,
+// as if the process died.
 func Consume(recv, work context.Context, c driver.Consumer, pr *probe.Consumer, opts ConsumeOptions, h Handler) error {
 	rctx, cancel := context.WithCancel(recv)
 	defer cancel()
 	stop := context.AfterFunc(work, cancel)
 	defer stop()
-	par := max(opts.Parallel, 1)
+	if opts.Parallel > 1 {
+		return consumePipelined(rctx, work, c, pr, opts, h)
+	}
 	var ack, nack []*driver.Delivery
 	for {
 		ds, err := c.Receive(rctx, max(opts.Batch, 1))
@@ -302,79 +314,180 @@ func Consume(recv, work context.Context, c driver.Consumer, pr *probe.Consumer, 
 		}
 		now := time.Now()
 		ack, nack = ack[:0], nack[:0]
-		ok := make([]bool, len(ds))
-		type job struct {
-			i    int
-			h    envelope.Header
-			kind probe.Kind
-		}
-		var jobs []job
-		for i, d := range ds {
-			if Kind(d.Body) == KindPing {
-				if opts.Ready != nil {
-					opts.Ready.Mark(opts.Group)
-				}
-				ok[i] = true
-				continue
+		for _, d := range ds {
+			if work.Err() != nil {
+				return nil // died mid-batch: nothing acked
 			}
-			if pr == nil {
-				continue // no stick yet: hand it back (nacked below)
+			hd, kind, business := classify(d, pr, opts, now)
+			var ok bool
+			if business {
+				ok = h(work, d, hd, kind) == nil
+			} else {
+				ok = settledWithoutHandler(d, pr)
 			}
-			hd, kind := pr.Record(d.Body, now)
-			if kind == probe.Foreign {
-				ok[i] = true // not ours: ack and ignore
-				continue
-			}
-			jobs = append(jobs, job{i, hd, kind})
-		}
-		if par == 1 {
-			for _, j := range jobs {
-				if work.Err() != nil {
-					break
-				}
-				ok[j.i] = h(work, ds[j.i], j.h, j.kind) == nil
-			}
-		} else {
-			sem := make(chan struct{}, par)
-			var wg sync.WaitGroup
-			for _, j := range jobs {
-				sem <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-sem }()
-					ok[j.i] = h(work, ds[j.i], j.h, j.kind) == nil
-				}()
-			}
-			wg.Wait()
-		}
-		if work.Err() != nil {
-			return nil // died mid-batch: nothing acked
-		}
-		for i, d := range ds {
-			if ok[i] {
+			if ok {
 				ack = append(ack, d)
 			} else {
 				nack = append(nack, d)
 			}
 		}
-		if len(ack) > 0 {
-			if err := c.Ack(work, ack); err != nil {
-				if work.Err() != nil || errors.Is(err, driver.ErrClosed) {
-					return nil
-				}
-				return fmt.Errorf("ack: %w", err)
-			}
+		if work.Err() != nil {
+			return nil
 		}
-		if len(nack) > 0 {
-			if err := c.Nack(work, nack); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-				if work.Err() != nil || errors.Is(err, driver.ErrClosed) {
-					return nil
-				}
-				return fmt.Errorf("nack: %w", err)
-			}
+		if err := settle(work, c, ack, nack); err != nil {
+			return err
 		}
 	}
+}
+
+// ackEvery bounds how long finished deliveries wait for their ack in the
+// pipelined loop.
+const ackEvery = 20 * time.Millisecond
+
+func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.Consumer, opts ConsumeOptions, h Handler) error {
+	type result struct {
+		d  *driver.Delivery
+		ok bool
+	}
+	par := opts.Parallel
+	results := make(chan result, par) // never blocks a handler: at most par in flight
+	inflight := 0
+	var ack, nack []*driver.Delivery
+	collect := func(r result) {
+		inflight--
+		if r.ok {
+			ack = append(ack, r.d)
+		} else {
+			nack = append(nack, r.d)
+		}
+	}
+	flush := func() error {
+		if work.Err() != nil {
+			return nil
+		}
+		err := settle(work, c, ack, nack)
+		ack, nack = ack[:0], nack[:0]
+		return err
+	}
+	// finish waits for the handlers in progress and acks them (graceful
+	// stop), unless work is cancelled.
+	finish := func() error {
+		for inflight > 0 {
+			select {
+			case r := <-results:
+				collect(r)
+			case <-work.Done():
+				return nil
+			}
+		}
+		return flush()
+	}
+	for {
+		for done := false; !done; {
+			select {
+			case r := <-results:
+				collect(r)
+			default:
+				done = true
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if work.Err() != nil {
+			return nil
+		}
+		if inflight >= par {
+			select {
+			case r := <-results:
+				collect(r)
+				continue
+			case <-rctx.Done():
+				return finish()
+			}
+		}
+		rc, cancelRc := rctx, context.CancelFunc(func() {})
+		if inflight > 0 {
+			rc, cancelRc = context.WithTimeout(rctx, ackEvery)
+		}
+		ds, err := c.Receive(rc, min(max(opts.Batch, 1), par-inflight))
+		timedOut := rc.Err() != nil && rctx.Err() == nil
+		cancelRc()
+		if err != nil {
+			switch {
+			case timedOut:
+				continue
+			case rctx.Err() != nil:
+				return finish()
+			case errors.Is(err, driver.ErrClosed):
+				return nil
+			default:
+				return err
+			}
+		}
+		now := time.Now()
+		for _, d := range ds {
+			hd, kind, business := classify(d, pr, opts, now)
+			if !business {
+				if settledWithoutHandler(d, pr) {
+					ack = append(ack, d)
+				} else {
+					nack = append(nack, d)
+				}
+				continue
+			}
+			inflight++
+			go func() {
+				results <- result{d, h(work, d, hd, kind) == nil}
+			}()
+		}
+	}
+}
+
+// classify handles pings (marks readiness) and records business deliveries
+// with pr. business is false for pings, foreign bodies and, with a nil pr,
+// everything.
+func classify(d *driver.Delivery, pr *probe.Consumer, opts ConsumeOptions, now time.Time) (envelope.Header, probe.Kind, bool) {
+	if Kind(d.Body) == KindPing {
+		if opts.Ready != nil {
+			opts.Ready.Mark(opts.Group)
+		}
+		return envelope.Header{}, probe.Foreign, false
+	}
+	if pr == nil {
+		return envelope.Header{}, probe.Foreign, false
+	}
+	hd, kind := pr.Record(d.Body, now)
+	return hd, kind, kind != probe.Foreign
+}
+
+// settledWithoutHandler says whether a delivery classify did not hand to
+// the handler is acked (a ping, or a foreign body) rather than nacked (a
+// business message arriving before the stick exists).
+func settledWithoutHandler(d *driver.Delivery, pr *probe.Consumer) bool {
+	return Kind(d.Body) == KindPing || pr != nil
+}
+
+// settle acks and nacks; a closed consumer or a cancelled work context is
+// not an error.
+func settle(work context.Context, c driver.Consumer, ack, nack []*driver.Delivery) error {
+	if len(ack) > 0 {
+		if err := c.Ack(work, ack); err != nil {
+			if work.Err() != nil || errors.Is(err, driver.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("ack: %w", err)
+		}
+	}
+	if len(nack) > 0 {
+		if err := c.Nack(work, nack); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			if work.Err() != nil || errors.Is(err, driver.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("nack: %w", err)
+		}
+	}
+	return nil
 }
 
 // Pacer limits a service to a capacity of n operations per second: each
