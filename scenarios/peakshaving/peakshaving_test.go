@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -336,5 +337,21 @@ func TestSaleServiceRestartsAfterError(t *testing.T) {
 	checkInvariants(t, res, c)
 	if metric(t, res, "sale_restarts") != 1 {
 		t.Fatalf("sale_restarts: %v", res.Metrics)
+	}
+}
+
+func TestWorkloadFile(t *testing.T) {
+	c := Scenario{}.DefaultConfig(true).(*Config)
+	file := "scenario: peakshaving\nrequests: 500\nstock: 10\nthreshold: 20\ncapacity: 50\nadmission: application\nduration: 500ms\n"
+	if err := scenarios.DecodeWorkload("w.yaml", []byte(file), c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Requests != 500 || c.Stock != 10 || c.Threshold != 20 || c.Capacity != 50 || c.Admission != AdmissionApplication || c.Duration != 500*time.Millisecond {
+		t.Fatalf("decoded %+v", c)
+	}
+	err := scenarios.DecodeWorkload("w.yaml", []byte("stock: 10\nadmission: lag\n"), Scenario{}.DefaultConfig(true))
+	var we *scenarios.WorkloadError
+	if !errors.As(err, &we) || we.Line != 2 || !strings.Contains(we.Msg, "admission") {
+		t.Fatalf("bad admission: %v", err)
 	}
 }

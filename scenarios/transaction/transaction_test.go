@@ -316,3 +316,23 @@ func hasNote(res *report.Result, s string) bool {
 	}
 	return false
 }
+
+func TestWorkloadFile(t *testing.T) {
+	c := Scenario{}.DefaultConfig(true).(*Config)
+	file := "scenario: transaction\nmode: outbox\nrate: 20\nduration: 5s\nscan_interval: 50ms\nretry_interval: 1s\nfailure_rate: 0.2\nrelay_crash_every: 3\n"
+	if err := scenarios.DecodeWorkload("w.yaml", []byte(file), c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != ModeOutbox || c.ScanInterval != 50*time.Millisecond || c.FailureRate != 0.2 || c.RelayCrashEvery != 3 || c.Rate != 20 {
+		t.Fatalf("decoded %+v", c)
+	}
+	err := scenarios.DecodeWorkload("w.yaml", []byte("mode: outbox\nfailure_rate: 2\n"), Scenario{}.DefaultConfig(true))
+	var we *scenarios.WorkloadError
+	if !errors.As(err, &we) || we.Line != 2 || !strings.Contains(we.Msg, "failure_rate") {
+		t.Fatalf("bad failure_rate: %v", err)
+	}
+	err = scenarios.DecodeWorkload("w.yaml", []byte("order_database_url: postgres://db/orders\n"), Scenario{}.DefaultConfig(true))
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("postgres URL: %v", err)
+	}
+}
