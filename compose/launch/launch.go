@@ -241,7 +241,8 @@ type Status struct {
 	PIDs      []int      `json:"pids,omitempty"`
 	Version   string     `json:"version,omitempty"`
 	Endpoints []Endpoint `json:"endpoints"`
-	// Durability names the disk-sync setting of its config, if known.
+	// Durability names the disk-sync setting of the config a broker mqbench
+	// started runs with ("" for others).
 	Durability string `json:"durability,omitempty"`
 	Detail     string `json:"detail,omitempty"`
 }

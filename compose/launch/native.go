@@ -174,7 +174,7 @@ func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status
 	if st.Version == "" && name == Kafka && len(st.PIDs) > 0 {
 		st.Version = kafkaVersionOf(st.PIDs[0])
 	}
-	if st.Managed || mode == ModeNative {
+	if st.Managed {
 		st.Durability = l.durability(b)
 	}
 	return st
