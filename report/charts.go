@@ -97,6 +97,7 @@ func barChart(title, yLabel string, labels []string, names []string, values [][]
 		p.Legend.Add(name, b)
 	}
 	p.NominalX(labels...)
+	p.X.Min, p.X.Max = -0.5, float64(len(labels))-0.5 // room for the outer bars
 	return svg(p)
 }
 
