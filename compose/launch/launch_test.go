@@ -168,8 +168,8 @@ func TestDurabilityReadsRenderedConfig(t *testing.T) {
 			if err := l.prepare(b); err != nil {
 				t.Fatal(err)
 			}
-			if got := l.durability(b); got != want {
-				t.Errorf("%s async=%v durability %q, want %q", name, async, got, want)
+			if got := l.durability(b); got != want || got != wantDurability(name, async) {
+				t.Errorf("%s async=%v durability %q, want %q (wantDurability %q)", name, async, got, want, wantDurability(name, async))
 			}
 		}
 	}

@@ -223,6 +223,18 @@ func (l *Launcher) durability(b brokerSpec) string {
 	return ""
 }
 
+// wantDurability is what durability reports for a broker started with the
+// given flush option ("" when the option does not change it).
+func wantDurability(name string, async bool) string {
+	switch name {
+	case RocketMQ:
+		return map[bool]string{false: "flushDiskType=SYNC_FLUSH", true: "flushDiskType=ASYNC_FLUSH"}[async]
+	case ActiveMQ:
+		return map[bool]string{false: "kahadb journal sync always", true: "kahadb journal sync periodic"}[async]
+	}
+	return ""
+}
+
 // upOne starts one broker natively unless it already answers.
 func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error {
 	b := l.broker(name)
@@ -230,6 +242,9 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 	if st.Healthy && st.Running {
 		if st.Managed {
 			w.printf("%s: already running (pid %s, version %s)", name, joinInts(st.PIDs), nonEmpty(st.Version, "?"))
+			if want := wantDurability(name, l.opts.AsyncFlush); want != "" && st.Durability != want {
+				w.printf("%s: warning: it runs with %s, not %s; stop it (mqbench down --brokers %s) and start it again to change", name, st.Durability, want, name)
+			}
 		} else {
 			w.printf("%s: already answering on port %s, not started by mqbench: reusing it", name, joinInts(st.Ports()))
 		}
