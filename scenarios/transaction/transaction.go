@@ -76,7 +76,9 @@ var errInjected = errors.New("injected processing failure")
 //
 // Common fields used: Rate is the orders per second (must be > 0; open
 // loop) over Duration, with Warmup orders left out of the time to
-// consistency; Producers are order-service goroutines; Consumers are
+// consistency; Producers are order-service goroutines (several, so that a
+// slow transactional send in native mode does not hold the schedule back);
+// Consumers are
 // inventory-service instances; Drain bounds the wait for consistency after
 // the last order; Size is the message body size; Partitions is passed to
 // both destinations.
@@ -172,7 +174,7 @@ func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 	c := &Config{
 		Common: scenarios.Common{
 			Rate: 100, Duration: 30 * time.Second, Drain: 60 * time.Second,
-			Size: 128, Producers: 1, Consumers: 2, Partitions: 1,
+			Size: 128, Producers: 4, Consumers: 2, Partitions: 1,
 		},
 		Mode: ModeAuto, ScanInterval: 100 * time.Millisecond, RetryInterval: 3 * time.Second,
 		RelayBatch: 100, FailureRate: 0.1, CrashEvery: 200, RelayCrashEvery: 25,
