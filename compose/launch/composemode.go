@@ -47,6 +47,15 @@ func (l *Launcher) composeFile() (string, error) {
 }
 
 func (l *Launcher) runCompose(ctx context.Context, action string, names []string, w *syncWriter) error {
+	if _, err := exec.LookPath("docker"); err != nil {
+		return errors.New("compose mode needs Docker with the compose plugin (docker not found on PATH): install it, or use --mode native")
+	}
+	vctx, vcancel := context.WithTimeout(ctx, 10*time.Second)
+	verr := exec.CommandContext(vctx, "docker", "compose", "version").Run()
+	vcancel()
+	if verr != nil {
+		return fmt.Errorf("compose mode needs the Docker Compose v2 plugin (`docker compose version` failed: %v): install it, or use --mode native", verr)
+	}
 	file, err := l.composeFile()
 	if err != nil {
 		return err

@@ -368,7 +368,7 @@ func TestFailedStartReportsLogTail(t *testing.T) {
 		name:   "fake",
 		dir:    filepath.Join(l.Home(), "fake"),
 		procs:  []procSpec{{"fake", "fake.pid", []string{"mqbench-fake-broker"}}},
-		checks: []check{{port, "stomp", ProbeSTOMP}},
+		checks: []check{{port, "stomp", ProbeSTOMP, false}},
 		logs:   []string{"logs/stdout.log"},
 	}
 	if err := l.startProc(b, b.procs[0], "stdout.log", nil, []string{sh, "-c", "echo mqbench-fake-broker: cannot bind; sleep 1; exit 1", "mqbench-fake-broker", b.dir}); err != nil {
@@ -388,5 +388,29 @@ func TestFailedStartReportsLogTail(t *testing.T) {
 	se := &StartError{Broker: "fake", Err: err, LogTail: l.logTail(b)}
 	if !strings.Contains(se.Error(), "cannot bind") || !strings.Contains(se.Error(), "fake did not come up") {
 		t.Errorf("StartError lacks the log tail:\n%s", se.Error())
+	}
+}
+
+// TestComposeModeStatus: compose mode probes only the published ports and
+// reports no pids (they belong to containers).
+func TestComposeModeStatus(t *testing.T) {
+	l, err := New(Options{Home: t.TempDir(), Mode: ModeCompose})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.Status(context.Background(), []string{Kafka, RocketMQ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st[0].Ports(); !slices.Equal(got, []int{PortKafka}) {
+		t.Errorf("kafka compose ports %v, want [9092]", got)
+	}
+	if got := st[1].Ports(); !slices.Equal(got, []int{PortRocketMQNamesrv, PortRocketMQBroker}) {
+		t.Errorf("rocketmq compose ports %v", got)
+	}
+	for _, s := range st {
+		if s.Mode != ModeCompose || s.Managed || len(s.PIDs) != 0 || s.Durability != "" {
+			t.Errorf("compose status %+v: want no pids, not managed", s)
+		}
 	}
 }

@@ -20,6 +20,8 @@ type check struct {
 	port     int
 	protocol string
 	probe    func(ctx context.Context, addr string, timeout time.Duration) Handshake
+	// nativeOnly marks a port the compose file does not publish.
+	nativeOnly bool
 }
 
 // brokerSpec describes one broker in native mode.
@@ -51,7 +53,7 @@ func rocketNamesrvCheck(requireBroker bool) check {
 	}
 	return check{PortRocketMQNamesrv, "rocketmq-remoting (name server)", func(ctx context.Context, addr string, t time.Duration) Handshake {
 		return ProbeRocketMQNamesrv(ctx, addr, want, t)
-	}}
+	}, false}
 }
 
 // broker returns the spec of a known broker name.
@@ -63,8 +65,8 @@ func (l *Launcher) broker(name string) brokerSpec {
 			name: name, dir: dir,
 			procs: []procSpec{{"activemq", "activemq.pid", []string{"activemq.jar"}}},
 			checks: []check{
-				{PortActiveMQStomp, "stomp", ProbeSTOMP},
-				{PortActiveMQOpenWire, "openwire", ProbeOpenWire},
+				{PortActiveMQStomp, "stomp", ProbeSTOMP, false},
+				{PortActiveMQOpenWire, "openwire", ProbeOpenWire, false},
 			},
 			logs: []string{"logs/activemq.log", "logs/stdout.log"},
 		}
@@ -72,7 +74,7 @@ func (l *Launcher) broker(name string) brokerSpec {
 		return brokerSpec{
 			name: name, dir: dir,
 			procs:      []procSpec{{"rabbitmq", "rabbitmq.pid", []string{"beam", "rabbit"}}},
-			checks:     []check{{PortRabbitMQ, "amqp-0-9-1", ProbeAMQP}},
+			checks:     []check{{PortRabbitMQ, "amqp-0-9-1", ProbeAMQP, false}},
 			extraPorts: []int{25672},
 			logs:       []string{"logs/" + rabbitNode + ".log", "logs/startup.log"},
 		}
@@ -81,8 +83,8 @@ func (l *Launcher) broker(name string) brokerSpec {
 			name: name, dir: dir,
 			procs: []procSpec{{"kafka", "kafka.pid", []string{"kafka.Kafka"}}},
 			checks: []check{
-				{PortKafka, "kafka (ApiVersions)", ProbeKafka},
-				{PortKafkaController, "kafka controller (ApiVersions)", ProbeKafka},
+				{PortKafka, "kafka (ApiVersions)", ProbeKafka, false},
+				{PortKafkaController, "kafka controller (ApiVersions)", ProbeKafka, true},
 			},
 			logs: []string{"logs/server.log", "logs/stdout.log", "logs/format.log"},
 		}
@@ -95,7 +97,7 @@ func (l *Launcher) broker(name string) brokerSpec {
 			},
 			checks: []check{
 				rocketNamesrvCheck(true),
-				{PortRocketMQBroker, "rocketmq-remoting (broker)", ProbeRocketMQBroker},
+				{PortRocketMQBroker, "rocketmq-remoting (broker)", ProbeRocketMQBroker, false},
 			},
 			extraPorts: []int{PortRocketMQBroker - 2, PortRocketMQBroker + 1},
 			logs:       []string{"logs/namesrv.log", "logs/broker.log", "logs/namesrv.stdout.log", "logs/broker.stdout.log"},
@@ -128,6 +130,9 @@ func (l *Launcher) logTail(b brokerSpec) string {
 // statusOne inspects one broker; it changes nothing.
 func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status {
 	b := l.broker(name)
+	if mode == ModeCompose {
+		b.checks = slices.DeleteFunc(slices.Clone(b.checks), func(c check) bool { return c.nativeOnly })
+	}
 	st := Status{Name: name, Mode: mode, Endpoints: make([]Endpoint, len(b.checks))}
 	var missing []string
 	if mode == ModeNative {
