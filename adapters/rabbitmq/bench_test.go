@@ -27,10 +27,12 @@ func BenchmarkThroughput(b *testing.B) {
 		batch                int
 	}{
 		{driver.Durable, 1, 1, 512},
+		{driver.Durable, 1, 1, 4096},
 		{driver.Durable, 2, 2, 512},
 		{driver.Durable, 4, 2, 512},
-		{driver.Durable, 4, 4, 1024},
+		{driver.Durable, 8, 2, 256},
 		{driver.Fast, 2, 2, 512},
+		{driver.Unsafe, 2, 2, 512},
 	}
 	for _, c := range cases {
 		name := fmt.Sprintf("%s/p=%d/c=%d/batch=%d", c.profile, c.producers, c.consumers, c.batch)

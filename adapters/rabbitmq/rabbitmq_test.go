@@ -367,21 +367,36 @@ func TestRoundTripProfiles(t *testing.T) {
 	}
 }
 
-func TestLongKeyTravelsInHeader(t *testing.T) {
+func TestKeysRoundTrip(t *testing.T) {
+	long := make([]byte, 300)
+	for i := range long {
+		long[i] = byte(i)
+	}
 	d := openDriver(t, driver.Durable)
 	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
 	provision(t, d, dest)
-	key := make([]byte, 300)
-	for i := range key {
-		key[i] = byte(i)
-	}
 	prod := newProducerT(t, d, dest, 0)
-	if err := prod.Send(ctxFor(t, 10*time.Second), []driver.Message{{Key: key, Body: []byte("x")}}); err != nil {
-		t.Fatal(err)
+	cons := newConsumerT(t, d, dest, "g", 0)
+	tests := []struct {
+		name string
+		key  []byte
+	}{
+		{"none", nil},
+		{"text", []byte("producer-7")},
+		{"binary", []byte{0, 0xff, 0x80, 1}},
+		{"255 bytes", long[:255]},
+		{"long, in a header", long},
 	}
-	got := receiveN(t, newConsumerT(t, d, dest, "g", 0), 1, true)
-	if string(got[0].Key) != string(key) {
-		t.Errorf("long key mangled: %d bytes", len(got[0].Key))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := prod.Send(ctxFor(t, 10*time.Second), []driver.Message{{Key: tt.key, Body: []byte("x")}}); err != nil {
+				t.Fatal(err)
+			}
+			got := receiveN(t, cons, 1, true)
+			if string(got[0].Key) != string(tt.key) {
+				t.Errorf("key %x came back as %x", tt.key, got[0].Key)
+			}
+		})
 	}
 }
 
