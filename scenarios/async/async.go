@@ -156,7 +156,7 @@ func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 	c := &Config{
 		Common: scenarios.Common{
 			Rate: 100, Duration: 60 * time.Second, Warmup: 3 * time.Second, Drain: 30 * time.Second,
-			Size: 256, Producers: 8, Consumers: 1, Partitions: 1,
+			Size: 256, Producers: 32, Consumers: 1, Partitions: 1,
 		},
 		Modes:     []string{Serial, Parallel, MQ},
 		EmailTime: 50 * time.Millisecond, SMSTime: 50 * time.Millisecond,

@@ -168,7 +168,7 @@ func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 	c := &Config{
 		Common: scenarios.Common{
 			Rate: 100, Duration: 60 * time.Second, Warmup: 3 * time.Second, Drain: 60 * time.Second,
-			Size: 128, Producers: 4, Consumers: 1, Partitions: 1,
+			Size: 128, Producers: 32, Consumers: 1, Partitions: 1,
 		},
 		Modes:       []string{Direct, MQ},
 		OutageStart: 0.3, OutageEnd: 0.6,
