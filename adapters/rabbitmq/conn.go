@@ -325,3 +325,30 @@ func (l *link) kill(err error) {
 	l.fail(err)
 	l.raw.Close()
 }
+
+// redialPause is the least time between two failed reconnection attempts of
+// one producer or consumer, so a caller that retries at once during an
+// outage does not spin.
+const redialPause = 250 * time.Millisecond
+
+// pauseAfterFailure waits until redialPause has passed since lastFail (zero
+// means no failure), or until ctx is done or closed is closed.
+func pauseAfterFailure(ctx context.Context, lastFail time.Time, closed <-chan struct{}) error {
+	if lastFail.IsZero() {
+		return nil
+	}
+	wait := redialPause - time.Since(lastFail)
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-closed:
+		return errClosedByUs
+	}
+}

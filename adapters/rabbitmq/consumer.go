@@ -41,6 +41,7 @@ type consumer struct {
 	unacked  map[uint64]struct{} // tags of sess received and not yet settled
 	closed   bool
 	closedCh chan struct{}
+	lastFail time.Time // last failed reconnection; only the user goroutine touches it
 }
 
 func newConsumer(d *rmq, dest driver.Destination, opts driver.ConsumerOptions) *consumer {
@@ -74,10 +75,18 @@ func (c *consumer) session(ctx context.Context) (*csession, error) {
 		c.d.cfg.Log().Info("rabbitmq: consumer reconnecting", "queue", c.queue, "cause", old.cause())
 		go old.shutdown()
 	}
-	s, err := c.open(ctx)
-	if err != nil {
+	if err := pauseAfterFailure(ctx, c.lastFail, c.closedCh); err != nil {
+		if errors.Is(err, errClosedByUs) {
+			return nil, driver.ErrClosed
+		}
 		return nil, err
 	}
+	s, err := c.open(ctx)
+	if err != nil {
+		c.lastFail = time.Now()
+		return nil, err
+	}
+	c.lastFail = time.Time{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -193,6 +193,7 @@ type producer struct {
 	sess     *psession
 	closed   bool
 	closedCh chan struct{}
+	lastFail time.Time // last failed reconnection; only the user goroutine touches it
 }
 
 func newProducer(d *rmq, dest driver.Destination, opts driver.ProducerOptions) *producer {
@@ -239,10 +240,18 @@ func (p *producer) session(ctx context.Context) (*psession, error) {
 		p.d.cfg.Log().Info("rabbitmq: producer reconnecting", "destination", p.dest.Name, "cause", old.cause())
 		go old.shutdown()
 	}
-	s, err := p.open(ctx)
-	if err != nil {
+	if err := pauseAfterFailure(ctx, p.lastFail, p.closedCh); err != nil {
+		if errors.Is(err, errClosedByUs) {
+			return nil, driver.ErrClosed
+		}
 		return nil, err
 	}
+	s, err := p.open(ctx)
+	if err != nil {
+		p.lastFail = time.Now()
+		return nil, err
+	}
+	p.lastFail = time.Time{}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
