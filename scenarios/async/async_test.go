@@ -256,3 +256,28 @@ func TestYAMLRoundTrip(t *testing.T) {
 		t.Fatal("an unknown field must fail a strict decode")
 	}
 }
+
+// TestBaselinesOnly runs the broker-free modes alone: nothing is sent, the
+// mq metrics are zero, and the verdict holds.
+func TestBaselinesOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := openMemory(t, memory.Options{})
+	c := smallConfig(Parallel, Serial)
+	c.Duration = 2 * time.Second
+	res, err := Scenario{}.Run(ctx, testEnv(t, d), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verdict.Pass || res.Accounting.Sent != 0 || metric(t, res, "registrations") != 0 {
+		t.Fatalf("verdict %+v, accounting %+v", res.Verdict, res.Accounting)
+	}
+	if metric(t, res, "failed_serial") != 0 || res.Latency["response_serial"].Count == 0 {
+		t.Fatalf("serial mode did not run cleanly: %v", res.Metrics)
+	}
+	for name, v := range res.Series {
+		if len(v) != len(res.Timeline) || len(v) == 0 {
+			t.Errorf("series %s has %d points, timeline %d", name, len(v), len(res.Timeline))
+		}
+	}
+}

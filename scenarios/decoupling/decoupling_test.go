@@ -288,3 +288,25 @@ func TestYAMLRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectOnly runs the broker-free mode alone: orders fail only during
+// the outage, and the direct inventory stays consistent.
+func TestDirectOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := openMemory(t, memory.Options{})
+	res, err := Scenario{}.Run(ctx, testEnv(t, d), smallConfig(Direct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verdict.Pass || res.Accounting.Sent != 0 {
+		t.Fatalf("verdict %+v, accounting %+v", res.Verdict, res.Accounting)
+	}
+	failed, placed := metric(t, res, "orders_failed_direct"), metric(t, res, "orders_direct")
+	if failed <= 0 || failed >= placed {
+		t.Fatalf("orders_failed_direct %v of %v: want some, not all", failed, placed)
+	}
+	if _, ok := res.Metrics["orders_lost_mq"]; ok {
+		t.Error("mq metrics without the mq mode")
+	}
+}
