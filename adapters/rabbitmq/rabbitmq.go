@@ -26,6 +26,8 @@
 //     producer or consumer whose connection died reconnects on its next
 //     Send or Receive; deliveries received on the old connection can no
 //     longer be acked (the broker redelivers them).
+//   - Destination.Partitions and ConsumerOptions.FromStart are ignored: a
+//     group's queue is one FIFO that holds everything sent since Provision.
 //   - The message key travels as the routing key (ignored by the fanout
 //     exchange), or in the "mqbench-key" header when it is longer than 255
 //     bytes.
