@@ -44,6 +44,13 @@ type consumer struct {
 
 	acks *ackTracker // used by the Receive/Ack goroutine only
 
+	cmu        sync.Mutex
+	pending    map[int]int64 // partition -> offset to commit next
+	commitErr  error         // last failed commit, reported by the next Ack
+	commitWake chan struct{} // cap 1
+	commitStop chan struct{} // closed by Close: final commit, then exit
+	commitDone chan struct{} // commit loop exited
+
 	gmu       sync.Mutex
 	joined    chan struct{} // closed at the first assignment
 	revokedAt time.Time     // start of the current rebalance
@@ -98,15 +105,19 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 		startOffset = kafkago.FirstOffset
 	}
 	c := &consumer{
-		d:         d,
-		topic:     dest.Name,
-		group:     groupID(dest, opts.Group),
-		msgs:      make(chan kafkago.Message, prefetch),
-		errs:      make(chan error, 1),
-		done:      make(chan struct{}),
-		acks:      newAckTracker(),
-		joined:    make(chan struct{}),
-		revokedAt: time.Now(),
+		d:          d,
+		topic:      dest.Name,
+		group:      groupID(dest, opts.Group),
+		msgs:       make(chan kafkago.Message, prefetch),
+		errs:       make(chan error, 1),
+		done:       make(chan struct{}),
+		acks:       newAckTracker(),
+		pending:    make(map[int]int64),
+		commitWake: make(chan struct{}, 1),
+		commitStop: make(chan struct{}),
+		commitDone: make(chan struct{}),
+		joined:     make(chan struct{}),
+		revokedAt:  time.Now(),
 	}
 	c.log = d.log.With("topic", c.topic, "group", c.group)
 	timeout := d.cfg.Timeout()
@@ -139,6 +150,7 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 	c.r = kafkago.NewReader(rc)
 	c.life, c.stop = context.WithCancel(context.Background())
 	go c.pump()
+	go c.commitLoop()
 
 	if err := c.waitJoined(ctx); err != nil {
 		c.Close()
@@ -277,12 +289,20 @@ func (c *consumer) delivery(m kafkago.Message) *driver.Delivery {
 	}
 }
 
-// Ack commits, per partition, the offset after the longest prefix of
-// acknowledged deliveries, synchronously: when Ack returns nil the broker
-// has stored the group's new offsets. It is bounded by ctx and
-// Config.OpTimeout. Deliveries of another consumer are refused; deliveries
-// already covered by a commit, or from before a rebalance that handed their
-// partition back, are ignored.
+// Ack marks ds processed. Kafka keeps one committed offset per partition,
+// so the offset committed for a partition is the one after the longest
+// prefix of acknowledged deliveries; deliveries already covered, or from
+// before a rebalance that handed their partition back, are ignored, and
+// deliveries of another consumer are refused.
+//
+// Ack does not wait for the broker: the offsets go to a commit loop that
+// keeps one synchronous OffsetCommit in flight and merges the acks that
+// arrive meanwhile (Kafka's usual commitAsync-per-poll pattern: the broker's
+// group coordinator may hold a commit a few milliseconds, which would
+// otherwise cap a consumer at one batch per commit). Close commits what is
+// left before leaving the group. If the process dies first, those messages
+// are delivered again (duplicates, never loss). A commit that failed is
+// reported by the next Ack and retried with the next one.
 func (c *consumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
 	if c.life.Err() != nil {
 		return driver.ErrClosed
@@ -297,25 +317,73 @@ func (c *consumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
 			commit[tok.partition] = off
 		}
 	}
-	if len(commit) == 0 {
-		return nil
-	}
-	msgs := make([]kafkago.Message, 0, len(commit))
+	c.cmu.Lock()
 	for part, off := range commit {
+		if cur, ok := c.pending[part]; !ok || off > cur {
+			c.pending[part] = off
+		}
+	}
+	err := c.commitErr
+	c.commitErr = nil
+	c.cmu.Unlock()
+	if len(commit) > 0 {
+		select {
+		case c.commitWake <- struct{}{}:
+		default:
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("kafka: an earlier commit for %q failed (will be retried): %w", c.group, err)
+	}
+	return nil
+}
+
+// commitLoop commits the pending offsets whenever Ack adds some, one commit
+// at a time, and once more when Close asks it to stop.
+func (c *consumer) commitLoop() {
+	defer close(c.commitDone)
+	for {
+		select {
+		case <-c.commitWake:
+			c.commitPending()
+		case <-c.commitStop:
+			c.commitPending()
+			return
+		}
+	}
+}
+
+// commitPending commits the pending offsets synchronously, bounded by
+// Config.OpTimeout; on failure it keeps them pending (unless newer ones
+// arrived) and records the error.
+func (c *consumer) commitPending() {
+	c.cmu.Lock()
+	batch := c.pending
+	c.pending = make(map[int]int64, len(batch))
+	c.cmu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	msgs := make([]kafkago.Message, 0, len(batch))
+	for part, off := range batch {
 		// CommitMessages commits Offset+1.
 		msgs = append(msgs, kafkago.Message{Topic: c.topic, Partition: part, Offset: off - 1})
 	}
-	ctx, cancel := c.d.opCtx(ctx)
-	defer cancel()
-	stop := context.AfterFunc(c.life, cancel)
-	defer stop()
-	if err := c.r.CommitMessages(ctx, msgs...); err != nil {
-		if c.life.Err() != nil {
-			return fmt.Errorf("kafka: commit for %q: %w", c.group, driver.ErrClosed)
-		}
-		return fmt.Errorf("kafka: commit for %q: %w", c.group, err)
+	ctx, cancel := context.WithTimeout(context.Background(), c.d.cfg.Timeout())
+	err := c.r.CommitMessages(ctx, msgs...)
+	cancel()
+	if err == nil {
+		return
 	}
-	return nil
+	c.log.Warn("kafka commit failed", "err", err)
+	c.cmu.Lock()
+	c.commitErr = err
+	for part, off := range batch {
+		if _, newer := c.pending[part]; !newer {
+			c.pending[part] = off
+		}
+	}
+	c.cmu.Unlock()
 }
 
 // Nack is not supported: Kafka has no per-message negative acknowledgement.
@@ -325,23 +393,37 @@ func (c *consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 	return fmt.Errorf("kafka: nack: %w", errors.ErrUnsupported)
 }
 
-// Close leaves the group (the broker then hands the partitions to the
-// remaining members, from the committed offsets) and unblocks Receive. It
-// waits at most Config.OpTimeout for kafka-go to finish. Idempotent.
+// Close unblocks Receive, commits the acknowledged offsets not yet committed
+// and leaves the group (the broker then hands the partitions to the
+// remaining members, from the committed offsets). The final commit and
+// kafka-go's shutdown are each bounded by Config.OpTimeout. Idempotent.
 func (c *consumer) Close() error {
 	c.closeOnce.Do(func() {
 		c.stop()
+		close(c.commitStop)
+		t0 := time.NewTimer(c.d.cfg.Timeout())
+		select {
+		case <-c.commitDone:
+			c.cmu.Lock()
+			if len(c.pending) > 0 {
+				c.closeErr = fmt.Errorf("kafka: close %q: final commit failed (those messages will be delivered again): %w", c.group, c.commitErr)
+			}
+			c.cmu.Unlock()
+		case <-t0.C:
+			c.closeErr = fmt.Errorf("kafka: close %q: final commit not done within %v (those messages may be delivered again)", c.group, c.d.cfg.Timeout())
+		}
+		t0.Stop()
 		closed := make(chan error, 1)
 		go func() { closed <- c.r.Close() }()
 		t := time.NewTimer(c.d.cfg.Timeout())
 		defer t.Stop()
 		select {
 		case err := <-closed:
-			if err != nil {
+			if err != nil && c.closeErr == nil {
 				c.closeErr = fmt.Errorf("kafka: close reader of %q: %w", c.group, err)
 			}
 		case <-t.C:
-			c.closeErr = fmt.Errorf("kafka: close reader of %q: not done within %v", c.group, c.d.cfg.Timeout())
+			c.closeErr = errors.Join(c.closeErr, fmt.Errorf("kafka: close reader of %q: not done within %v", c.group, c.d.cfg.Timeout()))
 		}
 		<-c.done
 		c.d.untrack(c)

@@ -15,7 +15,8 @@
 //   - A Producer sends with the low-level kafka-go Client.Produce, one
 //     request per partition and Send batch (so no batching timer ever delays
 //     a Send), with RequiredAcks set explicitly per profile: Durable =
-//     acks=all, Fast = acks=1, Unsafe = acks=0. The partition is chosen by
+//     acks=all, Fast = acks=1; Unsafe queues the messages for a background
+//     sender (acks=1) and returns at once. The partition is chosen by
 //     kafka-go's Hash balancer on Message.Key, and one partition's messages
 //     of one Send go out in order, one request at a time, so per-key order
 //     holds. Retriable failures are retried within Config.OpTimeout (which
@@ -192,7 +193,12 @@ func requiredAcks(p driver.Profile) (kafkago.RequiredAcks, error) {
 	case driver.Fast:
 		return kafkago.RequireOne, nil
 	case driver.Unsafe:
-		return kafkago.RequireNone, nil
+		// Not acks=0: kafka-go v0.4.51's Transport silently lost acks=0
+		// requests sent back to back (measured here, with no fault),
+		// which would make a negative control report loss for no
+		// reason. Unsafe sends acks=1 requests without waiting for them
+		// (see producer.Send).
+		return kafkago.RequireOne, nil
 	}
 	return 0, fmt.Errorf("kafka: unknown profile %q: %w", p, errors.ErrUnsupported)
 }

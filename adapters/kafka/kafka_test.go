@@ -226,10 +226,7 @@ func TestFanOutLateJoinAndOrder(t *testing.T) {
 					next[k]++
 				}
 				receiveNone(t, c)
-				depth, err := d.Depth(context.Background(), dest, g)
-				if err != nil || depth != 0 {
-					t.Errorf("group %s depth = %d, %v; want 0", g, depth, err)
-				}
+				eventuallyDepth(t, d, dest, g, 0)
 			}
 		})
 	}
@@ -294,9 +291,7 @@ func TestRedeliveryAfterClose(t *testing.T) {
 	if err := c1.Nack(ctx, ds[5:6]); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("Nack error = %v, want ErrUnsupported", err)
 	}
-	if depth, err := d.Depth(ctx, dest, "g"); err != nil || depth != 5 {
-		t.Errorf("depth = %d, %v; want 5", depth, err)
-	}
+	eventuallyDepth(t, d, dest, "g", 5) // commits are pipelined
 	if err := c1.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -424,5 +419,26 @@ func TestCloseUnblocks(t *testing.T) {
 	}
 	if _, err := d.NewProducer(context.Background(), dest, driver.ProducerOptions{}); err == nil {
 		t.Fatal("NewProducer after Close succeeded")
+	}
+}
+
+// eventuallyDepth waits (30 s at most) until the group's depth is want.
+func eventuallyDepth(t testing.TB, d *Driver, dest driver.Destination, group string, want int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		depth, err := d.Depth(ctx, dest, group)
+		if err != nil {
+			t.Fatalf("depth of %s: %v", group, err)
+		}
+		if depth == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("depth of %s = %d, want %d", group, depth, want)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

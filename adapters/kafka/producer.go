@@ -26,6 +26,9 @@ type producer struct {
 
 	life   context.Context // cancelled by Close
 	cancel context.CancelFunc
+
+	queue     chan unsafeBatch // Unsafe profile only
+	queueDone chan struct{}    // sendQueued exited
 }
 
 // NewProducer opens a producer on the provisioned topic dest.Name. It fails
@@ -55,6 +58,11 @@ func (d *Driver) NewProducer(ctx context.Context, dest driver.Destination, opts 
 		maxChunk: opts.MaxInFlight,
 	}
 	p.life, p.cancel = context.WithCancel(context.Background())
+	if d.cfg.EffectiveProfile() == driver.Unsafe {
+		p.queue = make(chan unsafeBatch, unsafeQueue)
+		p.queueDone = make(chan struct{})
+		go p.sendQueued()
+	}
 	for i := range p.parts {
 		p.parts[i] = i
 	}
@@ -74,15 +82,19 @@ type chunk struct {
 }
 
 // Send sends msgs and returns when the broker acknowledged each at the
-// profile's acks level (for Unsafe: once written to the connection), ctx is
-// done, or Config.OpTimeout has passed. Messages are grouped by partition;
-// each partition's messages go out in order, in requests of at most
-// MaxInFlight messages (and 900 KiB), one request at a time per partition,
-// partitions in parallel. After a request of a partition fails, the later
-// messages of that partition are not sent (so per-key order holds among the
-// confirmed messages). Failures are reported per message in a
-// *driver.SendError. Key and Body are copied: the caller may reuse them after
-// Send returns, even on a timeout.
+// profile's acks level, ctx is done, or Config.OpTimeout has passed.
+// Messages are grouped by partition; each partition's messages go out in
+// order, in requests of at most MaxInFlight messages (and 900 KiB), one
+// request at a time per partition, partitions in parallel. After a request
+// of a partition fails, the later messages of that partition are not sent (so
+// per-key order holds among the confirmed messages). Failures are reported
+// per message in a *driver.SendError. Key and Body are copied: the caller may
+// reuse them after Send returns, even on a timeout.
+//
+// In the Unsafe profile Send only queues the messages (blocking while
+// unsafeQueue batches wait) for the producer's background sender, which
+// sends them with acks=1 and logs failures: nothing tells the caller whether
+// they were stored, and Close drops what is still queued.
 func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 	if p.life.Err() != nil {
 		return driver.ErrClosed
@@ -90,36 +102,90 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	byPart := p.split(msgs)
+	if p.queue != nil {
+		select {
+		case p.queue <- unsafeBatch{byPart: byPart, n: len(msgs)}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.life.Done():
+			return driver.ErrClosed
+		}
+	}
 	ctx, cancel := p.d.opCtx(ctx)
 	defer cancel()
 	ctx, cancelC := context.WithCancelCause(ctx)
 	defer cancelC(nil)
 	stop := context.AfterFunc(p.life, func() { cancelC(driver.ErrClosed) })
 	defer stop()
-
-	byPart := p.split(msgs)
 	errs := make([]error, len(msgs))
-	if len(byPart) == 1 {
-		for _, chunks := range byPart {
-			p.sendPartition(ctx, chunks, errs)
-		}
-	} else {
-		var wg sync.WaitGroup
-		for _, chunks := range byPart {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p.sendPartition(ctx, chunks, errs)
-			}()
-		}
-		wg.Wait()
-	}
+	p.deliver(ctx, byPart, errs)
 	for _, err := range errs {
 		if err != nil {
 			return &driver.SendError{Errs: errs}
 		}
 	}
 	return nil
+}
+
+// deliver sends every partition's chunks, partitions in parallel, filling
+// errs.
+func (p *producer) deliver(ctx context.Context, byPart map[int][]*chunk, errs []error) {
+	if len(byPart) == 1 {
+		for _, chunks := range byPart {
+			p.sendPartition(ctx, chunks, errs)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for _, chunks := range byPart {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.sendPartition(ctx, chunks, errs)
+		}()
+	}
+	wg.Wait()
+}
+
+// unsafeQueue is how many Send batches an Unsafe producer queues.
+const unsafeQueue = 64
+
+// unsafeBatch is one queued Send of the Unsafe profile.
+type unsafeBatch struct {
+	byPart map[int][]*chunk
+	n      int
+}
+
+// sendQueued is the Unsafe profile's background sender. It runs until
+// Close, sending each queued batch like a Durable Send would, each bounded
+// by Config.OpTimeout.
+func (p *producer) sendQueued() {
+	defer close(p.queueDone)
+	for {
+		select {
+		case <-p.life.Done():
+			return
+		case b := <-p.queue:
+			ctx, cancel := p.d.opCtx(p.life)
+			errs := make([]error, b.n)
+			p.deliver(ctx, b.byPart, errs)
+			cancel()
+			failed, first := 0, error(nil)
+			for _, err := range errs {
+				if err != nil {
+					if first == nil {
+						first = err
+					}
+					failed++
+				}
+			}
+			if failed > 0 && p.life.Err() == nil {
+				p.d.log.Warn("kafka unsafe send failed (the caller was not told)", "topic", p.topic, "messages", failed, "err", first)
+			}
+		}
+	}
 }
 
 // split groups msgs by partition into requests, copying keys and bodies.
@@ -217,6 +283,7 @@ func (p *producer) sendChunk(ctx context.Context, c *chunk) error {
 		if !retriable(err) {
 			return fmt.Errorf("kafka: produce to %s[%d]: %w", p.topic, part, err)
 		}
+		p.d.log.Debug("kafka produce retry", "topic", p.topic, "partition", part, "err", err, "backoff", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -229,9 +296,13 @@ func (p *producer) sendChunk(ctx context.Context, c *chunk) error {
 }
 
 // Close marks the producer closed and unblocks a pending Send, which then
-// returns driver.ErrClosed for its unconfirmed messages. It is idempotent.
+// returns driver.ErrClosed for its unconfirmed messages; an Unsafe
+// producer's queued messages are dropped. It is idempotent.
 func (p *producer) Close() error {
 	p.cancel()
+	if p.queueDone != nil {
+		<-p.queueDone
+	}
 	p.d.untrack(p)
 	return nil
 }

@@ -52,7 +52,7 @@ func TestPubsubScenario(t *testing.T) {
 	t.Logf("throughput %+v", res.Throughput)
 	for name, l := range res.Latency {
 		if l != nil {
-			t.Logf("latency %s: %+v", name, *l)
+			t.Logf("latency %s: p50 %.2f p99 %.2f p999 %.2f max %.2f %s (corrected %v)", name, l.P50, l.P99, l.P999, l.Max, l.Unit, l.Corrected)
 		}
 	}
 }

@@ -99,7 +99,7 @@ func TestRequiredAcks(t *testing.T) {
 	}{
 		{driver.Durable, kafkago.RequireAll, false},
 		{driver.Fast, kafkago.RequireOne, false},
-		{driver.Unsafe, kafkago.RequireNone, false},
+		{driver.Unsafe, kafkago.RequireOne, false},
 		{"bogus", 0, true},
 	}
 	for _, tt := range tests {
