@@ -572,19 +572,18 @@ func (r *run) result(ctx context.Context, st *probe.Stick, modes []*mode, comple
 	res.Timeline = svc.ExtendTimeline(sum.Timeline, max(runSeconds, int((total+time.Second-1)/time.Second)))
 	secs := len(res.Timeline)
 	res.Series = map[string][]float64{}
-	per := c.Duration / time.Duration(len(c.Modes))
 	for _, m := range modes {
 		l := m.response.Summary()
 		res.Latency["response_"+m.name] = l
-		res.SetMetric("response_p50_ms_"+m.name, l.P50, "ms")
-		res.SetMetric("response_p90_ms_"+m.name, l.P90, "ms")
-		res.SetMetric("response_p99_ms_"+m.name, l.P99, "ms")
-		res.SetMetric("registrations_per_s_"+m.name, float64(m.measured.Load())/per.Seconds(), "1/s")
+		for _, p := range []string{"p50", "p90", "p99"} {
+			svc.SetPercentile(res, "response_"+p+"_ms_"+m.name, l, p)
+		}
+		svc.SetRate(res, "registrations_per_s_"+m.name, m.measured.Load(), m.measuredStart, m.end)
 		res.SetMetric("failed_"+m.name, float64(m.failed.Load()), "count")
 		res.Series["answered_"+m.name] = m.series.Values(secs)
 	}
 	res.Latency["db_write"] = r.dbWrite.Summary()
-	res.SetMetric("db_write_p50_ms", res.Latency["db_write"].P50, "ms")
+	svc.SetPercentile(res, "db_write_p50_ms", res.Latency["db_write"], "p50")
 
 	var mqMode *mode
 	for _, m := range modes {
@@ -608,10 +607,10 @@ func (r *run) result(ctx context.Context, st *probe.Stick, modes []*mode, comple
 		ne, ns := email.notify.Summary(), sms.notify.Summary()
 		all := svc.Merge(email.notify, sms.notify).Summary()
 		res.Latency["notify_email"], res.Latency["notify_sms"], res.Latency["notify"] = ne, ns, all
-		res.SetMetric("notify_p50_ms", all.P50, "ms")
-		res.SetMetric("notify_p99_ms", all.P99, "ms")
-		res.SetMetric("notify_email_p99_ms", ne.P99, "ms")
-		res.SetMetric("notify_sms_p99_ms", ns.P99, "ms")
+		svc.SetPercentile(res, "notify_p50_ms", all, "p50")
+		svc.SetPercentile(res, "notify_p99_ms", all, "p99")
+		svc.SetPercentile(res, "notify_email_p99_ms", ne, "p99")
+		svc.SetPercentile(res, "notify_sms_p99_ms", ns, "p99")
 		res.Series["emails_sent"] = email.series.Values(secs)
 		res.Series["sms_sent"] = sms.series.Values(secs)
 	}

@@ -797,9 +797,9 @@ func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, back
 		if p := m.placed.Load(); p > 0 {
 			res.SetMetric("success_rate_"+m.name, 100*float64(m.ok.Load())/float64(p), "%")
 		}
-		res.SetMetric("response_p50_ms_"+m.name, l.P50, "ms")
-		res.SetMetric("response_p99_ms_"+m.name, l.P99, "ms")
-		res.SetMetric("accepted_per_s_"+m.name, float64(m.measured.Load())/per.Seconds(), "1/s")
+		svc.SetPercentile(res, "response_p50_ms_"+m.name, l, "p50")
+		svc.SetPercentile(res, "response_p99_ms_"+m.name, l, "p99")
+		svc.SetRate(res, "accepted_per_s_"+m.name, m.measured.Load(), m.measuredStart, m.end)
 		res.Series["orders_ok_"+m.name] = m.okSeries.Values(secs)
 		res.Series["orders_failed_"+m.name] = m.failSeries.Values(secs)
 	}
@@ -861,11 +861,11 @@ func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, back
 	}
 	all := l(svc.Merge(r.e2eBefore, r.e2eDuring, r.e2eAfter), "order_to_deduct")
 	before, during, after := l(r.e2eBefore, "order_to_deduct_before"), l(r.e2eDuring, "order_to_deduct_during"), l(r.e2eAfter, "order_to_deduct_after")
-	res.SetMetric("e2e_p50_ms", all.P50, "ms")
-	res.SetMetric("e2e_p99_ms", all.P99, "ms")
-	res.SetMetric("e2e_p99_ms_before", before.P99, "ms")
-	res.SetMetric("e2e_p99_ms_during", during.P99, "ms")
-	res.SetMetric("e2e_p99_ms_after", after.P99, "ms")
+	svc.SetPercentile(res, "e2e_p50_ms", all, "p50")
+	svc.SetPercentile(res, "e2e_p99_ms", all, "p99")
+	svc.SetPercentile(res, "e2e_p99_ms_before", before, "p99")
+	svc.SetPercentile(res, "e2e_p99_ms_during", during, "p99")
+	svc.SetPercentile(res, "e2e_p99_ms_after", after, "p99")
 	res.SetMetric("duplicates_delivered", float64(m.inv.dupes.Load()), "count")
 	res.SetMetric("deducted_mq", float64(m.inv.applied.Load()), "count")
 	res.Series["deducted_mq"] = r.deductSeries.Values(secs)
@@ -873,7 +873,9 @@ func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, back
 
 	s.mu.Lock()
 	res.SetMetric("backlog_peak", float64(s.peak), "orders")
-	res.SetMetric("backlog_at_recovery", float64(s.atRecovery), "orders")
+	if s.recoverySampled {
+		res.SetMetric("backlog_at_recovery", float64(s.atRecovery), "orders")
+	}
 	var stickPeak int64
 	for _, sec := range sum.Timeline {
 		stickPeak = max(stickPeak, sec.Backlog)
@@ -885,7 +887,7 @@ func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, back
 	} else if s.depthErr != nil {
 		res.Notes = append(res.Notes, "queue depth could not be read: "+s.depthErr.Error())
 	}
-	if c.Capacity > 0 {
+	if c.Capacity > 0 && s.recoverySampled {
 		res.SetMetric("drain_expected_seconds", float64(s.atRecovery)/(c.Capacity-c.Rate), "s")
 	}
 	if first := r.firstDeductAfterUp.Load(); first != 0 {

@@ -619,3 +619,41 @@ func ExtendTimeline(tl []report.Second, n int) []report.Second {
 	}
 	return tl
 }
+
+// SetPercentile records metric name as percentile p ("p50", "p90", "p99",
+// "p999" or "max") of l in ms, and only when l holds values: a mode that
+// never ran gets no figure rather than a made-up zero.
+func SetPercentile(res *report.Result, name string, l *report.Latency, p string) {
+	if l == nil || l.Count == 0 {
+		return
+	}
+	var v float64
+	switch p {
+	case "p50":
+		v = l.P50
+	case "p90":
+		v = l.P90
+	case "p99":
+		v = l.P99
+	case "p999":
+		v = l.P999
+	case "max":
+		v = l.Max
+	default:
+		return
+	}
+	res.SetMetric(name, v, "ms")
+}
+
+// SetRate records metric name as count per second over the measured window
+// [from, min(to, now)), and only when that window is not empty (an
+// interrupted mode is rated over the part that ran).
+func SetRate(res *report.Result, name string, count int64, from, to time.Time) {
+	end := to
+	if now := time.Now(); now.Before(end) {
+		end = now
+	}
+	if secs := end.Sub(from).Seconds(); secs > 0 {
+		res.SetMetric(name, float64(count)/secs, "1/s")
+	}
+}

@@ -205,3 +205,32 @@ func TestWaitReadyTimeout(t *testing.T) {
 		t.Fatal("WaitReady without a consumer must time out")
 	}
 }
+
+func TestSetPercentileAndRate(t *testing.T) {
+	res := &report.Result{}
+	SetPercentile(res, "empty", &report.Latency{}, "p50")
+	SetPercentile(res, "nil", nil, "p50")
+	SetPercentile(res, "bad", &report.Latency{Count: 1, P50: 1}, "p42")
+	l := &report.Latency{Count: 3, P50: 1, P90: 2, P99: 3, P999: 4, Max: 5}
+	for _, p := range []string{"p50", "p90", "p99", "p999", "max"} {
+		SetPercentile(res, p, l, p)
+	}
+	want := map[string]float64{"p50": 1, "p90": 2, "p99": 3, "p999": 4, "max": 5}
+	if len(res.Metrics) != len(want) {
+		t.Fatalf("metrics %v, want only %v", res.Metrics, want)
+	}
+	for k, v := range want {
+		if res.Metrics[k].Value != v {
+			t.Errorf("%s = %v, want %v", k, res.Metrics[k].Value, v)
+		}
+	}
+	from := time.Now().Add(-time.Hour)
+	SetRate(res, "rate", 7200, from, from.Add(2*time.Second))
+	if res.Metrics["rate"].Value != 3600 {
+		t.Errorf("rate = %v, want 3600", res.Metrics["rate"].Value)
+	}
+	SetRate(res, "future", 5, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour))
+	if _, ok := res.Metrics["future"]; ok {
+		t.Error("a window that has not begun must give no rate")
+	}
+}
