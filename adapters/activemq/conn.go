@@ -437,7 +437,9 @@ func (c *conn) resolve(id string, err error) bool {
 }
 
 func (c *conn) heartBeatLoop() {
-	t := time.NewTicker(c.hbEvery / 2)
+	// Beat at a quarter of the promised interval: the broker's inactivity
+	// check then has ample margin even when this process is starved of CPU.
+	t := time.NewTicker(c.hbEvery / 4)
 	defer t.Stop()
 	for {
 		select {
@@ -446,7 +448,7 @@ func (c *conn) heartBeatLoop() {
 		case <-t.C:
 		}
 		c.wmu.Lock()
-		if time.Since(c.lastWrite) >= c.hbEvery/2 && c.bw.Buffered() == 0 {
+		if time.Since(c.lastWrite) >= c.hbEvery/4 && c.bw.Buffered() == 0 {
 			_ = c.nc.SetWriteDeadline(time.Now().Add(c.opTO))
 			if _, err := c.bw.Write([]byte{'\n'}); err == nil {
 				err = c.bw.Flush()
