@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 )
@@ -13,26 +15,55 @@ var errUnsupported = errors.ErrUnsupported
 // clientLogger routes the client library's rlog calls to a slog.Logger,
 // dropping debug and info (the client logs every rebalance and offset
 // fetch at info). Fatal is logged as an error: the library's default logger
-// would exit the process.
-type clientLogger struct{ l *slog.Logger }
+// would exit the process. With dest set it logs to *dest, read at each
+// call; otherwise to l.
+type clientLogger struct {
+	l    *slog.Logger
+	dest *atomic.Pointer[slog.Logger]
+}
 
 var _ rlog.Logger = clientLogger{}
 
-// installClientLogger replaces the client library's package-global logger.
+// The client library keeps its logger in an unsynchronised package variable
+// (rlog.SetLogger) that its background goroutines read at any time, so
+// replacing it while clients of an earlier driver still run is a data race.
+// It is therefore replaced exactly once per process, by a logger that reads
+// its destination from clientLogDest, which every New updates atomically.
+// These two variables are the adapter's only package-level state.
+var (
+	clientLogOnce sync.Once
+	clientLogDest atomic.Pointer[slog.Logger]
+)
+
+// installClientLogger makes l the destination of the client library's logs
+// (the last New wins).
 func installClientLogger(l *slog.Logger) {
-	rlog.SetLogger(clientLogger{l: l.With("component", "rocketmq-client-go")})
+	clientLogDest.Store(l.With("component", "rocketmq-client-go"))
+	clientLogOnce.Do(func() { rlog.SetLogger(clientLogger{dest: &clientLogDest}) })
+}
+
+func (c clientLogger) logger() *slog.Logger {
+	if c.dest != nil {
+		if l := c.dest.Load(); l != nil {
+			return l
+		}
+	}
+	if c.l != nil {
+		return c.l
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (c clientLogger) Debug(string, map[string]interface{}) {}
 func (c clientLogger) Info(string, map[string]interface{})  {}
 func (c clientLogger) Warning(msg string, fields map[string]interface{}) {
-	c.l.Warn(msg, attrs(fields)...)
+	c.logger().Warn(msg, attrs(fields)...)
 }
 func (c clientLogger) Error(msg string, fields map[string]interface{}) {
-	c.l.Error(msg, attrs(fields)...)
+	c.logger().Error(msg, attrs(fields)...)
 }
 func (c clientLogger) Fatal(msg string, fields map[string]interface{}) {
-	c.l.Error("fatal: "+msg, attrs(fields)...)
+	c.logger().Error("fatal: "+msg, attrs(fields)...)
 }
 
 // Level is ignored: the level is fixed at warning.
