@@ -25,6 +25,11 @@ const (
 	heartbeatInterval = time.Second
 	sessionTimeout    = 10 * time.Second // the broker's default minimum is 6 s
 	joinGroupBackoff  = 200 * time.Millisecond
+	// joinWaits bounds NewConsumer's wait for an assignment, in operation
+	// timeouts: a join is several round trips (find coordinator, join,
+	// sync, offset fetch) and may wait for the other members to rejoin
+	// (RebalanceTimeout = one operation timeout).
+	joinWaits = 3
 )
 
 // consumer is a member of one consumer group on one topic. Receive, Ack and
@@ -61,7 +66,7 @@ type consumer struct {
 }
 
 // NewConsumer joins the consumer group "<topic>.<opts.Group>" on dest.Name
-// and waits, bounded by ctx and Config.OpTimeout, until the group has given
+// and waits, bounded by ctx and 3 × Config.OpTimeout, until the group has given
 // it its partitions (possibly none, when the group has more members than the
 // topic has partitions). The wait is logged at info level.
 //
@@ -166,7 +171,8 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 // waitJoined waits for the first assignment, a fetch error, ctx or the
 // operation timeout.
 func (c *consumer) waitJoined(ctx context.Context) error {
-	t := time.NewTimer(c.d.cfg.Timeout())
+	bound := joinWaits * c.d.cfg.Timeout()
+	t := time.NewTimer(bound)
 	defer t.Stop()
 	start := time.Now()
 	select {
@@ -178,7 +184,7 @@ func (c *consumer) waitJoined(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("kafka: join group %q: %w", c.group, ctx.Err())
 	case <-t.C:
-		return fmt.Errorf("kafka: join group %q: no assignment within %v: %w", c.group, c.d.cfg.Timeout(), context.DeadlineExceeded)
+		return fmt.Errorf("kafka: join group %q: no assignment within %v: %w", c.group, bound, context.DeadlineExceeded)
 	}
 }
 

@@ -123,7 +123,13 @@ func msg(key string, seq int) driver.Message {
 	return driver.Message{Key: []byte(key), Body: body}
 }
 
-func seqOf(d *driver.Delivery) int { return int(binary.BigEndian.Uint64(d.Body)) }
+// seqOf returns the sequence a msg body carries, or -1 for a foreign body.
+func seqOf(d *driver.Delivery) int {
+	if len(d.Body) < 8 {
+		return -1
+	}
+	return int(binary.BigEndian.Uint64(d.Body))
+}
 
 func send(t testing.TB, p driver.Producer, msgs []driver.Message) {
 	t.Helper()

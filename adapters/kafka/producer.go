@@ -73,12 +73,15 @@ func (d *Driver) NewProducer(ctx context.Context, dest driver.Destination, opts 
 }
 
 // chunk is the messages of one produce request: their indexes in the Send
-// batch and their records.
+// batch and copies of their keys and bodies. The kafka-go records are built
+// anew for each attempt: a kafkago.Bytes is a reader, consumed by encoding,
+// so a retry with the same records would send empty messages.
 type chunk struct {
-	part    int
-	idx     []int
-	records []kafkago.Record
-	bytes   int
+	part   int
+	idx    []int
+	keys   [][]byte
+	values [][]byte
+	bytes  int
 }
 
 // Send sends msgs and returns when the broker acknowledged each at the
@@ -208,19 +211,26 @@ func (p *producer) split(msgs []driver.Message) map[int][]*chunk {
 		}
 		c.idx = append(c.idx, i)
 		c.bytes += size
-		c.records = append(c.records, kafkago.Record{
-			Key:   bytesOrNil(m.Key),
-			Value: kafkago.NewBytes(append([]byte(nil), m.Body...)),
-		})
+		var key []byte
+		if m.Key != nil {
+			key = append([]byte(nil), m.Key...)
+		}
+		c.keys = append(c.keys, key)
+		c.values = append(c.values, append([]byte(nil), m.Body...))
 	}
 	return byPart
 }
 
-func bytesOrNil(b []byte) kafkago.Bytes {
-	if b == nil {
-		return nil
+// records builds fresh kafka-go records for one attempt at sending c.
+func (c *chunk) records() []kafkago.Record {
+	out := make([]kafkago.Record, len(c.values))
+	for i, v := range c.values {
+		out[i].Value = kafkago.NewBytes(v)
+		if c.keys[i] != nil {
+			out[i].Key = kafkago.NewBytes(c.keys[i])
+		}
 	}
-	return kafkago.NewBytes(append([]byte(nil), b...))
+	return out
 }
 
 // partition picks the partition of key with kafka-go's Hash balancer (FNV-1a,
@@ -266,7 +276,7 @@ func (p *producer) sendChunk(ctx context.Context, c *chunk) error {
 			Topic:        p.topic,
 			Partition:    part,
 			RequiredAcks: p.d.acks,
-			Records:      kafkago.NewRecordReader(c.records...),
+			Records:      kafkago.NewRecordReader(c.records()...),
 		})
 		if err == nil && res != nil && res.Error != nil {
 			err = res.Error

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -198,5 +199,39 @@ func TestNewBadConfig(t *testing.T) {
 	}
 	if _, err := New(ctx, driver.Config{Profile: "bogus"}); err == nil {
 		t.Error("bad profile accepted")
+	}
+}
+
+// TestChunkRecordsRebuilt: every attempt gets records with the full
+// payload (kafka-go's Bytes are readers, consumed by encoding), and the
+// chunk does not alias the caller's buffers.
+func TestChunkRecordsRebuilt(t *testing.T) {
+	p := &producer{parts: []int{0, 1, 2}, maxChunk: 2}
+	key, body := []byte("k"), []byte("payload")
+	msgs := []driver.Message{{Key: key, Body: body}, {Key: key, Body: body}, {Key: key, Body: body}, {Body: body}}
+	byPart := p.split(msgs)
+	body[0] = 'X' // the caller reuses its buffer after Send
+	n := 0
+	for _, chunks := range byPart {
+		for _, c := range chunks {
+			if len(c.idx) > 2 {
+				t.Errorf("chunk of %d messages, want at most MaxInFlight 2", len(c.idx))
+			}
+			for attempt := range 2 {
+				for i, r := range c.records() {
+					v, err := io.ReadAll(r.Value)
+					if err != nil || string(v) != "payload" {
+						t.Fatalf("attempt %d record %d value %q, %v", attempt, i, v, err)
+					}
+					if (r.Key == nil) != (msgs[c.idx[i]].Key == nil) {
+						t.Fatalf("attempt %d record %d: key presence differs", attempt, i)
+					}
+				}
+			}
+			n += len(c.idx)
+		}
+	}
+	if n != len(msgs) {
+		t.Fatalf("%d messages in chunks, want %d", n, len(msgs))
 	}
 }
