@@ -676,6 +676,7 @@ type backlogSampler struct {
 	recoverySampled bool
 	drainedAt       time.Time
 	depthPeak       int64
+	depthLast       int64 // last reading, taken after the drain
 	depthRead       bool
 	depthErr        error
 }
@@ -729,6 +730,7 @@ func (r *run) sample(ctx context.Context, s *backlogSampler, dr driver.DepthRead
 			} else {
 				s.depthRead = true
 				s.depthPeak = max(s.depthPeak, d)
+				s.depthLast = d
 				depth.Max(now, d)
 			}
 			s.mu.Unlock()
@@ -884,6 +886,9 @@ func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, back
 	if s.depthRead {
 		res.SetMetric("depth_peak", float64(s.depthPeak), "messages")
 		res.Series["depth"] = depthSeries.Values(secs)
+		if drained && s.depthLast > 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("the broker still reported a queue depth of %d after every order was deducted: its depth lags consumption (for example consumer offsets persisted periodically), so depth_peak and the depth series are not reliable on this broker", s.depthLast))
+		}
 	} else if s.depthErr != nil {
 		res.Notes = append(res.Notes, "queue depth could not be read: "+s.depthErr.Error())
 	}
