@@ -763,3 +763,67 @@ func TestLostConnectionSurfacesAndRecovers(t *testing.T) {
 		}
 	}
 }
+
+// The pump settles a batch from confirmations and returns alone (no broker):
+// a return before the ack makes the message unroutable, a nack on a
+// destination with a max length is ErrRejected, tags outside the batch are
+// ignored, and a dead link fails what is left.
+func TestPumpSettlesBatch(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxLength int
+		nackIs    error
+	}{
+		{"max length", 5, driver.ErrRejected},
+		{"no max length", 0, ErrNacked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &producer{dest: driver.Destination{Name: "d", MaxLength: tt.maxLength}}
+			s := &psession{link: &link{done: make(chan struct{})}, notify: make(chan struct{}, 1)}
+			b := &batch{first: 5, state: make([]uint8, 4), errs: make([]error, 4), returned: make([]error, 4)}
+			for i := range b.state {
+				b.state[i] = msgPublished
+			}
+			b.unsettled = 4
+			s.b = b
+			confirms := make(chan amqp.Confirmation, 8)
+			returns := make(chan amqp.Return, 8)
+			returns <- amqp.Return{MessageId: "6", ReplyCode: 312, ReplyText: "NO_ROUTE"}
+			confirms <- amqp.Confirmation{DeliveryTag: 3, Ack: true} // stale
+			confirms <- amqp.Confirmation{DeliveryTag: 5, Ack: true}
+			confirms <- amqp.Confirmation{DeliveryTag: 6, Ack: true}
+			confirms <- amqp.Confirmation{DeliveryTag: 7, Ack: false}
+			done := make(chan struct{})
+			go func() {
+				s.pump(p, confirms, returns)
+				close(done)
+			}()
+			for {
+				s.mu.Lock()
+				left := b.unsettled
+				s.mu.Unlock()
+				if left == 1 {
+					break
+				}
+				<-s.notify
+			}
+			s.fail(errors.New("connection lost"))
+			close(confirms)
+			close(returns)
+			<-done
+			if b.errs[0] != nil {
+				t.Errorf("tag 5: %v, want confirmed", b.errs[0])
+			}
+			if !errors.Is(b.errs[1], ErrUnroutable) {
+				t.Errorf("tag 6: %v, want ErrUnroutable", b.errs[1])
+			}
+			if !errors.Is(b.errs[2], tt.nackIs) {
+				t.Errorf("tag 7: %v, want %v", b.errs[2], tt.nackIs)
+			}
+			if b.errs[3] == nil || b.unsettled != 0 {
+				t.Errorf("tag 8: %v (unsettled %d), want the link's failure", b.errs[3], b.unsettled)
+			}
+		})
+	}
+}
