@@ -12,8 +12,12 @@
 //     allow letters, digits, '-', '_', '%' and '|'). Provision creates it
 //     with Destination.Partitions queues on every master broker, creates one
 //     subscription group per Destination.Groups entry together with its
-//     %RETRY% topic, commits the current end of every queue as each new
-//     group's position, and waits until the name server routes the topic.
+//     %RETRY% topic, commits the oldest retained message of every queue as
+//     the position of each group that has none (so a group that subscribes
+//     late still gets everything sent after Provision), and waits until the
+//     name server routes the topic. Consumers start from the oldest retained
+//     message when a group has no position (ConsumeFromFirstOffset), so a
+//     position lost in a broker crash costs duplicates, never messages.
 //   - Producer: synchronous send; a message is confirmed only when the broker
 //     answers SEND_OK. Any other status (FLUSH_DISK_TIMEOUT, ...) is
 //     indeterminate and reported as not confirmed. Durable needs a broker
@@ -28,10 +32,14 @@
 //     %DLQ% topic after MaxReconsumeTimes, which is counted (Consumer.Stats,
 //     Driver.DeadLetters), never lost.
 //   - Transactions: native half messages (Transactor), see tx.go.
+//   - Depth reads end offsets and committed positions from the broker;
+//     consumers commit every five seconds and on Close, so it lags by that.
+//   - Info.BrokerVersion comes from GET_BROKER_RUNTIME_INFO (brokerVersionDesc).
 //
 // The Go client logs through a package-global logger (rlog); New routes it to
 // Config.Logger at warning level and above. With several drivers in one
-// process the last New wins, which only matters if their loggers differ.
+// process the last New wins, which only matters if their loggers differ (see
+// log.go for why that needs the adapter's only package-level variables).
 package rocketmq
 
 import (
