@@ -5,12 +5,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mqbench/mqbench/adapters/activemq"
+	"github.com/mqbench/mqbench/adapters/brokers"
 	"github.com/mqbench/mqbench/adapters/driver"
-	"github.com/mqbench/mqbench/adapters/kafka"
 	"github.com/mqbench/mqbench/adapters/memory"
-	"github.com/mqbench/mqbench/adapters/rabbitmq"
-	"github.com/mqbench/mqbench/adapters/rocketmq"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/async"
 	"github.com/mqbench/mqbench/scenarios/decoupling"
@@ -33,15 +30,15 @@ type adapter struct {
 
 func (a adapter) info() driver.Info { return a.describe() }
 
-// adapters is the explicit name -> constructor table (no init registries).
+// adapters is the explicit name -> constructor table (no init registries):
+// the real brokers of adapters/brokers plus the in-process memory driver.
 func adapters() []adapter {
-	return []adapter{
-		{name: "activemq", defaultAddr: "127.0.0.1:61613", new: activemq.New, describe: activemq.Describe, external: true},
-		{name: "kafka", defaultAddr: "127.0.0.1:9092", new: kafka.New, describe: kafka.Describe, external: true},
-		{name: "memory", defaultAddr: "in-process", new: memory.New, describe: describeMemory},
-		{name: "rabbitmq", defaultAddr: "127.0.0.1:5672", new: rabbitmq.New, describe: rabbitmq.Describe, external: true},
-		{name: "rocketmq", defaultAddr: "127.0.0.1:9876", new: rocketmq.New, describe: describeRocketMQ, external: true},
+	out := []adapter{{name: "memory", defaultAddr: "in-process", new: memory.New, describe: describeMemory}}
+	for _, b := range brokers.Real() {
+		out = append(out, adapter{name: b.Name, defaultAddr: b.DefaultAddr, new: b.New, describe: b.Describe, external: true})
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
 }
 
 // scenarioList is the explicit table of scenarios.
@@ -85,8 +82,4 @@ func describeMemory() driver.Info {
 	}
 	defer d.Close()
 	return d.Info()
-}
-
-func describeRocketMQ() driver.Info {
-	return driver.Info{Name: "rocketmq", Client: rocketmq.ClientModule, Protocol: "RocketMQ remoting (TCP)", Capabilities: rocketmq.Capabilities()}
 }

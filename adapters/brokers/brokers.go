@@ -1,0 +1,62 @@
+// Package brokers is the explicit table of the real broker adapters: name,
+// standard local address, constructor and static description. The CLI and
+// the integration tests read it; nothing registers itself.
+package brokers
+
+import (
+	"os"
+	"strings"
+
+	"github.com/mqbench/mqbench/adapters/activemq"
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/kafka"
+	"github.com/mqbench/mqbench/adapters/rabbitmq"
+	"github.com/mqbench/mqbench/adapters/rocketmq"
+)
+
+// Broker is one real broker adapter.
+type Broker struct {
+	// Name is the adapter and broker name, as `mqbench up` knows it.
+	Name string
+	// DefaultAddr is the standard local address the adapter dials.
+	DefaultAddr string
+	// New connects to the broker (see driver.Constructor).
+	New driver.Constructor
+	// Describe returns the static description: client, protocol and
+	// declared capabilities, without contacting the broker.
+	Describe func() driver.Info
+}
+
+// Real returns the four real broker adapters in name order (a new slice
+// each call).
+func Real() []Broker {
+	return []Broker{
+		{Name: "activemq", DefaultAddr: "127.0.0.1:61613", New: activemq.New, Describe: activemq.Describe},
+		{Name: "kafka", DefaultAddr: "127.0.0.1:9092", New: kafka.New, Describe: kafka.Describe},
+		{Name: "rabbitmq", DefaultAddr: "127.0.0.1:5672", New: rabbitmq.New, Describe: rabbitmq.Describe},
+		{Name: "rocketmq", DefaultAddr: "127.0.0.1:9876", New: rocketmq.New, Describe: describeRocketMQ},
+	}
+}
+
+// Find returns the broker named name.
+func Find(name string) (Broker, bool) {
+	for _, b := range Real() {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Broker{}, false
+}
+
+// Addr returns the address tests should dial: $MQBENCH_<NAME>_ADDR when
+// set, else DefaultAddr.
+func (b Broker) Addr() string {
+	if a := os.Getenv("MQBENCH_" + strings.ToUpper(b.Name) + "_ADDR"); a != "" {
+		return a
+	}
+	return b.DefaultAddr
+}
+
+func describeRocketMQ() driver.Info {
+	return driver.Info{Name: "rocketmq", Client: rocketmq.ClientModule, Protocol: "RocketMQ remoting (TCP)", Capabilities: rocketmq.Capabilities()}
+}
