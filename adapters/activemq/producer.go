@@ -225,7 +225,7 @@ func (p *producer) pipeline(ctx context.Context, c *conn, msgs []driver.Message,
 			setErr(u, fmt.Errorf("activemq: send not confirmed: %w", stop))
 		}
 		for i := next; i < len(msgs); i++ {
-			errs[i] = fmt.Errorf("activemq: not sent after an earlier failure: %w", stop)
+			errs[i] = fmt.Errorf("activemq: not confirmed, sending stopped after a failure: %w", stop)
 		}
 		failed = true
 	}
