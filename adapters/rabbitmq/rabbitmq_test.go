@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -826,4 +827,47 @@ func TestPumpSettlesBatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Closing the driver ends every goroutine the adapter and amqp091-go started
+// (pumps, watchers, readers, heartbeaters).
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	requireBroker(t)
+	before := runtime.NumGoroutine()
+	ctx := ctxFor(t, 30*time.Second)
+	d, err := New(ctx, driver.Config{Addr: testAddr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	cleanup, err := d.Provision(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(ctx, messages(10, "p")); err != nil {
+		t.Fatal(err)
+	}
+	receiveN(t, c, 10, true)
+	if err := cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil { // closes p and c too
+		t.Fatal(err)
+	}
+	var now int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if now = runtime.NumGoroutine(); now <= before {
+			return
+		}
+	}
+	buf := make([]byte, 1<<16)
+	t.Errorf("%d goroutines before, %d after Close:\n%s", before, now, buf[:runtime.Stack(buf, true)])
 }
