@@ -216,9 +216,11 @@ func (d *Driver) unprovision(ctx context.Context, n names) error {
 
 // Depth returns how many messages wait for group: the sum over the topic's
 // queues and the group's retry queue of end offset minus committed position.
-// Consumers commit their positions every five seconds (and on Close), so
-// the figure can lag consumption by that much; messages waiting in the
-// broker's delay schedule after a Nack are not included.
+// Consumers commit their positions every five seconds and on Close; Depth
+// first asks this driver's open consumers of the group to commit (one way),
+// so only consumers in other processes can make it lag by up to five
+// seconds. Messages waiting in the broker's delay schedule after a Nack are
+// not included.
 func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group string) (int64, error) {
 	n, err := resolve(dest)
 	if err != nil {
@@ -227,6 +229,9 @@ func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group strin
 	g := topicName(group)
 	if !n.hasGroup(g) {
 		return 0, fmt.Errorf("rocketmq: group %q is not one of destination %q's groups", group, dest.Name)
+	}
+	for _, c := range d.consumersOf(g, n.topic) {
+		_ = c.pc.PersistOffset(ctx, n.topic) // fails only once the consumer is shut down
 	}
 	var total int64
 	for _, b := range d.brokers {
