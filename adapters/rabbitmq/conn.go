@@ -199,10 +199,17 @@ func openLink(ctx context.Context, rawURL string, timeout time.Duration, name st
 	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 	go l.watchBlocked(blocked)
 	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	var chClosed chan *amqp.Error
 	err = bounded(ctx, timeout, "open channel", func() error {
 		ch, err := conn.Channel()
+		if err != nil {
+			return err
+		}
+		// Registered before setup, so an exception during or right
+		// after setup is reported with its reason.
+		chClosed = ch.NotifyClose(make(chan *amqp.Error, 1))
 		l.ch = ch
-		return err
+		return nil
 	})
 	if err == nil && setup != nil {
 		err = setup(l.ch)
@@ -212,7 +219,6 @@ func openLink(ctx context.Context, rawURL string, timeout time.Duration, name st
 		l.shutdown()
 		return nil, err
 	}
-	chClosed := l.ch.NotifyClose(make(chan *amqp.Error, 1))
 	go l.watchClose(connClosed, chClosed)
 	return l, nil
 }
