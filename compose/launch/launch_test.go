@@ -109,8 +109,8 @@ func TestBrokerFiles(t *testing.T) {
 		{ActiveMQ, false, "conf/activemq.xml", []string{
 			`uri="stomp://127.0.0.1:61613?transport.tcpNoDelay=true"`,
 			`uri="tcp://127.0.0.1:61616?transport.tcpNoDelay=true"`,
-			`journalDiskSyncStrategy="always"`, `persistent="true"`, "${activemq.data}/kahadb",
-		}, []string{"{{"}},
+			`journalDiskSyncStrategy="always"`, `persistent="true"`, `<kahaDB directory="/state/activemq/data/kahadb"`, `dataDirectory="/state/activemq/data"`,
+		}, []string{"{{", "${activemq.data}"}},
 		{ActiveMQ, true, "conf/activemq.xml", []string{`journalDiskSyncStrategy="periodic"`}, []string{`"always"`}},
 		{ActiveMQ, false, "conf/log4j.properties", []string{"log4j.appender.logfile.file=/state/activemq/logs/activemq.log"}, nil},
 		{RabbitMQ, false, "conf/rabbitmq.conf", []string{"listeners.tcp.default = 127.0.0.1:5672", "loopback_users.guest = true"}, nil},

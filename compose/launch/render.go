@@ -60,7 +60,7 @@ func brokerFiles(name, dir string, asyncFlush bool) ([]renderedFile, error) {
 		specs = []spec{
 			{"activemq.xml", "conf/activemq.xml", map[string]any{
 				"Host": host, "StompPort": PortActiveMQStomp, "OpenWirePort": PortActiveMQOpenWire,
-				"JournalSync": sync, "StoreLimit": "8 gb", "TempLimit": "2 gb",
+				"JournalSync": sync, "StoreLimit": "8 gb", "TempLimit": "2 gb", "DataDir": dir + "/data",
 			}},
 			{"activemq-log4j.properties", "conf/log4j.properties", map[string]any{"LogFile": dir + "/logs/activemq.log"}},
 		}

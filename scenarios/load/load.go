@@ -133,18 +133,42 @@ func Produce(ctx context.Context, p driver.Producer, pr *probe.Producer, s *Sche
 type Handler func(ctx context.Context, d *driver.Delivery, kind probe.Kind) error
 
 // Consume receives from c until ctx is done or c is closed, records every
-// delivery with pr, calls h (when non-nil) and acks. It returns nil on
-// ctx cancellation or close, or the error that stopped it.
+// delivery with pr, calls h (when non-nil) and acks. A failed Receive, Ack
+// or Nack does not stop it: brokers recover (a restarted broker redelivers
+// what was not acked, and the ledger counts those duplicates), so it backs
+// off and goes on. It returns nil when it stopped cleanly, or the last error
+// it saw when that error was never followed by a successful Receive.
 func Consume(ctx context.Context, c driver.Consumer, pr *probe.Consumer, maxBatch int, h Handler) error {
 	var ack, nack []*driver.Delivery
+	var lastErr error
+	backoff := 50 * time.Millisecond
+	fail := func(err error) bool {
+		if ctx.Err() != nil || errors.Is(err, driver.ErrClosed) {
+			return false
+		}
+		lastErr = err
+		t := time.NewTimer(backoff)
+		defer t.Stop()
+		backoff = min(2*backoff, 2*time.Second)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
 	for {
 		ds, err := c.Receive(ctx, maxBatch)
 		if err != nil {
+			if fail(err) {
+				continue
+			}
 			if ctx.Err() != nil || errors.Is(err, driver.ErrClosed) {
-				return nil
+				return lastErr
 			}
 			return err
 		}
+		lastErr, backoff = nil, 50*time.Millisecond
 		now := time.Now()
 		ack, nack = ack[:0], nack[:0]
 		for _, d := range ds {
@@ -158,13 +182,13 @@ func Consume(ctx context.Context, c driver.Consumer, pr *probe.Consumer, maxBatc
 			ack = append(ack, d)
 		}
 		if len(ack) > 0 {
-			if err := c.Ack(ctx, ack); err != nil && ctx.Err() == nil && !errors.Is(err, driver.ErrClosed) {
-				return err
+			if err := c.Ack(ctx, ack); err != nil {
+				lastErr = err // redelivered later; the ledger counts the duplicates
 			}
 		}
 		if len(nack) > 0 {
-			if err := c.Nack(ctx, nack); err != nil && !errors.Is(err, errors.ErrUnsupported) && ctx.Err() == nil && !errors.Is(err, driver.ErrClosed) {
-				return err
+			if err := c.Nack(ctx, nack); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+				lastErr = err
 			}
 		}
 	}

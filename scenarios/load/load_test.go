@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -172,5 +173,70 @@ func TestLedgerCatchesInjectedFaults(t *testing.T) {
 				t.Errorf("sent %d confirmed %d unconfirmed %d", a.Sent, a.Confirmed, a.Unconfirmed)
 			}
 		})
+	}
+}
+
+// flakyConsumer fails its first Receive calls and its first Ack, then
+// delivers bodies one at a time.
+type flakyConsumer struct {
+	failReceives int
+	failAcks     int
+	bodies       [][]byte
+	acked        int
+}
+
+func (f *flakyConsumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, error) {
+	if f.failReceives > 0 {
+		f.failReceives--
+		return nil, errors.New("connection reset")
+	}
+	if len(f.bodies) == 0 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	d := &driver.Delivery{Body: f.bodies[0]}
+	f.bodies = f.bodies[1:]
+	return []*driver.Delivery{d}, nil
+}
+
+func (f *flakyConsumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
+	if f.failAcks > 0 {
+		f.failAcks--
+		return errors.New("ack on a dead connection")
+	}
+	f.acked += len(ds)
+	return nil
+}
+
+func (f *flakyConsumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
+	return errors.ErrUnsupported
+}
+func (f *flakyConsumer) Close() error { return nil }
+
+func TestConsumeSurvivesBrokerErrors(t *testing.T) {
+	st := probe.New(probe.Options{RunID: 9, Groups: []string{"g"}})
+	pr := st.Producer(0)
+	var bodies [][]byte
+	var msgs []driver.Message
+	for range 3 {
+		b := make([]byte, 64)
+		pr.Stamp(b, time.Now(), time.Now())
+		bodies = append(bodies, b)
+		msgs = append(msgs, driver.Message{Body: b})
+	}
+	pr.Sent(msgs, nil, time.Now())
+	fc := &flakyConsumer{failReceives: 2, failAcks: 1, bodies: bodies}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- load.Consume(ctx, fc, st.Consumer("g"), 10, nil) }()
+	for st.Snapshot().Received < 3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Consume returned %v after recovering", err)
+	}
+	if a := st.Summary(true).Accounting; a.Received != 3 || a.Lost != 0 {
+		t.Fatalf("accounting %+v", a)
 	}
 }
