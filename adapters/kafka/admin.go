@@ -405,6 +405,9 @@ func (d *Driver) commitOffsets(ctx context.Context, group, topic string, commits
 		for _, p := range res.Topics[topic] {
 			if p.Error != nil {
 				last = p.Error
+				if liveGroup(p.Error) {
+					return false, p.Error
+				}
 				if retriable(p.Error) {
 					return false, nil
 				}
@@ -413,10 +416,23 @@ func (d *Driver) commitOffsets(ctx context.Context, group, topic string, commits
 		}
 		return true, nil
 	})
+	if err != nil && liveGroup(err) {
+		// The group has members: they hold the positions (and a member
+		// that commits nothing starts per its own StartOffset).
+		d.log.Warn("kafka group has live members; its position is left to them", "group", group, "topic", topic, "err", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("kafka: position group %q on %q: %w (last: %v)", group, topic, err, last)
 	}
 	return nil
+}
+
+// liveGroup reports whether err is the broker refusing a commit from
+// outside the group because the group has members.
+func liveGroup(err error) bool {
+	return errors.Is(err, kafkago.UnknownMemberId) || errors.Is(err, kafkago.IllegalGeneration) ||
+		errors.Is(err, kafkago.RebalanceInProgress)
 }
 
 func (d *Driver) deleteGroups(ctx context.Context, groups []string) error {

@@ -7,34 +7,41 @@
 //     Destination.Partitions partitions, waits (bounded by Config.OpTimeout)
 //     until every partition has a leader, then commits, for each group in
 //     Destination.Groups that has no committed position yet, the current end
-//     offset of every partition. A group therefore sees every message sent
-//     after Provision, however late its consumer joins, and nothing older
-//     (unless its consumer asks for FromStart: see NewConsumer).
-//     Consumer group ids are "<topic>.<group>", so equal group names on
-//     different destinations never share a Kafka group.
+//     offset of every partition (marked as Provision's). A group therefore
+//     sees every message sent after Provision, however late its consumer
+//     joins, and nothing older (unless its consumer asks for FromStart: see
+//     NewConsumer). Consumer group ids are "<topic>.<group>", so equal group
+//     names on different destinations never share a Kafka group.
 //   - A Producer sends with the low-level kafka-go Client.Produce, one
 //     request per partition and Send batch (so no batching timer ever delays
-//     a Send), with RequiredAcks set explicitly per profile: Durable =
-//     acks=all, Fast = acks=1; Unsafe queues the messages for a background
-//     sender (acks=1) and returns at once. The partition is chosen by
-//     kafka-go's Hash balancer on Message.Key, and one partition's messages
-//     of one Send go out in order, one request at a time, so per-key order
-//     holds. Retriable failures are retried within Config.OpTimeout (which
-//     may duplicate: kafka-go has no idempotent producer).
+//     a Send; there is no kafka-go Writer and so no BatchTimeout), with
+//     RequiredAcks set explicitly per profile: Durable = acks=all, Fast =
+//     acks=1; Unsafe queues the messages for a background sender (acks=1)
+//     and returns at once. The partition is chosen by kafka-go's Hash
+//     balancer on Message.Key, and one partition's messages of one Send go
+//     out in order, one request at a time, so per-key order holds.
+//     Retriable failures are retried within Config.OpTimeout (which may
+//     duplicate: kafka-go has no idempotent producer).
 //   - A Consumer is a kafka-go Reader with a GroupID: FetchMessage, deliver,
-//     and CommitMessages (synchronous) on Ack; never ReadMessage, which
-//     commits before processing. Kafka keeps one committed offset per
-//     partition, so Ack commits the end of the contiguous acknowledged
-//     prefix of each partition: an unacknowledged delivery holds back the
-//     commit of the later ones and comes back (with them) after the consumer
-//     closes. Nack is unsupported.
+//     and CommitMessages after Ack; never ReadMessage, which commits before
+//     processing. Kafka keeps one committed offset per partition, so the
+//     offset committed is the end of the contiguous acknowledged prefix of
+//     each partition: an unacknowledged delivery holds back the commit of
+//     the later ones and comes back (with them) after the consumer closes.
+//     Commits are pipelined (see Ack) and flushed by Close. Nack is
+//     unsupported. There is no redelivery flag.
 //   - The broker version is left empty: Kafka does not tell its version over
-//     the wire protocol (ApiVersions ranges are shared by several releases),
-//     so whoever started the broker must record it.
+//     the wire protocol (ApiVersions ranges are shared by several releases,
+//     and guessing a release from them would be a guess), so whoever started
+//     the broker must record it (the launcher pins it).
 //
 // Every network operation is bounded by Config.OpTimeout; the waits for topic
 // leaders and for consumer group assignments are bounded too, and their
 // durations are logged at info level through Config.Logger.
+//
+// Broker compatibility: kafka-go v0.4.51 joins groups with JoinGroup v1,
+// which Kafka 4.0.0 removed and 4.0.1 restored: use Kafka 4.0.1 or later
+// (tested with 4.1.1).
 package kafka
 
 import (

@@ -448,3 +448,20 @@ func eventuallyDepth(t testing.TB, d *Driver, dest driver.Destination, group str
 		}
 	}
 }
+
+// TestFromStartWithLiveMembers: a FromStart consumer joining a group whose
+// members are already running leaves the positions to them instead of
+// failing.
+func TestFromStartWithLiveMembers(t *testing.T) {
+	d := openTest(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName("mqb-live"), Groups: []string{"g"}, Partitions: 2}
+	provision(t, d, dest)
+	p := newProducer(t, d, dest)
+	send(t, p, []driver.Message{msg("a", 0), msg("b", 1), msg("c", 2)})
+	a := newConsumer(t, d, dest, "g", false)
+	receiveN(t, a, 3, false) // received, not acked: no consumer commit yet
+	b := newConsumer(t, d, dest, "g", true)
+	if b == nil {
+		t.Fatal("no consumer")
+	}
+}

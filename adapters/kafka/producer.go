@@ -87,8 +87,9 @@ type chunk struct {
 // Send sends msgs and returns when the broker acknowledged each at the
 // profile's acks level, ctx is done, or Config.OpTimeout has passed.
 // Messages are grouped by partition; each partition's messages go out in
-// order, in requests of at most MaxInFlight messages (and 900 KiB), one
-// request at a time per partition, partitions in parallel. After a request
+// order, one request (of at most 900 KiB) at a time per partition,
+// partitions in parallel, so that at most MaxInFlight messages are in
+// flight when it is set (see split). After a request
 // of a partition fails, the later messages of that partition are not sent (so
 // per-key order holds among the confirmed messages). Failures are reported
 // per message in a *driver.SendError. Key and Body are copied: the caller may
@@ -192,16 +193,29 @@ func (p *producer) sendQueued() {
 }
 
 // split groups msgs by partition into requests, copying keys and bodies.
+// With MaxInFlight set, a request carries at most MaxInFlight divided by the
+// number of partitions the batch touches (at least 1), since the partitions
+// are sent in parallel, one request each at a time.
 func (p *producer) split(msgs []driver.Message) map[int][]*chunk {
-	byPart := make(map[int][]*chunk)
+	parts := make([]int, len(msgs))
+	touched := make(map[int]bool)
 	for i, m := range msgs {
-		part := p.partition(m.Key)
+		parts[i] = p.partition(m.Key)
+		touched[parts[i]] = true
+	}
+	limit := 0
+	if p.maxChunk > 0 {
+		limit = max(1, p.maxChunk/len(touched))
+	}
+	byPart := make(map[int][]*chunk, len(touched))
+	for i, m := range msgs {
+		part := parts[i]
 		chunks := byPart[part]
 		size := len(m.Key) + len(m.Body) + 64
 		var c *chunk
 		if k := len(chunks); k > 0 {
 			c = chunks[k-1]
-			if (p.maxChunk > 0 && len(c.idx) >= p.maxChunk) || c.bytes+size > maxRequestBytes {
+			if (limit > 0 && len(c.idx) >= limit) || c.bytes+size > maxRequestBytes {
 				c = nil
 			}
 		}
