@@ -219,15 +219,21 @@ func (c *consumer) libError(format string, args ...any) {
 }
 
 // pump moves fetched messages from the reader into c.msgs until Close.
-// Fetch errors other than the reader closing are offered on c.errs (the
-// latest one wins) and retried after a pause.
+// kafka-go reconnects and rejoins by itself, so fetch errors (other than the
+// reader closing) are logged (at most one a second), offered on c.errs for
+// NewConsumer's join wait (the latest one wins), and retried after a pause.
 func (c *consumer) pump() {
 	defer close(c.done)
+	var lastWarn time.Time
 	for {
 		m, err := c.r.FetchMessage(c.life)
 		if err != nil {
 			if c.life.Err() != nil || errors.Is(err, io.EOF) {
 				return
+			}
+			if time.Since(lastWarn) >= time.Second {
+				c.log.Warn("kafka fetch failed; retrying", "err", err)
+				lastWarn = time.Now()
 			}
 			select {
 			case <-c.errs:
@@ -253,8 +259,9 @@ func (c *consumer) pump() {
 
 // Receive blocks until at least one message is there, then returns it with
 // those already fetched, up to max (max <= 0 means 1). It returns ctx.Err()
-// when ctx is done, driver.ErrClosed once the consumer is closed, and a
-// fetch error (the consumer stays usable) when the reader reports one.
+// when ctx is done and driver.ErrClosed once the consumer is closed. Fetch
+// errors are not returned: kafka-go reconnects and rejoins the group by
+// itself (they are logged), and Receive keeps waiting for messages.
 func (c *consumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, error) {
 	if max <= 0 {
 		max = 1
@@ -265,8 +272,6 @@ func (c *consumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, er
 	var first kafkago.Message
 	select {
 	case first = <-c.msgs:
-	case err := <-c.errs:
-		return nil, fmt.Errorf("kafka: fetch from %s as %q: %w", c.topic, c.group, err)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.life.Done():

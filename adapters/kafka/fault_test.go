@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
+	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/pubsub"
 )
 
 // The fault tests stop, freeze and restart a broker, so they never run
@@ -277,5 +280,48 @@ func TestFaultRestart(t *testing.T) {
 		if s < 100 {
 			t.Errorf("seq %d was acked before the restart but delivered again", s)
 		}
+	}
+}
+
+// TestFaultScenarioRestart runs the pubsub scenario (durable) against the
+// private broker and restarts the broker in the middle: sends may fail
+// (unconfirmed) but no confirmed message may be lost.
+func TestFaultScenarioRestart(t *testing.T) {
+	fb := needFaultBroker(t)
+	d := openFault(t, fb, 5*time.Second)
+	var sc pubsub.Scenario
+	cfg := sc.DefaultConfig(true)
+	base := cfg.Base()
+	base.Profile = string(driver.Durable)
+	base.Rate = 2000
+	base.Duration = 20 * time.Second
+	base.Drain = 60 * time.Second
+	base.Partitions = 2
+	log := testLogger(t)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	env := scenarios.Env{
+		Driver: d, Profile: driver.Durable, RunID: uint64(time.Now().UnixNano()),
+		Prefix: uniqueName("mqb-fault"), WorkDir: t.TempDir(), Log: log,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	restarted := make(chan error, 1)
+	go func() {
+		time.Sleep(8 * time.Second)
+		restarted <- fb.restartBroker(ctx)
+	}()
+	res, err := sc.Run(ctx, env, cfg)
+	if rerr := <-restarted; rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Accounting
+	t.Logf("accounting %+v", a)
+	if a.Confirmed == 0 || a.Lost != 0 || !a.Complete {
+		t.Errorf("accounting %+v: want lost = 0 after a broker restart, complete", a)
 	}
 }
