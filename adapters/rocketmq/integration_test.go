@@ -485,3 +485,40 @@ func TestIntegrationDeadLetter(t *testing.T) {
 		t.Errorf("dead letter redelivered: %v, %v", ds, err)
 	}
 }
+
+// An empty body is refused with a clear error (the broker cannot store
+// one), an empty key is fine, and bad deliveries are refused; nothing panics.
+func TestIntegrationEmptyMessage(t *testing.T) {
+	d := openTest(t, driver.Durable)
+	dest := uniqueDest(t, 1, "g")
+	provision(t, d, dest)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	err = p.Send(ctx, []driver.Message{{Body: []byte("x")}, {}, {Body: []byte("y")}})
+	if !errors.Is(driver.MessageErr(err, 3, 1), errEmptyBody) || !driver.Confirmed(err, 3, 0) || driver.Confirmed(err, 3, 2) {
+		t.Errorf("send of x, empty, y: %v", err)
+	}
+	got := receiveN(t, c, 1, 30*time.Second)
+	if string(got[0].Body) != "x" || len(got[0].Key) != 0 {
+		t.Errorf("got key %q body %q, want no key and x", got[0].Key, got[0].Body)
+	}
+	if err := p.Send(ctx, nil); err != nil {
+		t.Errorf("Send(nil) = %v", err)
+	}
+	if err := c.Ack(ctx, []*driver.Delivery{{Token: "foreign"}}); err == nil {
+		t.Error("Ack of a foreign delivery succeeded")
+	}
+	if err := c.Nack(ctx, []*driver.Delivery{nil}); err == nil {
+		t.Error("Nack of a nil delivery succeeded")
+	}
+}

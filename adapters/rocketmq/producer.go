@@ -127,7 +127,8 @@ func (pr *Producer) message(m driver.Message) *primitive.Message {
 // rest are not sent (so a key's order never has a hole followed by later
 // messages of the same Send), and all are reported in a *driver.SendError.
 // In the Unsafe profile batches are sent one way and count as confirmed
-// once written to the connection.
+// once written to the connection. A message with an empty body is refused
+// without a round trip (the broker cannot store it).
 func (pr *Producer) Send(ctx context.Context, msgs []driver.Message) error {
 	select {
 	case <-pr.closed:
@@ -151,6 +152,12 @@ func (pr *Producer) Send(ctx context.Context, msgs []driver.Message) error {
 			for i := start; i < end; i++ {
 				errs[i] = fmt.Errorf("not sent after an earlier failure in the same Send: %w", sendErr)
 			}
+			start = end
+			continue
+		}
+		if len(msgs[start].Body) == 0 {
+			failed, sendErr = true, errEmptyBody
+			errs[start] = errEmptyBody
 			start = end
 			continue
 		}
@@ -182,12 +189,20 @@ func (pr *Producer) Send(ctx context.Context, msgs []driver.Message) error {
 	return &driver.SendError{Errs: errs}
 }
 
+// errEmptyBody refuses a message RocketMQ cannot store (the broker fails on
+// an empty body).
+var errEmptyBody = errors.New("rocketmq: empty message body: RocketMQ needs at least one byte")
+
 // batchEnd returns the end of the batch starting at start: consecutive
-// messages with the same key, within the count and size limits.
+// messages with the same key and a body, within the count and size limits.
+// A message with an empty body is a batch of its own.
 func batchEnd(msgs []driver.Message, start int) int {
 	size := len(msgs[start].Body)
 	end := start + 1
-	for end < len(msgs) && end-start < maxBatchCount && string(msgs[end].Key) == string(msgs[start].Key) {
+	if size == 0 {
+		return end
+	}
+	for end < len(msgs) && end-start < maxBatchCount && string(msgs[end].Key) == string(msgs[start].Key) && len(msgs[end].Body) > 0 {
 		size += len(msgs[end].Body) + len(msgs[end].Key)*2 + 64
 		if size > maxBatchBytes {
 			break

@@ -136,12 +136,16 @@ func (d *Driver) NewTxProducer(ctx context.Context, dest driver.Destination, che
 // broker will call check later). It returns the state the broker was told.
 // The client sends that decision one way, so the broker's receipt of it is
 // not confirmed; a lost decision is settled by check-back. If the half
-// message was not confirmed, local is not run and an error is returned.
+// message was not confirmed (or m has an empty body), local is not run and
+// an error is returned.
 func (tp *TxProducer) SendTx(ctx context.Context, m driver.Message, local func(ctx context.Context) driver.TxState) (driver.TxState, error) {
 	select {
 	case <-tp.closed:
 		return driver.TxUnknown, driver.ErrClosed
 	default:
+	}
+	if len(m.Body) == 0 {
+		return driver.TxUnknown, errEmptyBody
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

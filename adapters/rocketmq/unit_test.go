@@ -183,6 +183,12 @@ func TestBatchEnd(t *testing.T) {
 	if got := batchEnd(big, 0); got != 1 {
 		t.Errorf("oversized batch end = %d, want 1", got)
 	}
+	empty := []driver.Message{{Body: []byte("x")}, {}, {}, {Body: []byte("y")}}
+	for start, want := range []int{1, 2, 3, 4} {
+		if got := batchEnd(empty, start); got != want {
+			t.Errorf("batchEnd with empty bodies from %d = %d, want %d", start, got, want)
+		}
+	}
 }
 
 func TestSendStatusErr(t *testing.T) {
