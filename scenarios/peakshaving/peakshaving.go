@@ -471,7 +471,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 
 	res.Series = r.series(len(sum.Timeline))
 
-	res.Verdict.Check(true, "")
+	res.Verdict = report.Verdict{Pass: true}
 	res.Verdict.Check(oversold == 0, "oversold %d items (sold %d of %d, final stock %d)", oversold, fin.sold, c.Stock, fin.stock)
 	res.Verdict.Check(fin.stock == int64(c.Stock)-fin.sold, "stock %d ≠ initial %d − sold %d", fin.stock, c.Stock, fin.sold)
 	res.Verdict.Check(fin.sold == min(int64(c.Stock), fin.processed), "sold %d ≠ min(stock %d, processed %d)", fin.sold, c.Stock, fin.processed)

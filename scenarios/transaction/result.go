@@ -93,7 +93,7 @@ func (r *run) fill(ctx context.Context, res *report.Result, complete, consistent
 	}
 	res.Series = r.series(len(res.Timeline))
 
-	res.Verdict.Check(true, "")
+	res.Verdict = report.Verdict{Pass: true}
 	res.Verdict.Check(dupApplied == 0, "%d duplicate deductions applied", dupApplied)
 	res.Verdict.Check(fin.extra == 0, "%d deductions of orders the order database does not have", fin.extra)
 	if !complete {
