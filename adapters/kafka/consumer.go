@@ -16,11 +16,17 @@ import (
 )
 
 // Consumer tuning. The reader asks the broker to answer a fetch as soon as
-// one byte is there (MinBytes 1), so MaxWait only paces fetches of an idle
-// partition.
+// one byte is there (MinBytes 1), so MaxWait does not delay deliveries: it
+// only paces the fetches of an idle partition. kafka-go (v0.4.51) turns
+// MaxWait into the connection's read deadline and asks the broker to wait
+// MaxWait minus min(1 s, MaxWait/4); a small MaxWait (say 50 ms) leaves
+// 12 ms of slack, and on a busy host idle fetches then fail with i/o
+// timeouts and reconnect (measured: latency spikes, warnings). 1.5 s means
+// the broker holds an idle fetch 0.5 s with 1 s of slack; Close waits for
+// the pending fetch, so at most about 0.5 s.
 const (
 	defaultPrefetch   = 512
-	fetchMaxWait      = 50 * time.Millisecond
+	fetchMaxWait      = 1500 * time.Millisecond
 	fetchMaxBytes     = 4 << 20
 	heartbeatInterval = time.Second
 	sessionTimeout    = 10 * time.Second // the broker's default minimum is 6 s
