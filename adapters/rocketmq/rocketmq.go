@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -146,6 +147,12 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		maxReconsume: MaxReconsumeTimes,
 	}
 	installClientLogger(cfg.Log())
+	addr, err := resolveAddr(ctx, cfg.Addr, cfg.Timeout())
+	if err != nil {
+		d.admin.Close()
+		return nil, err
+	}
+	d.namesrv = addr
 	if err := d.preflight(ctx); err != nil {
 		d.admin.Close()
 		return nil, err
@@ -155,6 +162,36 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// resolveAddr checks host:port and resolves a host name to an IP address:
+// the client library accepts only ip:port name server addresses. A name
+// that does not resolve wraps driver.ErrUnreachable.
+func resolveAddr(ctx context.Context, addr string, timeout time.Duration) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" {
+		return "", fmt.Errorf("rocketmq: name server address %q: want host:port", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("rocketmq: name server address %q: bad port", addr)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return addr, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil || len(ips) == 0 {
+		return "", fmt.Errorf("rocketmq: resolve name server %q: %w: %v", host, driver.ErrUnreachable, err)
+	}
+	pick := ips[0].IP
+	for _, ip := range ips {
+		if ip.IP.To4() != nil {
+			pick = ip.IP
+			break
+		}
+	}
+	return net.JoinHostPort(pick.String(), port), nil
 }
 
 func (d *Driver) preflight(ctx context.Context) error {

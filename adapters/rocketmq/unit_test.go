@@ -287,3 +287,24 @@ func TestNewBadProfile(t *testing.T) {
 		t.Error("accepted an unknown profile")
 	}
 }
+
+func TestResolveAddr(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{"127.0.0.1:9876", "127.0.0.1:9876", false},
+		{"[::1]:9876", "[::1]:9876", false},
+		{"localhost:9876", "127.0.0.1:9876", false},
+		{"127.0.0.1", "", true},
+		{":9876", "", true},
+		{"127.0.0.1:x", "", true},
+		{"127.0.0.1:99999", "", true},
+	} {
+		got, err := resolveAddr(ctx, tc.in, 5*time.Second)
+		if (err != nil) != tc.wantErr || (!tc.wantErr && got != tc.want) {
+			t.Errorf("resolveAddr(%q) = %q, %v; want %q (error %v)", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
