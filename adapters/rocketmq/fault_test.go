@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,5 +155,117 @@ func TestIntegrationKillRestart(t *testing.T) {
 	wg.Wait()
 	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal(err)
+	}
+}
+
+// TestIntegrationFrozenBroker stops the name server and broker (SIGSTOP)
+// for a few seconds: Send, Receive, Depth and Nack return by their
+// deadlines, and after SIGCONT every confirmed message arrives. It only
+// runs with MQBENCH_RESTART=1: it freezes the shared broker.
+func TestIntegrationFrozenBroker(t *testing.T) {
+	if os.Getenv("MQBENCH_RESTART") != "1" {
+		t.Skip("set MQBENCH_RESTART=1 to freeze the shared broker")
+	}
+	l, err := launch.New(launch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, err := l.PIDs(launch.RocketMQ)
+	if err != nil {
+		t.Skipf("broker not started by mqbench: %v", err)
+	}
+	d := openTest(t, driver.Durable)
+	dest := uniqueDest(t, 1, "g")
+	provision(t, d, dest)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Send(ctx, msgsFor("f", 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	first := receiveN(t, c, 10, 30*time.Second)
+	_ = first
+
+	signal := func(sig syscall.Signal) {
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, sig); err != nil {
+				t.Errorf("signal %v to %d: %v", sig, pid, err)
+			}
+		}
+	}
+	signal(syscall.SIGSTOP)
+	resumed := false
+	resume := func() {
+		if !resumed {
+			signal(syscall.SIGCONT)
+			resumed = true
+		}
+	}
+	defer resume()
+
+	bounded := func(what string, f func(ctx context.Context) error) error {
+		t.Helper()
+		fctx, fcancel := context.WithTimeout(ctx, time.Second)
+		defer fcancel()
+		done := make(chan error, 1)
+		go func() { done <- f(fctx) }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s blocked past its 1s deadline", what)
+			return nil
+		}
+	}
+	confirmedDuring := 0
+	err = bounded("Send", func(ctx context.Context) error { return p.Send(ctx, msgsFor("f", 10, 1)) })
+	if err == nil {
+		confirmedDuring++ // stored before the freeze took hold
+	}
+	t.Logf("send while frozen: %v", err)
+	if err := bounded("Receive", func(ctx context.Context) error { _, err := c.Receive(ctx, 1); return err }); err == nil && confirmedDuring == 0 {
+		t.Errorf("Receive while frozen returned a message")
+	}
+	t.Logf("depth while frozen: %v", bounded("Depth", func(ctx context.Context) error { _, err := d.Depth(ctx, dest, dest.Groups[0]); return err }))
+	resume()
+
+	// After the thaw the producer works again and nothing confirmed is lost.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+		err := p.Send(sctx, msgsFor("f", 11, 1))
+		scancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("producer did not recover after SIGCONT: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	got := map[string]bool{}
+	rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+	defer rcancel()
+	for !got["f:000011"] {
+		ds, err := c.Receive(rctx, 10)
+		if err != nil {
+			t.Fatalf("after thaw: %v (got %v)", err, got)
+		}
+		for _, dl := range ds {
+			got[string(dl.Body)] = true
+		}
+		c.Ack(rctx, ds)
+	}
+	if confirmedDuring > 0 && !got["f:000010"] {
+		t.Errorf("message confirmed while freezing was lost")
 	}
 }

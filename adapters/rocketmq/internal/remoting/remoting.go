@@ -278,6 +278,10 @@ func (cn *conn) roundTrip(ctx context.Context, frame []byte, opaque int32) (resp
 		return nil, false, err
 	}
 	if _, err := nc.Write(frame); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, false, fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+		}
 		return nil, ctx.Err() == nil, err
 	}
 	first := true
@@ -286,6 +290,12 @@ func (cn *conn) roundTrip(ctx context.Context, frame []byte, opaque int32) (resp
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, false, fmt.Errorf("%w (%v)", ctx.Err(), err)
+			}
+			var ne net.Error
+			if ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(deadline) {
+				// The connection deadline is ctx's; its timer may not have
+				// fired yet.
+				return nil, false, fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 			}
 			return nil, first && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)), err
 		}
