@@ -278,11 +278,14 @@ func (cn *conn) roundTrip(ctx context.Context, frame []byte, opaque int32) (resp
 		return nil, false, err
 	}
 	if _, err := nc.Write(frame); err != nil {
+		if ctx.Err() != nil {
+			return nil, false, fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return nil, false, fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 		}
-		return nil, ctx.Err() == nil, err
+		return nil, true, err
 	}
 	first := true
 	for {
