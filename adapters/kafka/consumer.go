@@ -144,7 +144,7 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 		ReadBatchTimeout:  timeout,
 		ReadLagInterval:   -1,
 		HeartbeatInterval: heartbeatInterval,
-		CommitInterval:    0, // synchronous: Ack returns after the broker stored the offset
+		CommitInterval:    0, // CommitMessages waits for the broker (called by commitLoop)
 		SessionTimeout:    sessionTimeout,
 		RebalanceTimeout:  timeout,
 		JoinGroupBackoff:  joinGroupBackoff,

@@ -22,7 +22,7 @@ type producer struct {
 	topic    string
 	parts    []int // 0..n-1, as the balancer wants them
 	balancer kafkago.Hash
-	maxChunk int // messages per request; 0 = bytes only
+	maxChunk int // ProducerOptions.MaxInFlight: messages in flight per Send; 0 = no limit
 
 	life   context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -95,8 +95,9 @@ type chunk struct {
 // per message in a *driver.SendError. Key and Body are copied: the caller may
 // reuse them after Send returns, even on a timeout.
 //
-// In the Unsafe profile Send only queues the messages (blocking while
-// unsafeQueue batches wait) for the producer's background sender, which
+// In the Unsafe profile Send only queues the messages (blocking, at most
+// Config.OpTimeout, while unsafeQueue batches wait) for the producer's
+// background sender, which
 // sends them with acks=1 and logs failures: nothing tells the caller whether
 // they were stored, and Close drops what is still queued.
 func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
@@ -108,6 +109,8 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 	}
 	byPart := p.split(msgs)
 	if p.queue != nil {
+		t := time.NewTimer(p.d.cfg.Timeout())
+		defer t.Stop()
 		select {
 		case p.queue <- unsafeBatch{byPart: byPart, n: len(msgs)}:
 			return nil
@@ -115,6 +118,8 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 			return ctx.Err()
 		case <-p.life.Done():
 			return driver.ErrClosed
+		case <-t.C:
+			return fmt.Errorf("kafka: unsafe send queue still full after %v: %w", p.d.cfg.Timeout(), context.DeadlineExceeded)
 		}
 	}
 	ctx, cancel := p.d.opCtx(ctx)
