@@ -102,7 +102,7 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 	if err != nil {
 		return nil, err
 	}
-	g := topicName(opts.Group)
+	g := groupName(n.topic, opts.Group)
 	if !n.hasGroup(g) {
 		return nil, fmt.Errorf("rocketmq: group %q is not one of destination %q's groups %v", opts.Group, dest.Name, dest.Groups)
 	}

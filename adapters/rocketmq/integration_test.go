@@ -467,7 +467,7 @@ func TestIntegrationDeadLetter(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		n, err := d.DeadLetters(ctx, dest.Groups[0])
+		n, err := d.DeadLetters(ctx, dest, dest.Groups[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -520,5 +520,48 @@ func TestIntegrationEmptyMessage(t *testing.T) {
 	}
 	if err := c.Nack(ctx, []*driver.Delivery{nil}); err == nil {
 		t.Error("Nack of a nil delivery succeeded")
+	}
+}
+
+// Two destinations whose groups have the same name do not share a RocketMQ
+// group: with a consumer on each running, each receives all its messages.
+// (Were the group shared, each consumer would be allotted only half of its
+// topic's queues, the other half going to the consumer of the other topic.)
+func TestIntegrationSameGroupNameTwoTopics(t *testing.T) {
+	d := openTest(t, driver.Durable)
+	a := uniqueDest(t, 2, "shared")
+	b := a
+	b.Name += "-b"
+	b.Groups = append([]string(nil), a.Groups...)
+	provision(t, d, a)
+	provision(t, d, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var cs []driver.Consumer
+	for _, dest := range []driver.Destination{a, b} {
+		c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cs = append(cs, c)
+	}
+	for _, dest := range []driver.Destination{a, b} {
+		p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		for k := range 8 {
+			if err := p.Send(ctx, msgsFor(fmt.Sprintf("k%d", k), 0, 5)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, c := range cs {
+		got := receiveN(t, c, 40, 30*time.Second)
+		if len(got) != 40 {
+			t.Errorf("consumer %d: %d messages", i, len(got))
+		}
 	}
 }

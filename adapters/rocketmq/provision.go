@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
@@ -36,13 +38,35 @@ func resolve(dest driver.Destination) (names, error) {
 		return names{}, err
 	}
 	for _, g := range dest.Groups {
-		g = topicName(g)
-		if err := validName(g); err != nil {
+		if err := validName(topicName(g)); err != nil {
 			return names{}, err
 		}
-		n.groups = append(n.groups, g)
+		n.groups = append(n.groups, groupName(n.topic, g))
 	}
 	return n, nil
+}
+
+// maxGroupLen keeps "%RETRY%"+group and "%DLQ%"+group within RocketMQ's
+// topic name limit (127).
+const maxGroupLen = 120
+
+// groupName is the RocketMQ consumer group of destination group g on topic.
+// RocketMQ groups are cluster-wide and all consumers of a group must
+// subscribe to the same topics (a group's queues are shared out among all
+// its online clients, whatever they subscribe), so the group is scoped to
+// the topic: "<topic>__<group>", shortened with a hash when too long.
+func groupName(topic, g string) string {
+	name := topic + "__" + topicName(g)
+	if len(name) <= maxGroupLen {
+		return name
+	}
+	h := fnv.New64a()
+	h.Write([]byte(topic))
+	h.Write([]byte{0})
+	h.Write([]byte(g))
+	sum := strconv.FormatUint(h.Sum64(), 36)
+	keep := (maxGroupLen - len(sum) - 3) / 2
+	return topic[:min(len(topic), keep)] + "__" + topicName(g)[:min(len(g), keep)] + "_" + sum
 }
 
 // validName checks RocketMQ's rule for topic and group names.
@@ -226,7 +250,7 @@ func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group strin
 	if err != nil {
 		return 0, err
 	}
-	g := topicName(group)
+	g := groupName(n.topic, group)
 	if !n.hasGroup(g) {
 		return 0, fmt.Errorf("rocketmq: group %q is not one of destination %q's groups", group, dest.Name)
 	}
@@ -268,11 +292,15 @@ func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group strin
 	return total, nil
 }
 
-// DeadLetters returns how many messages of group the brokers moved to its
-// %DLQ% topic (after MaxReconsumeTimes nacks). They are not lost: they wait
-// there for inspection.
-func (d *Driver) DeadLetters(ctx context.Context, group string) (int64, error) {
-	g := topicName(group)
+// DeadLetters returns how many messages of dest's group the brokers moved
+// to its %DLQ% topic (after MaxReconsumeTimes nacks). They are not lost:
+// they wait there for inspection.
+func (d *Driver) DeadLetters(ctx context.Context, dest driver.Destination, group string) (int64, error) {
+	n, err := resolve(dest)
+	if err != nil {
+		return 0, err
+	}
+	g := groupName(n.topic, group)
 	var total int64
 	for _, b := range d.brokers {
 		var end int64

@@ -11,8 +11,9 @@
 //   - Destination.Name is the topic, with '.' mapped to '_' (RocketMQ names
 //     allow letters, digits, '-', '_', '%' and '|'). Provision creates it
 //     with Destination.Partitions queues on every master broker, creates one
-//     subscription group per Destination.Groups entry together with its
-//     %RETRY% topic, commits the oldest retained message of every queue as
+//     subscription group per Destination.Groups entry, named
+//     "<topic>__<group>" (RocketMQ groups are cluster-wide, and a group must
+//     not span topics), together with its %RETRY% topic, commits the oldest retained message of every queue as
 //     the position of each group that has none (so a group that subscribes
 //     late still gets everything sent after Provision), and waits until the
 //     name server routes the topic. Consumers start from the oldest retained

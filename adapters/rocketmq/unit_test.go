@@ -308,3 +308,22 @@ func TestResolveAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupName(t *testing.T) {
+	if got := groupName("orders", "g.1"); got != "orders__g_1" {
+		t.Errorf("groupName = %q", got)
+	}
+	long := strings.Repeat("t", 127)
+	a, b := groupName(long, "g1"), groupName(long, "g2")
+	if a == b || len(a) > maxGroupLen || len(b) > maxGroupLen {
+		t.Errorf("long names: %q (%d), %q (%d)", a, len(a), b, len(b))
+	}
+	if len("%RETRY%"+a) > 127 {
+		t.Errorf("retry topic of %q too long", a)
+	}
+	for _, g := range []string{a, b} {
+		if err := validName(g); err != nil {
+			t.Errorf("group %q invalid: %v", g, err)
+		}
+	}
+}
