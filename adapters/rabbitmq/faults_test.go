@@ -10,11 +10,16 @@
 //	MQBENCH_RABBITMQ_START    a command that starts it and waits until ready
 //
 // Run: go test -tags rabbitmqfaults -run Fault ./adapters/rabbitmq/
+//
+// TestFaultConformance runs the whole conformance suite, persistence
+// included, restarting this node (SIGTERM, then MQBENCH_RABBITMQ_START)
+// instead of the shared broker.
 package rabbitmq
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -24,6 +29,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/drivertest"
 )
 
 // faultOpTimeout is the adapter's operation timeout in the fault tests.
@@ -64,12 +70,20 @@ func signal(t *testing.T, sig syscall.Signal) {
 
 func run(t *testing.T, env string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, faultEnv(t, env), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", os.Getenv(env), args, err, out)
+	if err := runCmd(context.Background(), faultEnv(t, env), args...); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// runCmd runs a helper command, bounded to 3 minutes.
+func runCmd(ctx context.Context, cmd string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, cmd, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %v: %w\n%s", cmd, args, err, out)
+	}
+	return nil
 }
 
 func faultDriver(t *testing.T) (*rmq, driver.Destination) {
@@ -279,4 +293,40 @@ func TestFaultKillRestart(t *testing.T) {
 		}
 	}
 	t.Logf("confirmed %d of %d sent; all confirmed received after the restart", len(confirmed), seqBase)
+}
+
+// The conformance suite with a real restart of the test node for the
+// persistence test.
+func TestFaultConformance(t *testing.T) {
+	faultEnv(t, "MQBENCH_RABBITMQ_ADDR")
+	start := faultEnv(t, "MQBENCH_RABBITMQ_START")
+	pidFile := faultEnv(t, "MQBENCH_RABBITMQ_PIDFILE")
+	requireBroker(t)
+	drivertest.Run(t, drivertest.Harness{
+		Name: Name,
+		New: func(ctx context.Context, p driver.Profile) (driver.Driver, error) {
+			return New(ctx, driver.Config{Addr: testAddr(), Profile: p})
+		},
+		Restart: func(ctx context.Context) error {
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				return err
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				return err
+			}
+			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+				return err
+			}
+			for syscall.Kill(pid, 0) == nil {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			return runCmd(ctx, start)
+		},
+	})
 }
