@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"io"
 	"sort"
 	"text/tabwriter"
@@ -51,7 +53,7 @@ func printSummary(w io.Writer, r *report.Result) {
 				fmt.Fprint(w, ",")
 			}
 			m := r.Metrics[k]
-			fmt.Fprintf(w, " %s=%.4g%s", k, m.Value, unitSuffix(m.Unit))
+			fmt.Fprintf(w, " %s=%s%s", k, formatValue(m.Value), unitSuffix(m.Unit))
 		}
 		fmt.Fprintln(w)
 	}
@@ -81,4 +83,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// formatValue prints whole numbers in full and others with 4 significant
+// digits.
+func formatValue(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
