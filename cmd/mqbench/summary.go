@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 	"io"
+	"math"
 	"sort"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/mqbench/mqbench/report"
