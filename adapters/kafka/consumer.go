@@ -174,23 +174,30 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 	return c, nil
 }
 
-// waitJoined waits for the first assignment, a fetch error, ctx or the
-// operation timeout.
+// waitJoined waits for the first assignment, a permanent fetch error, ctx
+// or 3 operation timeouts; transient errors (kafka-go retries them) only
+// end up in the message when the wait fails.
 func (c *consumer) waitJoined(ctx context.Context) error {
 	bound := joinWaits * c.d.cfg.Timeout()
 	t := time.NewTimer(bound)
 	defer t.Stop()
 	start := time.Now()
-	select {
-	case <-c.joined:
-		c.log.Info("kafka consumer joined group", "wait", time.Since(start))
-		return nil
-	case err := <-c.errs:
-		return fmt.Errorf("kafka: join group %q: %w", c.group, err)
-	case <-ctx.Done():
-		return fmt.Errorf("kafka: join group %q: %w", c.group, ctx.Err())
-	case <-t.C:
-		return fmt.Errorf("kafka: join group %q: no assignment within %v: %w", c.group, bound, context.DeadlineExceeded)
+	var last error
+	for {
+		select {
+		case <-c.joined:
+			c.log.Info("kafka consumer joined group", "wait", time.Since(start))
+			return nil
+		case err := <-c.errs:
+			if !retriable(err) {
+				return fmt.Errorf("kafka: join group %q: %w", c.group, err)
+			}
+			last = err // kafka-go keeps trying (coordinator moving, broker restarting)
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: join group %q: %w (last error: %v)", c.group, ctx.Err(), last)
+		case <-t.C:
+			return fmt.Errorf("kafka: join group %q: no assignment within %v: %w (last error: %v)", c.group, bound, context.DeadlineExceeded, last)
+		}
 	}
 }
 

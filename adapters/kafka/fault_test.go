@@ -26,7 +26,8 @@ import (
 //	MQBENCH_KAFKA_FAULT_PIDFILE  the file holding its pid (for SIGSTOP)
 //	MQBENCH_KAFKA_RESTART_CMD    a shell command restarting it, keeping data
 //
-// and are skipped otherwise.
+// and are skipped otherwise. testdata/faultbroker.sh starts such a broker
+// (see its header for the exact settings).
 type faultBroker struct {
 	addr, pidfile, restart string
 }
