@@ -9,7 +9,12 @@
 //	                          arguments are appended)
 //	MQBENCH_RABBITMQ_START    a command that starts it and waits until ready
 //
-// Run: go test -tags rabbitmqfaults -run Fault ./adapters/rabbitmq/
+// testdata/testnode.sh starts such a node on port 5673 and prints the
+// environment:
+//
+//	adapters/rabbitmq/testdata/testnode.sh start
+//	env $(adapters/rabbitmq/testdata/testnode.sh env | xargs) \
+//		go test -tags rabbitmqfaults -run Fault ./adapters/rabbitmq/
 //
 // TestFaultConformance runs the whole conformance suite, persistence
 // included, restarting this node (SIGTERM, then MQBENCH_RABBITMQ_START)
@@ -263,6 +268,11 @@ func TestFaultKillRestart(t *testing.T) {
 	<-killed
 	if err == nil {
 		t.Fatal("no Send failed across a broker crash")
+	}
+	for deadline := time.Now().Add(bound); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("broker pid %d still alive after SIGKILL", pid)
+		}
 	}
 	run(t, "MQBENCH_RABBITMQ_START")
 	ctx := ctxFor(t, 2*time.Minute)
