@@ -42,3 +42,7 @@ go test -race -count=1 ./adapters/driver ./adapters/envelope ./adapters/memory .
 echo "== all tests against the real brokers"
 # -p 1: integration packages share the brokers and may restart them.
 go test -p 1 -count=1 -timeout 45m ./...
+
+echo "== the main job: quick matrix over the four brokers and four scenarios"
+# Fails (exit 1) when any cell's verdict fails.
+bin/mqbench matrix --quick --out results/ci-matrix
