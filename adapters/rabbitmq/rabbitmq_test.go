@@ -329,6 +329,22 @@ func expectNothing(t *testing.T, c driver.Consumer) {
 	}
 }
 
+// waitDepth waits until group's queue holds exactly want ready messages.
+func waitDepth(t *testing.T, d *rmq, dest driver.Destination, group string, want int64) {
+	t.Helper()
+	ctx := ctxFor(t, 30*time.Second)
+	for {
+		n, err := d.Depth(ctx, dest, group)
+		if err == nil && n == want {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("depth = %d, %v; want %d", n, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func seqOf(d *driver.Delivery) int { return int(d.Body[0])<<8 | int(d.Body[1]) }
 
 // ---- integration tests ----
@@ -481,6 +497,9 @@ func TestRejectPublishAtMaxLength(t *testing.T) {
 		t.Errorf("got seqs %d, %d", seqOf(got[0]), seqOf(got[1]))
 	}
 	cons.Close()
+	// x-max-length counts ready messages only: wait until the deliveries
+	// the consumer held unacked when it closed are back in the queue.
+	waitDepth(t, d, dest, "g", 3)
 	err = prod.Send(ctxFor(t, 10*time.Second), messages(3, "p"))
 	if !driver.Confirmed(err, 3, 0) || !driver.Confirmed(err, 3, 1) || !errors.Is(driver.MessageErr(err, 3, 2), driver.ErrRejected) {
 		t.Errorf("after draining two: %v", err)
