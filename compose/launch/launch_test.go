@@ -273,7 +273,15 @@ func TestSpawnStopAndPIDFile(t *testing.T) {
 	if readPID(pidPath) != pid {
 		t.Fatalf("pid file holds %d, want %d", readPID(pidPath), pid)
 	}
-	if !processAlive(pid, []string{"sleep", "300"}) {
+	// Right after fork the child's command line is still the test's until
+	// it execs: wait (bounded) for it to become "sleep 300".
+	alive := false
+	for deadline := time.Now().Add(10 * time.Second); !alive && time.Now().Before(deadline); {
+		if alive = processAlive(pid, []string{"sleep", "300"}); !alive {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if !alive {
 		t.Fatal("spawned process not alive")
 	}
 	if processAlive(pid, []string{"kafka.Kafka"}) {
