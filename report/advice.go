@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -130,6 +131,9 @@ type Advice struct {
 	Winner  string
 	Reason  string
 	Missing []string // brokers with no result for this scenario
+	// Caveat warns when the figures are not comparable (the brokers ran
+	// with different configurations or profiles).
+	Caveat string
 }
 
 // criteria in a fixed order.
@@ -203,7 +207,10 @@ func Advise(scenario string, results []*Result, brokers []string, w Weights) Adv
 		if h := headlineLatency(r); h.Ok && h.Value > 0 && !math.IsInf(bestLat, 1) {
 			rk.Parts["latency"] = Part{bestLat / h.Value, fmt.Sprintf("%s %.3g ms", h.Label, h.Value)}
 		}
-		if bestThr > 0 {
+		// Throughput decides only where it is what the scenario measures:
+		// the business scenarios run at a fixed offered rate, so their
+		// received rates differ by drain timing, not by broker capacity.
+		if bestThr > 0 && scenario == "pubsub" {
 			rk.Parts["throughput"] = Part{r.Throughput.ReceivedPerS / bestThr, fmt.Sprintf("%.0f msg/s received", r.Throughput.ReceivedPerS)}
 		}
 		if c, ok := costPerK(r); ok && c > 0 && !math.IsInf(bestCost, 1) {
@@ -223,7 +230,27 @@ func Advise(scenario string, results []*Result, brokers []string, w Weights) Adv
 	}
 	sortRanking(adv.Ranking)
 	adv.Winner, adv.Reason = explain(adv.Ranking, w)
+	adv.Caveat = comparability(results)
 	return adv
+}
+
+// comparability says why results of one scenario cannot be compared
+// figure for figure, or "" when they share profile and configuration.
+func comparability(results []*Result) string {
+	if len(results) < 2 {
+		return ""
+	}
+	key := func(r *Result) string {
+		b, _ := json.Marshal(r.Config)
+		return string(r.Profile) + " " + string(b)
+	}
+	first := key(results[0])
+	for _, r := range results[1:] {
+		if key(r) != first {
+			return "the brokers ran this scenario with different configurations or profiles (see Configuration below): compare the figures with care"
+		}
+	}
+	return ""
 }
 
 // sortRanking puts passing brokers first, then by score, then by name.

@@ -172,3 +172,37 @@ func TestWriteAndRead(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestAdviceCaveatOnDifferentConfigs(t *testing.T) {
+	var same, differ []*Result
+	for _, r := range fixtures() {
+		if r.Scenario == "pubsub" {
+			same = append(same, r)
+		}
+	}
+	brokers := []string{"activemq", "kafka", "rabbitmq", "rocketmq"}
+	if a := Advise("pubsub", same, brokers, DefaultWeights()); a.Caveat != "" {
+		t.Fatalf("caveat on equal configs: %s", a.Caveat)
+	}
+	for _, r := range fixtures() {
+		if r.Scenario == "pubsub" {
+			differ = append(differ, r)
+		}
+	}
+	differ[1].Config = map[string]any{"rate": 5000, "duration": "10s"}
+	if a := Advise("pubsub", differ, brokers, DefaultWeights()); a.Caveat == "" {
+		t.Fatal("no caveat when one broker ran at another rate")
+	}
+	// Throughput decides only the raw-load scenario.
+	var async []*Result
+	for _, r := range fixtures() {
+		if r.Scenario == "async" {
+			async = append(async, r)
+		}
+	}
+	for _, rk := range Advise("async", async, brokers, DefaultWeights()).Ranking {
+		if _, ok := rk.Parts["throughput"]; ok {
+			t.Fatalf("%s: throughput scored in a fixed-rate business scenario", rk.Broker)
+		}
+	}
+}
