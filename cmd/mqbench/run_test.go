@@ -52,6 +52,10 @@ func TestBadInput(t *testing.T) {
 		{"workload negative rate", []string{"run", "--broker", "memory", "--scenario", "pubsub", "--workload", negRate}, exitUsage, "neg.yaml:1: rate: must be ≥ 0"},
 		{"workload for another scenario", []string{"run", "--broker", "memory", "--scenario", "pubsub", "--workload", wrongScenario}, exitUsage, `workload is for scenario "async"`},
 		{"workload missing", []string{"run", "--broker", "memory", "--scenario", "pubsub", "--workload", "/nonexistent.yaml"}, exitUsage, "/nonexistent.yaml: cannot read workload"},
+		{"matrix unknown broker", []string{"matrix", "--brokers", "rabbitmq,zeromq"}, exitUsage, `unknown broker "zeromq"`},
+		{"matrix unknown scenario", []string{"matrix", "--scenarios", "async,bogus"}, exitUsage, `unknown scenario "bogus"`},
+		{"matrix bad profile", []string{"matrix", "--profile", "unsafe"}, exitUsage, `unknown profile "unsafe" (valid: durable, fast)`},
+		{"matrix bad weights", []string{"matrix", "--weights", "latency=x"}, exitUsage, "want a number"},
 		{"report without dir", []string{"report"}, exitUsage, "a results directory is required"},
 		{"report empty dir", []string{"report", t.TempDir()}, exitUsage, "no result.json found"},
 		{"report bad weights", []string{"report", t.TempDir(), "--weights", "speed=3"}, exitUsage, `unknown criterion "speed"`},
@@ -73,7 +77,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestHelpEverywhere(t *testing.T) {
-	for _, cmd := range []string{"list", "run", "report", "up", "down", "status"} {
+	for _, cmd := range []string{"list", "run", "matrix", "report", "up", "down", "status"} {
 		t.Run(cmd, func(t *testing.T) {
 			code, out, stderr := runCLI(t, cmd, "--help")
 			if code != exitOK || !strings.Contains(out, "usage: mqbench "+cmd) {
