@@ -205,7 +205,7 @@ func Advise(scenario string, results []*Result, brokers []string, w Weights) Adv
 		rel, relFig := reliabilityScore(r)
 		rk.Parts["reliability"] = Part{rel, relFig}
 		if h := headlineLatency(r); h.Ok && h.Value > 0 && !math.IsInf(bestLat, 1) {
-			rk.Parts["latency"] = Part{bestLat / h.Value, fmt.Sprintf("%s %.3g ms", h.Label, h.Value)}
+			rk.Parts["latency"] = Part{bestLat / h.Value, fmt.Sprintf("%s %s ms", h.Label, num(h.Value))}
 		}
 		// Throughput decides only where it is what the scenario measures:
 		// the business scenarios run at a fixed offered rate, so their
@@ -214,7 +214,7 @@ func Advise(scenario string, results []*Result, brokers []string, w Weights) Adv
 			rk.Parts["throughput"] = Part{r.Throughput.ReceivedPerS / bestThr, fmt.Sprintf("%.0f msg/s received", r.Throughput.ReceivedPerS)}
 		}
 		if c, ok := costPerK(r); ok && c > 0 && !math.IsInf(bestCost, 1) {
-			rk.Parts["cost"] = Part{bestCost / c, fmt.Sprintf("%.3g broker CPU s per 1000 deliveries", c)}
+			rk.Parts["cost"] = Part{bestCost / c, fmt.Sprintf("%s broker CPU s per 1000 deliveries", num(c))}
 		}
 		var sum, wsum float64
 		for _, c := range criteria {
