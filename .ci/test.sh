@@ -33,7 +33,14 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 echo "== brokers up (native)"
-trap 'echo "== brokers down"; bin/mqbench down || true' EXIT
+summary=""
+on_exit() {
+  echo "== brokers down"
+  bin/mqbench down || true
+  # The closing line: how many test packages passed and failed.
+  if [ -n "$summary" ]; then echo "$summary"; fi
+}
+trap on_exit EXIT
 bin/mqbench up --mode native
 
 echo "== race detector on the core packages"
@@ -41,7 +48,17 @@ go test -race -count=1 ./adapters/driver ./adapters/envelope ./adapters/memory .
 
 echo "== all tests against the real brokers"
 # -p 1: integration packages share the brokers and may restart them.
-go test -p 1 -count=1 -timeout 45m ./...
+set +e
+go test -p 1 -count=1 -timeout 45m ./... 2>&1 | tee /tmp/mqbench-go-test.log
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -c '^ok ' /tmp/mqbench-go-test.log || true)
+failed=$(grep -cE '^(FAIL|---) ?\S*\s+github.com/' /tmp/mqbench-go-test.log || true)
+summary="packages: ${passed} passed, ${failed} failed"
+echo "$summary"
+if [ "$status" -ne 0 ]; then
+  exit "$status"
+fi
 
 echo "== the main job: quick matrix over the four brokers and four scenarios"
 # Fails (exit 1) when any cell's verdict fails.
