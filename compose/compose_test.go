@@ -127,8 +127,11 @@ func TestComposeFileVolumesAndConfigs(t *testing.T) {
 		}
 	}
 	amq := p.Configs["activemq_xml"].Content
-	if !strings.Contains(amq, "stomp://0.0.0.0:61613?transport.tcpNoDelay=true") || !strings.Contains(amq, "${activemq.data}") {
-		t.Errorf("activemq.xml config lacks the tcpNoDelay STOMP connector or the unescaped ${activemq.data}:\n%s", amq)
+	// The data must land on the named volume: an absolute path, since the
+	// minimal config has no placeholder bean to expand ${activemq.data}.
+	if !strings.Contains(amq, "stomp://0.0.0.0:61613?transport.tcpNoDelay=true") ||
+		!strings.Contains(amq, `<kahaDB directory="/opt/apache-activemq/data/kahadb"`) || strings.Contains(amq, "${activemq.data}\"") {
+		t.Errorf("activemq.xml config lacks the tcpNoDelay STOMP connector or the kahaDB directory on the data volume:\n%s", amq)
 	}
 	rmq := p.Configs["rocketmq_broker_conf"].Content
 	for _, want := range []string{"brokerIP1=127.0.0.1", "flushDiskType=SYNC_FLUSH", "listenPort=10911"} {
