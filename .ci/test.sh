@@ -49,9 +49,24 @@ go test -race -count=1 ./adapters/driver ./adapters/envelope ./adapters/memory .
 echo "== all tests against the real brokers"
 # -p 1: integration packages share the brokers and may restart them.
 set +e
-go test -p 1 -count=1 -timeout 45m ./... 2>&1 | tee /tmp/mqbench-go-test.log
-status=${PIPESTATUS[0]}
+# -v goes to a log; the terminal gets the package lines and failures.
+go test -v -p 1 -count=1 -timeout 45m ./... > /tmp/mqbench-go-test-v.log 2>&1
+status=$?
+grep -E '^(ok|FAIL|---|panic|\?)|^\s+--- FAIL' /tmp/mqbench-go-test-v.log | grep -v -- '--- PASS' | grep -v -- '--- SKIP' > /tmp/mqbench-go-test.log || true
+cat /tmp/mqbench-go-test.log
+if [ "$status" -ne 0 ]; then
+  echo "== failures (full log: /tmp/mqbench-go-test-v.log)"
+  grep -E -B2 -A25 -- '--- FAIL' /tmp/mqbench-go-test-v.log | head -400
+fi
 set -e
+# Skips are listed so that a missing broker can never hide: a test may skip
+# only for an undeclared capability or a missing optional tool.
+echo "== skipped tests"
+grep -E -A1 '^\s*--- SKIP' /tmp/mqbench-go-test-v.log | grep -vE '^--$' || echo "(none)"
+if grep -E -A1 '^\s*--- SKIP' /tmp/mqbench-go-test-v.log | grep -qiE 'not reachable|broker absent|no broker'; then
+  echo "a test skipped for lack of a broker" >&2
+  status=1
+fi
 passed=$(grep -c '^ok ' /tmp/mqbench-go-test.log || true)
 failed=$(grep -cE '^(FAIL|---) ?\S*\s+github.com/' /tmp/mqbench-go-test.log || true)
 summary="packages: ${passed} passed, ${failed} failed"
