@@ -85,7 +85,8 @@ type Stick struct {
 	pledger   ledger // confirmed sequences per producer
 	sentSeqs  ledger // sent sequences per producer
 
-	foreign atomic.Int64
+	foreign   atomic.Int64
+	confirmed atomic.Int64 // running total, for Snapshot
 }
 
 type second struct {
@@ -276,6 +277,7 @@ func (p *Producer) Sent(msgs []driver.Message, err error, at time.Time) (confirm
 	sl.sent.Add(int64(n))
 	sl.confirmed.Add(int64(confirmed))
 	sl.errors.Add(int64(n - confirmed))
+	p.s.confirmed.Add(int64(confirmed))
 	return confirmed, rejected
 }
 
@@ -365,12 +367,9 @@ type Progress struct {
 // (summed over groups).
 func (p Progress) Remaining() int64 { return p.Confirmed*int64(p.Groups) - p.Received }
 
-// Snapshot reads the running totals from the timeline counters.
+// Snapshot reads the running totals.
 func (s *Stick) Snapshot() Progress {
-	var pr Progress
-	for i := range s.timeline {
-		pr.Confirmed += s.timeline[i].confirmed.Load()
-	}
+	pr := Progress{Confirmed: s.confirmed.Load()}
 	s.mu.Lock()
 	for _, g := range s.order {
 		pr.Received += g.received.Load()
