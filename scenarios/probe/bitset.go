@@ -14,23 +14,60 @@ const (
 
 type chunk [chunkWords]uint64
 
+// table is a growable slice of *T, indexed from 0, that readers use without
+// a lock; only growing takes one. The bitset's chunks and the ledger's
+// per-producer bitsets are both tables.
+type table[T any] struct {
+	mu    sync.Mutex
+	items atomic.Pointer[[]*T]
+}
+
+// get returns item i, creating it (and growing the table) when create is
+// set; without create a missing item is nil.
+func (t *table[T]) get(i uint64, create bool) *T {
+	if p := t.items.Load(); p != nil && i < uint64(len(*p)) && (*p)[i] != nil {
+		return (*p)[i]
+	}
+	if !create {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := t.all()
+	if i < uint64(len(cur)) && cur[i] != nil {
+		return cur[i]
+	}
+	next := make([]*T, max(uint64(len(cur)), i+1))
+	copy(next, cur)
+	next[i] = new(T)
+	t.items.Store(&next)
+	return next[i]
+}
+
+// all returns the items (some may be nil).
+func (t *table[T]) all() []*T {
+	if p := t.items.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // bitset is a growable set of sequence numbers, safe for concurrent Set and
 // Has. Sequences are dense from 0, so chunks are allocated in order.
 type bitset struct {
-	mu     sync.Mutex
-	chunks atomic.Pointer[[]*chunk]
+	chunks table[chunk]
 }
 
 // set adds seq and reports whether it was already present.
 func (b *bitset) set(seq uint64) (had bool) {
-	c := b.chunk(seq>>chunkShift, true)
+	c := b.chunks.get(seq>>chunkShift, true)
 	w, m := (seq>>6)&(chunkWords-1), uint64(1)<<(seq&63)
 	return atomic.OrUint64(&c[w], m)&m != 0
 }
 
 // has reports whether seq is present.
 func (b *bitset) has(seq uint64) bool {
-	c := b.chunk(seq>>chunkShift, false)
+	c := b.chunks.get(seq>>chunkShift, false)
 	if c == nil {
 		return false
 	}
@@ -38,40 +75,15 @@ func (b *bitset) has(seq uint64) bool {
 	return atomic.LoadUint64(&c[w])&m != 0
 }
 
-func (b *bitset) chunk(i uint64, create bool) *chunk {
-	if p := b.chunks.Load(); p != nil && i < uint64(len(*p)) && (*p)[i] != nil {
-		return (*p)[i]
-	}
-	if !create {
-		return nil
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var cur []*chunk
-	if p := b.chunks.Load(); p != nil {
-		cur = *p
-	}
-	if i < uint64(len(cur)) && cur[i] != nil {
-		return cur[i]
-	}
-	next := make([]*chunk, max(uint64(len(cur)), i+1))
-	copy(next, cur)
-	next[i] = new(chunk)
-	b.chunks.Store(&next)
-	return next[i]
-}
-
 // count returns how many sequences are present. Not concurrent with set.
 func (b *bitset) count() int64 {
 	var n int64
-	if p := b.chunks.Load(); p != nil {
-		for _, c := range *p {
-			if c == nil {
-				continue
-			}
-			for _, w := range c {
-				n += int64(bits.OnesCount64(w))
-			}
+	for _, c := range b.chunks.all() {
+		if c == nil {
+			continue
+		}
+		for _, w := range c {
+			n += int64(bits.OnesCount64(w))
 		}
 	}
 	return n
@@ -81,15 +93,8 @@ func (b *bitset) count() int64 {
 // concurrent with set.
 func (b *bitset) countAndNot(o *bitset) int64 {
 	var n int64
-	p := b.chunks.Load()
-	if p == nil {
-		return 0
-	}
-	var oc []*chunk
-	if q := o.chunks.Load(); q != nil {
-		oc = *q
-	}
-	for i, c := range *p {
+	oc := o.chunks.all()
+	for i, c := range b.chunks.all() {
 		if c == nil {
 			continue
 		}

@@ -102,37 +102,11 @@ type group struct {
 }
 
 // ledger holds one bitset per producer id.
-type ledger struct {
-	mu   sync.Mutex
-	sets atomic.Pointer[[]*bitset]
-}
+type ledger struct{ sets table[bitset] }
 
-func (l *ledger) get(p uint32) *bitset {
-	if s := l.sets.Load(); s != nil && int(p) < len(*s) && (*s)[p] != nil {
-		return (*s)[p]
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var cur []*bitset
-	if s := l.sets.Load(); s != nil {
-		cur = *s
-	}
-	if int(p) < len(cur) && cur[p] != nil {
-		return cur[p]
-	}
-	next := make([]*bitset, max(len(cur), int(p)+1))
-	copy(next, cur)
-	next[p] = new(bitset)
-	l.sets.Store(&next)
-	return next[p]
-}
+func (l *ledger) get(p uint32) *bitset { return l.sets.get(uint64(p), true) }
 
-func (l *ledger) all() []*bitset {
-	if s := l.sets.Load(); s != nil {
-		return *s
-	}
-	return nil
-}
+func (l *ledger) all() []*bitset { return l.sets.all() }
 
 // New returns a Stick for one run.
 func New(opts Options) *Stick {
