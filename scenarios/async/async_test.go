@@ -4,37 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/scenariotest"
 	"go.yaml.in/yaml/v3"
 )
-
-func testEnv(t *testing.T, d driver.Driver) scenarios.Env {
-	t.Helper()
-	return scenarios.Env{
-		Driver: d, Profile: driver.Durable, RunID: uint64(time.Now().UnixNano()),
-		Prefix: "t" + strings.ReplaceAll(t.Name(), "/", "-"), WorkDir: t.TempDir(),
-		Log: slog.New(slog.DiscardHandler),
-	}
-}
-
-func openMemory(t *testing.T, opts memory.Options) driver.Driver {
-	t.Helper()
-	d, err := memory.Constructor(opts)(context.Background(), driver.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
 
 // smallConfig is a short run; costs stay large so the modes' order is
 // unmistakable even on a loaded machine.
@@ -62,9 +42,9 @@ func metric(t *testing.T, res *report.Result, name string) float64 {
 func TestRunMemoryAllModes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d := openMemory(t, memory.Options{})
+	d := scenariotest.Memory(t, memory.Options{})
 	c := smallConfig(Serial, Parallel, MQ)
-	res, err := Scenario{}.Run(ctx, testEnv(t, d), c)
+	res, err := Scenario{}.Run(ctx, scenariotest.Env(t, d), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +98,10 @@ func TestRunMemoryAllModes(t *testing.T) {
 func TestDuplicatesSendOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d := openMemory(t, memory.Options{Faults: memory.Faults{DuplicateEvery: 3}})
+	d := scenariotest.Memory(t, memory.Options{Faults: memory.Faults{DuplicateEvery: 3}})
 	c := smallConfig(MQ)
 	c.Rate = 100
-	res, err := Scenario{}.Run(ctx, testEnv(t, d), c)
+	res, err := Scenario{}.Run(ctx, scenariotest.Env(t, d), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,13 +122,13 @@ func TestDuplicatesSendOnce(t *testing.T) {
 }
 
 func TestCancelReturnsPartial(t *testing.T) {
-	d := openMemory(t, memory.Options{})
+	d := scenariotest.Memory(t, memory.Options{})
 	c := smallConfig(MQ, Serial)
 	c.Duration = 20 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	res, err := Scenario{}.Run(ctx, testEnv(t, d), c)
+	res, err := Scenario{}.Run(ctx, scenariotest.Env(t, d), c)
 	if err != nil {
 		t.Fatalf("Run after cancel: %v", err)
 	}
@@ -161,14 +141,14 @@ func TestCancelReturnsPartial(t *testing.T) {
 }
 
 func TestRunRejectsWrongConfig(t *testing.T) {
-	d := openMemory(t, memory.Options{})
+	d := scenariotest.Memory(t, memory.Options{})
 	type other struct{ scenarios.Config }
-	if _, err := (Scenario{}).Run(context.Background(), testEnv(t, d), other{}); err == nil {
+	if _, err := (Scenario{}).Run(context.Background(), scenariotest.Env(t, d), other{}); err == nil {
 		t.Fatal("want error for a foreign config type")
 	}
 	c := smallConfig(MQ)
 	c.Rate = 0
-	_, err := Scenario{}.Run(context.Background(), testEnv(t, d), c)
+	_, err := Scenario{}.Run(context.Background(), scenariotest.Env(t, d), c)
 	var fe *scenarios.FieldError
 	if !errors.As(err, &fe) || fe.Field != "rate" {
 		t.Fatalf("err = %v, want a FieldError on rate", err)
@@ -262,10 +242,10 @@ func TestYAMLRoundTrip(t *testing.T) {
 func TestBaselinesOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d := openMemory(t, memory.Options{})
+	d := scenariotest.Memory(t, memory.Options{})
 	c := smallConfig(Parallel, Serial)
 	c.Duration = 2 * time.Second
-	res, err := Scenario{}.Run(ctx, testEnv(t, d), c)
+	res, err := Scenario{}.Run(ctx, scenariotest.Env(t, d), c)
 	if err != nil {
 		t.Fatal(err)
 	}

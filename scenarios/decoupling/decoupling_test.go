@@ -4,38 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/scenariotest"
 	"go.yaml.in/yaml/v3"
 )
-
-func testEnv(t *testing.T, d driver.Driver) scenarios.Env {
-	t.Helper()
-	return scenarios.Env{
-		Driver: d, Profile: driver.Durable, RunID: uint64(time.Now().UnixNano()),
-		Prefix: "t" + strings.ReplaceAll(t.Name(), "/", "-"), WorkDir: t.TempDir(),
-		Log: slog.New(slog.DiscardHandler),
-	}
-}
-
-func openMemory(t *testing.T, opts memory.Options) driver.Driver {
-	t.Helper()
-	d, err := memory.Constructor(opts)(context.Background(), driver.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
 
 func smallConfig(modes ...string) *Config {
 	c := Scenario{}.DefaultConfig(true).(*Config)
@@ -60,8 +39,8 @@ func metric(t *testing.T, res *report.Result, name string) float64 {
 func TestRunMemoryBothModes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d := openMemory(t, memory.Options{})
-	res, err := Scenario{}.Run(ctx, testEnv(t, d), smallConfig(Direct, MQ))
+	d := scenariotest.Memory(t, memory.Options{})
+	res, err := Scenario{}.Run(ctx, scenariotest.Env(t, d), smallConfig(Direct, MQ))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +107,8 @@ func TestRunMemoryBothModes(t *testing.T) {
 func TestDuplicatesDeductOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d := openMemory(t, memory.Options{Faults: memory.Faults{DuplicateEvery: 3}})
-	res, err := Scenario{}.Run(ctx, testEnv(t, d), smallConfig(MQ))
+	d := scenariotest.Memory(t, memory.Options{Faults: memory.Faults{DuplicateEvery: 3}})
+	res, err := Scenario{}.Run(ctx, scenariotest.Env(t, d), smallConfig(MQ))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,13 +126,13 @@ func TestDuplicatesDeductOnce(t *testing.T) {
 }
 
 func TestCancelReturnsPartial(t *testing.T) {
-	d := openMemory(t, memory.Options{})
+	d := scenariotest.Memory(t, memory.Options{})
 	c := smallConfig(MQ, Direct)
 	c.Duration = 40 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	res, err := Scenario{}.Run(ctx, testEnv(t, d), c)
+	res, err := Scenario{}.Run(ctx, scenariotest.Env(t, d), c)
 	if err != nil {
 		t.Fatalf("Run after cancel: %v", err)
 	}
@@ -294,8 +273,8 @@ func TestYAMLRoundTrip(t *testing.T) {
 func TestDirectOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d := openMemory(t, memory.Options{})
-	res, err := Scenario{}.Run(ctx, testEnv(t, d), smallConfig(Direct))
+	d := scenariotest.Memory(t, memory.Options{})
+	res, err := Scenario{}.Run(ctx, scenariotest.Env(t, d), smallConfig(Direct))
 	if err != nil {
 		t.Fatal(err)
 	}

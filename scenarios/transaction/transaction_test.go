@@ -14,6 +14,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/scenariotest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -97,16 +98,6 @@ func testConfig(mode string) *Config {
 	return c
 }
 
-func newMemory(t *testing.T, ctx context.Context, opts memory.Options) driver.Driver {
-	t.Helper()
-	d, err := memory.Constructor(opts)(ctx, driver.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 func runScenario(t *testing.T, ctx context.Context, d driver.Driver, c *Config) (*report.Result, error) {
 	t.Helper()
 	env := scenarios.Env{
@@ -178,7 +169,7 @@ func checkConsistent(t *testing.T, res *report.Result) {
 func TestOutboxWithFailuresAndCrashes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := runScenario(t, ctx, newMemory(t, ctx, memory.Options{}), testConfig(ModeOutbox))
+	res, err := runScenario(t, ctx, scenariotest.Memory(t, memory.Options{}), testConfig(ModeOutbox))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +194,7 @@ func TestOutboxWithFailuresAndCrashes(t *testing.T) {
 func TestRelayCrashBetweenPublishAndMark(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d := newMemory(t, ctx, memory.Options{Faults: memory.Faults{DelayEvery: 1, Delay: 200 * time.Millisecond}})
+	d := scenariotest.Memory(t, memory.Options{Faults: memory.Faults{DelayEvery: 1, Delay: 200 * time.Millisecond}})
 	c := testConfig(ModeOutbox)
 	c.FailureRate, c.CrashEvery, c.RelayCrashEvery = 0, 0, 2
 	c.ScanInterval, c.RetryInterval = 10*time.Millisecond, 5*time.Second
@@ -245,7 +236,7 @@ func TestOutboxWithoutNack(t *testing.T) {
 	defer cancel()
 	c := testConfig(ModeAuto)
 	c.FailureRate, c.RetryInterval = 0.2, 300*time.Millisecond
-	res, err := runScenario(t, ctx, noNack{newMemory(t, ctx, memory.Options{})}, c)
+	res, err := runScenario(t, ctx, noNack{scenariotest.Memory(t, memory.Options{})}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +256,7 @@ func TestNative(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// Every 7th transactional send loses its outcome: check-back decides.
-	d := newMemory(t, ctx, memory.Options{Faults: memory.Faults{TxLoseEvery: 7}, TxCheckDelay: 20 * time.Millisecond})
+	d := scenariotest.Memory(t, memory.Options{Faults: memory.Faults{TxLoseEvery: 7}, TxCheckDelay: 20 * time.Millisecond})
 	res, err := runScenario(t, ctx, d, testConfig(ModeAuto))
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +270,7 @@ func TestNative(t *testing.T) {
 func TestNativeUnsupported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := runScenario(t, ctx, noNack{newMemory(t, ctx, memory.Options{})}, testConfig(ModeNative))
+	res, err := runScenario(t, ctx, noNack{scenariotest.Memory(t, memory.Options{})}, testConfig(ModeNative))
 	if !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
 	}
@@ -296,7 +287,7 @@ func TestInterrupted(t *testing.T) {
 	c.InitialStock = c.maxOrders()
 	rctx, stop := context.WithCancel(ctx)
 	time.AfterFunc(500*time.Millisecond, stop)
-	res, err := runScenario(t, rctx, newMemory(t, ctx, memory.Options{}), c)
+	res, err := runScenario(t, rctx, scenariotest.Memory(t, memory.Options{}), c)
 	if err != nil {
 		t.Fatal(err)
 	}
