@@ -34,18 +34,11 @@ func (d Delta) Change() float64 {
 
 // Compare lists the deltas between the cells present in both a and b.
 func Compare(a, b []*Result) []Delta {
-	index := func(rs []*Result) map[string]*Result {
-		m := map[string]*Result{}
-		for _, r := range rs {
-			m[r.Broker.Name+"/"+r.Scenario] = r // newest wins (sorted by time)
-		}
-		return m
-	}
-	ia, ib := index(a), index(b)
+	ia, ib := newest(a), newest(b)
 	var out []Delta
 	for _, r := range a {
 		cell := r.Broker.Name + "/" + r.Scenario
-		ra, rb := ia[cell], ib[cell]
+		ra, rb := ia[r.Scenario][r.Broker.Name], ib[r.Scenario][r.Broker.Name]
 		if rb == nil || ra != r {
 			continue
 		}
