@@ -70,7 +70,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -124,21 +123,7 @@ func Describe() driver.Info {
 	}
 }
 
-func clientVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range bi.Deps {
-			if m.Path == clientModule {
-				if m.Replace != nil && m.Replace.Version != "" {
-					return m.Replace.Version
-				}
-				if m.Version != "" && m.Version != "(devel)" {
-					return m.Version
-				}
-			}
-		}
-	}
-	return pinnedClientVersion
-}
+func clientVersion() string { return driver.ClientVersion(clientModule, pinnedClientVersion) }
 
 // brokerVersion extracts the version from a CONNECTED server header such as
 // "ActiveMQ/5.17.2"; other forms are returned whole.

@@ -34,7 +34,7 @@ func Real() []Broker {
 		{Name: "activemq", DefaultAddr: "127.0.0.1:61613", New: activemq.New, Describe: activemq.Describe},
 		{Name: "kafka", DefaultAddr: "127.0.0.1:9092", New: kafka.New, Describe: kafka.Describe},
 		{Name: "rabbitmq", DefaultAddr: "127.0.0.1:5672", New: rabbitmq.New, Describe: rabbitmq.Describe},
-		{Name: "rocketmq", DefaultAddr: "127.0.0.1:9876", New: rocketmq.New, Describe: describeRocketMQ},
+		{Name: "rocketmq", DefaultAddr: "127.0.0.1:9876", New: rocketmq.New, Describe: rocketmq.Describe},
 	}
 }
 
@@ -55,8 +55,4 @@ func (b Broker) Addr() string {
 		return a
 	}
 	return b.DefaultAddr
-}
-
-func describeRocketMQ() driver.Info {
-	return driver.Info{Name: "rocketmq", Client: rocketmq.ClientModule, Protocol: "RocketMQ remoting (TCP)", Capabilities: rocketmq.Capabilities()}
 }

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 )
 
@@ -388,4 +389,27 @@ type TxProducer interface {
 	// after TxCommit (possibly later, through check-back).
 	SendTx(ctx context.Context, m Message, local func(ctx context.Context) TxState) (TxState, error)
 	Close() error
+}
+
+// ClientVersion returns the version of module (a client library) linked
+// into this binary, read from the build information (a replacement's
+// version when replaced), or fallback when the binary carries none (test
+// binaries, for one).
+func ClientVersion(module, fallback string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return fallback
+	}
+	for _, m := range bi.Deps {
+		if m.Path != module {
+			continue
+		}
+		if m.Replace != nil && m.Replace.Version != "" {
+			return m.Replace.Version
+		}
+		if m.Version != "" && m.Version != "(devel)" {
+			return m.Version
+		}
+	}
+	return fallback
 }

@@ -51,7 +51,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -234,21 +233,7 @@ func parseAddrs(s string) ([]string, error) {
 }
 
 // clientVersion reads kafka-go's version from the build information.
-func clientVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range bi.Deps {
-			if m.Path == clientModule {
-				if m.Replace != nil && m.Replace.Version != "" {
-					return m.Replace.Version
-				}
-				if m.Version != "" {
-					return m.Version
-				}
-			}
-		}
-	}
-	return clientFallback
-}
+func clientVersion() string { return driver.ClientVersion(clientModule, clientFallback) }
 
 // Info describes the adapter. BrokerVersion is empty: see the package doc.
 func (d *Driver) Info() driver.Info { return d.info }

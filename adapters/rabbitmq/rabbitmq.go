@@ -37,7 +37,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -135,22 +134,7 @@ func capabilities() driver.Capabilities {
 }
 
 // clientVersion reads the amqp091-go version this binary was built with.
-func clientVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range bi.Deps {
-			if m.Path != clientModule {
-				continue
-			}
-			if m.Replace != nil && m.Replace.Version != "" {
-				return m.Replace.Version
-			}
-			if m.Version != "" && m.Version != "(devel)" {
-				return m.Version
-			}
-		}
-	}
-	return pinnedClientVersion
-}
+func clientVersion() string { return driver.ClientVersion(clientModule, pinnedClientVersion) }
 
 // rmq is the Driver. Admin operations (Provision, Depth, cleanup) run on a
 // shared admin connection, one short-lived channel each; producers and

@@ -49,7 +49,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -307,22 +306,7 @@ const pinnedClientVersion = "v2.1.3-0.20251226070945-2173d070fd1b"
 
 // clientVersion returns the version of the client module linked into this
 // binary, from its build information, else pinnedClientVersion.
-func clientVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range bi.Deps {
-			if dep.Path != ClientModule {
-				continue
-			}
-			if dep.Replace != nil && dep.Replace.Version != "" {
-				return dep.Replace.Version
-			}
-			if dep.Version != "" && dep.Version != "(devel)" {
-				return dep.Version
-			}
-		}
-	}
-	return pinnedClientVersion
-}
+func clientVersion() string { return driver.ClientVersion(ClientModule, pinnedClientVersion) }
 
 // Capabilities are what this adapter declares; see the package comment for
 // the mapping and consumer.go for the reasons.
@@ -350,12 +334,19 @@ func (d *Driver) Info() driver.Info {
 			versions = append(versions, b.version)
 		}
 	}
+	info := Describe()
+	info.BrokerVersion = strings.Join(versions, ",")
+	return info
+}
+
+// Describe returns the adapter's static description (no broker version),
+// without contacting the broker.
+func Describe() driver.Info {
 	return driver.Info{
 		Name:          "rocketmq",
 		Client:        ClientModule,
 		ClientVersion: clientVersion(),
 		Protocol:      "RocketMQ remoting (TCP)",
-		BrokerVersion: strings.Join(versions, ","),
 		Capabilities:  Capabilities(),
 	}
 }
