@@ -62,8 +62,9 @@ set -e
 # Skips are listed so that a missing broker can never hide: a test may skip
 # only for an undeclared capability or a missing optional tool.
 echo "== skipped tests"
-grep -E -A1 '^\s*--- SKIP' /tmp/mqbench-go-test-v.log | grep -vE '^--$' || echo "(none)"
-if grep -E -A1 '^\s*--- SKIP' /tmp/mqbench-go-test-v.log | grep -qiE 'not reachable|broker absent|no broker'; then
+grep -E -B3 -- '--- SKIP' /tmp/mqbench-go-test-v.log | grep -vE -- '^--$|=== (RUN|PAUSE|CONT)|--- PASS' || echo "(none)"
+# (drivertest's own test of the skip path is the one allowed exception.)
+if grep -E -B3 -- '--- SKIP' /tmp/mqbench-go-test-v.log | grep -v 'drivertest_test.go' | grep -qiE 'not reachable|broker absent|no broker'; then
   echo "a test skipped for lack of a broker" >&2
   status=1
 fi
@@ -74,6 +75,23 @@ echo "$summary"
 if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
+
+echo "== fault tests on private brokers (SIGSTOP, kill -9, restarts, memory alarm)"
+# Private Kafka (19092) and RabbitMQ (5673) nodes, so the shared brokers are
+# never frozen or killed. Kafka's classpath is the launcher's.
+export MQBENCH_KAFKA_CP
+MQBENCH_KAFKA_CP="$(cat "${MQBENCH_HOME:-$HOME/.cache/mqbench}/kafka/classpath.txt")"
+kafka_fault="$PWD/adapters/kafka/testdata/faultbroker.sh"
+rabbit_node="$PWD/adapters/rabbitmq/testdata/testnode.sh"
+"$kafka_fault" start
+MQBENCH_KAFKA_FAULT_ADDR=127.0.0.1:19092 MQBENCH_KAFKA_FAULT_PIDFILE=/tmp/kafka-dev/pid \
+  MQBENCH_KAFKA_RESTART_CMD="$kafka_fault kill-restart" \
+  go test -count=1 -run TestFault ./adapters/kafka/ || { "$kafka_fault" stop; exit 1; }
+"$kafka_fault" stop
+"$rabbit_node" start
+env $("$rabbit_node" env | xargs) go test -tags rabbitmqfaults -count=1 -run Fault ./adapters/rabbitmq/ \
+  || { "$rabbit_node" stop; exit 1; }
+"$rabbit_node" stop
 
 echo "== the main job: quick matrix over the four brokers and four scenarios"
 # Fails (exit 1) when any cell's verdict fails.
