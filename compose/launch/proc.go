@@ -101,11 +101,27 @@ func spawn(dir, logPath, pidPath string, env, argv []string) (int, error) {
 	}
 	pid := cmd.Process.Pid
 	go func() { _ = cmd.Wait() }()
+	awaitCmdline(pid, time.Second)
 	if err := writeFileAtomic(pidPath, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return 0, err
 	}
 	return pid, nil
+}
+
+// awaitCmdline waits up to d until /proc/<pid>/cmdline is readable and
+// non-empty. Linux resumes a vfork parent before the new program's argv is
+// mapped, so for a moment after cmd.Start the command line reads empty and
+// processAlive would call a healthy new process dead.
+func awaitCmdline(pid int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(b) > 0 {
+			return // gone, or argv visible
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // signalProc signals pid's process group when pid leads it (so helper
