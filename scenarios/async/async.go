@@ -24,7 +24,6 @@ package async
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -87,8 +86,10 @@ type Config struct {
 	// Batch is the most deliveries a notification consumer takes per
 	// Receive; it handles them concurrently, then acks them.
 	Batch int `yaml:"batch" json:"batch"`
-	// DatabaseURL must be empty: embedded SQLite in the run's work
-	// directory. PostgreSQL is not implemented and is rejected.
+	// DatabaseURL says where the users database and the two notification
+	// services' databases live: empty for embedded SQLite files in the
+	// run's work directory, or a postgres:// URL for one schema each, unique
+	// to the run, in that PostgreSQL database (see package store).
 	DatabaseURL string `yaml:"database_url" json:"database_url"`
 	// ReadyTimeout bounds the wait, before the clock starts, until both
 	// consumer groups actually receive (Kafka and RocketMQ groups take
@@ -186,7 +187,7 @@ type mode struct {
 type notifier struct {
 	group   string
 	cost    time.Duration
-	db      *sql.DB
+	db      *store.DB
 	notify  *svc.Hist
 	series  *svc.Series
 	measure atomic.Int64 // IntendNs from which notify latency counts (0 = not yet)
@@ -199,10 +200,12 @@ type notifier struct {
 	errs    atomic.Int64  // database errors (delivery nacked)
 }
 
-const notifierSchema = `CREATE TABLE IF NOT EXISTS processed (
-	user_id  INTEGER PRIMARY KEY,
+// The services' tables start empty: user ids restart at 1 every run.
+const notifierSchema = `DROP TABLE IF EXISTS processed;
+CREATE TABLE processed (
+	user_id  BIGINT PRIMARY KEY,
 	state    TEXT NOT NULL,
-	sent_ns  INTEGER
+	sent_ns  BIGINT
 )`
 
 // handle is the idempotent service: claim the user id, send, mark sent.
@@ -263,7 +266,8 @@ type run struct {
 	c   *Config
 	env scenarios.Env
 
-	users   *sql.DB
+	dbs     *store.Opener
+	users   *store.DB
 	dbWrite *svc.Hist
 	userSeq atomic.Int64
 
@@ -286,12 +290,16 @@ func (r *run) run(ctx context.Context) (*report.Result, error) {
 	c, env := r.c, r.env
 	env.Report("setup", 0)
 	var err error
-	r.users, err = store.Open(ctx, env.WorkDir, "async-users.db", `CREATE TABLE IF NOT EXISTS users (
-		id INTEGER PRIMARY KEY AUTOINCREMENT,
+	if r.dbs, err = store.NewOpener(c.DatabaseURL, env.WorkDir, env.RunID); err != nil {
+		return nil, fmt.Errorf("async: database_url: %w", err)
+	}
+	r.users, err = r.dbs.Open(ctx, "async-users.db", `DROP TABLE IF EXISTS users;
+	CREATE TABLE users (
+		id BIGINT PRIMARY KEY,
 		mode TEXT NOT NULL,
 		email TEXT NOT NULL,
 		phone TEXT NOT NULL,
-		created_ns INTEGER NOT NULL
+		created_ns BIGINT NOT NULL
 	)`)
 	if err != nil {
 		return nil, fmt.Errorf("async: users database: %w", err)
@@ -312,7 +320,7 @@ func (r *run) run(ctx context.Context) (*report.Result, error) {
 			if g == GroupSMS {
 				cost = c.SMSTime
 			}
-			db, err := store.Open(ctx, env.WorkDir, "async-"+g+".db", notifierSchema)
+			db, err := r.dbs.Open(ctx, "async-"+g+".db", notifierSchema)
 			if err != nil {
 				return nil, fmt.Errorf("async: %s service database: %w", g, err)
 			}
@@ -497,14 +505,10 @@ func interrupted(c *Config) *report.Result {
 
 // request is one registration in mode m, intended to start at intended.
 func (r *run) request(ctx context.Context, m *mode, intended time.Time) {
-	n := r.userSeq.Add(1)
+	id := r.userSeq.Add(1)
 	t0 := time.Now()
-	res, err := r.users.ExecContext(ctx, `INSERT INTO users (mode, email, phone, created_ns) VALUES (?, ?, ?, ?)`,
-		m.name, fmt.Sprintf("user%d@example.test", n), fmt.Sprintf("+1555%07d", n%10000000), t0.UnixNano())
-	var id int64
-	if err == nil {
-		id, err = res.LastInsertId()
-	}
+	_, err := r.users.ExecContext(ctx, `INSERT INTO users (id, mode, email, phone, created_ns) VALUES (?, ?, ?, ?, ?)`,
+		id, m.name, fmt.Sprintf("user%d@example.test", id), fmt.Sprintf("+1555%07d", id%10000000), t0.UnixNano())
 	if err != nil {
 		if ctx.Err() == nil {
 			m.failed.Add(1)
@@ -623,9 +627,7 @@ func (r *run) result(ctx context.Context, st *probe.Stick, modes []*mode, comple
 	for _, err := range r.consErrs {
 		res.Notes = append(res.Notes, "consumer stopped: "+err.Error())
 	}
-	if c.DatabaseURL == "" {
-		res.Notes = append(res.Notes, "databases: embedded SQLite (WAL, synchronous=NORMAL) in the run's work directory")
-	}
+	res.Notes = append(res.Notes, "databases: "+r.dbs.Describe())
 
 	// Verdict.
 	res.Verdict = report.Verdict{Pass: true}

@@ -2,8 +2,8 @@
 // inventory), scenarios.md §2.
 //
 // An order service takes orders open loop at Rate per second; the inventory
-// service (its own SQLite database: stock and a deductions table keyed by
-// order id) deducts one unit per order, at most Capacity per second. For a
+// service (its own database: stock and a deductions table keyed by order
+// id; embedded SQLite, or PostgreSQL with database_url) deducts one unit per order, at most Capacity per second. For a
 // window of each mode's measured load (default 30% to 60%) the inventory
 // service is down:
 //
@@ -28,7 +28,6 @@ package decoupling
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -92,8 +91,10 @@ type Config struct {
 	// Batch is the most deliveries the inventory consumer takes per
 	// Receive (it deducts them in order, then acks them).
 	Batch int `yaml:"batch" json:"batch"`
-	// DatabaseURL must be empty: embedded SQLite in the run's work
-	// directory. PostgreSQL is not implemented and is rejected.
+	// DatabaseURL says where the orders database and each mode's
+	// inventory database live: empty for embedded SQLite files in the run's
+	// work directory, or a postgres:// URL for one schema each, unique to
+	// the run, in that PostgreSQL database (see package store).
 	DatabaseURL string `yaml:"database_url" json:"database_url"`
 	// ReadyTimeout bounds the wait, before the clock starts, until the
 	// inventory group actually receives.
@@ -217,7 +218,8 @@ type run struct {
 	c   *Config
 	env scenarios.Env
 
-	orders   *sql.DB
+	dbs      *store.Opener
+	orders   *store.DB
 	orderSeq atomic.Int64
 	notes    []string
 
@@ -256,11 +258,14 @@ func (r *run) run(ctx context.Context) (*report.Result, error) {
 	c, env := r.c, r.env
 	env.Report("setup", 0)
 	var err error
-	r.orders, err = store.Open(ctx, env.WorkDir, "decoupling-orders.db", `CREATE TABLE IF NOT EXISTS orders (
-		id INTEGER PRIMARY KEY,
+	if r.dbs, err = store.NewOpener(c.DatabaseURL, env.WorkDir, env.RunID); err != nil {
+		return nil, fmt.Errorf("decoupling: database_url: %w", err)
+	}
+	r.orders, err = r.dbs.Open(ctx, "decoupling-orders.db", `CREATE TABLE IF NOT EXISTS orders (
+		id BIGINT PRIMARY KEY,
 		mode TEXT NOT NULL,
 		status TEXT NOT NULL,
-		created_ns INTEGER NOT NULL
+		created_ns BIGINT NOT NULL
 	)`)
 	if err != nil {
 		return nil, fmt.Errorf("decoupling: orders database: %w", err)
@@ -271,7 +276,7 @@ func (r *run) run(ctx context.Context) (*report.Result, error) {
 	useMQ := slices.Contains(c.Modes, MQ)
 	invs := map[string]*inventory{}
 	for _, m := range c.Modes {
-		inv, err := openInventory(ctx, env.WorkDir, "decoupling-inventory-"+m+".db", c.InitialStock, c.Capacity)
+		inv, err := openInventory(ctx, r.dbs, "decoupling-inventory-"+m+".db", c.InitialStock, c.Capacity)
 		if err != nil {
 			return nil, fmt.Errorf("decoupling: %s inventory database: %w", m, err)
 		}
@@ -927,9 +932,7 @@ func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, back
 		res.Notes = append(res.Notes, "inventory consumer stopped: "+e.Error())
 	}
 	r.consMu.Unlock()
-	if c.DatabaseURL == "" {
-		res.Notes = append(res.Notes, "databases: embedded SQLite (WAL, synchronous=NORMAL) in the run's work directory")
-	}
+	res.Notes = append(res.Notes, "databases: "+r.dbs.Describe())
 
 	if !complete || err != nil {
 		return res

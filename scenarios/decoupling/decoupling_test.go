@@ -13,6 +13,7 @@ import (
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/scenariotest"
+	"github.com/mqbench/mqbench/scenarios/store"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -147,7 +148,11 @@ func TestCancelReturnsPartial(t *testing.T) {
 func TestHTTPInventoryDownAndUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	inv, err := openInventory(ctx, t.TempDir(), "inv.db", 10, 0)
+	dbs, err := store.NewOpener("", t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := openInventory(ctx, dbs, "inv.db", 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +226,8 @@ func TestValidate(t *testing.T) {
 		{"batch", func(c *Config) { c.Batch = 0 }, "batch"},
 		{"ready", func(c *Config) { c.ReadyTimeout = -time.Second }, "ready_timeout"},
 		{"short", func(c *Config) { c.Duration = 3 * time.Second }, "duration"},
-		{"postgres", func(c *Config) { c.DatabaseURL = "postgres://127.0.0.1/x" }, "database_url"},
+		{"postgres", func(c *Config) { c.DatabaseURL = "postgres://127.0.0.1/x" }, ""},
+		{"mysql", func(c *Config) { c.DatabaseURL = "mysql://127.0.0.1/x" }, "database_url"},
 		{"consumers", func(c *Config) { c.Consumers = 0 }, "consumers"},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,6 @@ package decoupling
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -21,12 +20,12 @@ import (
 // sku is the one product every order takes one unit of.
 const sku = "sku-1"
 
-// inventory is the inventory service's state: its own SQLite database with
+// inventory is the inventory service's state: its own database with
 // the stock and a deductions table keyed by order id, so an order is
 // deducted at most once however often it is delivered. Safe for concurrent
 // use.
 type inventory struct {
-	db    *sql.DB
+	db    *store.DB
 	pacer *svc.Pacer
 
 	applied atomic.Int64 // first deductions
@@ -36,18 +35,18 @@ type inventory struct {
 
 const inventorySchema = `CREATE TABLE IF NOT EXISTS stock (
 	sku TEXT PRIMARY KEY,
-	n   INTEGER NOT NULL
+	n   BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS deductions (
-	order_id INTEGER PRIMARY KEY,
-	qty      INTEGER NOT NULL,
-	at_ns    INTEGER NOT NULL
+	order_id BIGINT PRIMARY KEY,
+	qty      BIGINT NOT NULL,
+	at_ns    BIGINT NOT NULL
 )`
 
-// openInventory opens dir/name with initial units of stock and a capacity of
-// perSecond deductions per second (0 = unlimited).
-func openInventory(ctx context.Context, dir, name string, initial int64, perSecond float64) (*inventory, error) {
-	db, err := store.Open(ctx, dir, name, inventorySchema)
+// openInventory opens logical database name of dbs with initial units of
+// stock and a capacity of perSecond deductions per second (0 = unlimited).
+func openInventory(ctx context.Context, dbs *store.Opener, name string, initial int64, perSecond float64) (*inventory, error) {
+	db, err := dbs.Open(ctx, name, inventorySchema)
 	if err != nil {
 		return nil, err
 	}

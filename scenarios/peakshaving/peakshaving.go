@@ -3,8 +3,8 @@
 // above what the sale service can process. A front end admits a request into
 // the queue only while fewer than T requests wait there and answers every
 // other one "sold out, try again" at once; the sale service consumes at a
-// fixed capacity C and deducts stock with a conditional update in an
-// embedded SQLite database.
+// fixed capacity C and deducts stock with a conditional update in a real
+// database (embedded SQLite, or PostgreSQL with database_url).
 //
 // Admission uses the broker's own mechanism when the driver declares
 // Capabilities.MaxLengthReject (RabbitMQ x-max-length with reject-publish):
@@ -24,7 +24,6 @@ package peakshaving
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -78,9 +77,10 @@ type Config struct {
 	// not yet processed; with the broker gate it is the overshoot per
 	// instance above Threshold.
 	Prefetch int `yaml:"prefetch" json:"prefetch"`
-	// DatabaseURL must be empty: the sale service's database is embedded
-	// SQLite (peakshaving.db in the run's work directory). PostgreSQL URLs
-	// are rejected by Validate: not implemented.
+	// DatabaseURL says where the sale service's database lives: empty for
+	// embedded SQLite (peakshaving.db in the run's work directory), or a
+	// postgres:// URL for a schema unique to the run in that PostgreSQL
+	// database (see package store).
 	DatabaseURL string `yaml:"database_url" json:"database_url"`
 }
 
@@ -163,7 +163,7 @@ type run struct {
 	start    time.Time
 	appGate  bool
 	limit    int64
-	db       *sql.DB
+	db       *store.DB
 	states   []atomic.Int32
 	inGate   atomic.Int64 // application gate: reserved slots
 	admitted atomic.Int64 // confirmed admissions
@@ -266,7 +266,12 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 		}
 	}()
 
-	db, err := store.Open(ctx, env.WorkDir, "peakshaving.db", "")
+	dbs, err := store.NewOpener(c.DatabaseURL, env.WorkDir, env.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("peakshaving: database_url: %w", err)
+	}
+	notes = append(notes, "database: "+dbs.Describe())
+	db, err := dbs.Open(ctx, "peakshaving.db", "")
 	if err != nil {
 		return nil, fmt.Errorf("peakshaving: %w", err)
 	}
@@ -737,14 +742,14 @@ func (r *run) series(n int) map[string][]float64 {
 
 // initDB creates the sale service's tables, emptied (a work directory
 // reused by a previous run starts from the configured stock again).
-func initDB(ctx context.Context, db *sql.DB, stock int) error {
+func initDB(ctx context.Context, db *store.DB, stock int) error {
 	for _, q := range []string{
 		`DROP TABLE IF EXISTS stock`,
 		`DROP TABLE IF EXISTS requests`,
 		`DROP TABLE IF EXISTS sales`,
-		`CREATE TABLE stock (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
-		`CREATE TABLE requests (id INTEGER PRIMARY KEY, processed_ns INTEGER NOT NULL)`,
-		`CREATE TABLE sales (request_id INTEGER PRIMARY KEY, sold_ns INTEGER NOT NULL)`,
+		`CREATE TABLE stock (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)`,
+		`CREATE TABLE requests (id BIGINT PRIMARY KEY, processed_ns BIGINT NOT NULL)`,
+		`CREATE TABLE sales (request_id BIGINT PRIMARY KEY, sold_ns BIGINT NOT NULL)`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("create schema: %w", err)
@@ -759,7 +764,7 @@ func initDB(ctx context.Context, db *sql.DB, stock int) error {
 // sellTx processes request id in one transaction. first is false when the
 // request had been processed before (nothing changed); sold says an item
 // was deducted for it.
-func sellTx(ctx context.Context, db *sql.DB, id, ns int64) (first, sold bool, err error) {
+func sellTx(ctx context.Context, db *store.DB, id, ns int64) (first, sold bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, false, err
@@ -795,7 +800,7 @@ type finalState struct {
 	stock, sold, processed int64
 }
 
-func final(ctx context.Context, db *sql.DB) (finalState, error) {
+func final(ctx context.Context, db *store.DB) (finalState, error) {
 	var f finalState
 	err := db.QueryRowContext(ctx, `SELECT (SELECT n FROM stock WHERE id = 1), (SELECT count(*) FROM sales), (SELECT count(*) FROM requests)`).Scan(&f.stock, &f.sold, &f.processed)
 	return f, err

@@ -39,7 +39,8 @@ func TestValidate(t *testing.T) {
 		{"unknown admission", func(c *Config) { c.Admission = "lag" }, "admission"},
 		{"empty admission", func(c *Config) { c.Admission = "" }, "admission"},
 		{"zero prefetch", func(c *Config) { c.Prefetch = 0 }, "prefetch"},
-		{"postgres", func(c *Config) { c.DatabaseURL = "postgres://u@localhost/db" }, "database_url"},
+		{"postgres", func(c *Config) { c.DatabaseURL = "postgres://u@localhost/db" }, ""},
+		{"mysql", func(c *Config) { c.DatabaseURL = "mysql://u@localhost/db" }, "database_url"},
 		{"file path", func(c *Config) { c.DatabaseURL = "/tmp/x.db" }, "database_url"},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/mqbench/mqbench/scenarios/store"
 )
 
 // The order database: paid orders, the message table (outbox) and the
@@ -12,13 +14,13 @@ var orderSchema = []string{
 	`DROP TABLE IF EXISTS orders`,
 	`DROP TABLE IF EXISTS outbox`,
 	`DROP TABLE IF EXISTS history`,
-	`CREATE TABLE orders (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, created_ns INTEGER NOT NULL)`,
+	`CREATE TABLE orders (id BIGINT PRIMARY KEY, qty BIGINT NOT NULL, created_ns BIGINT NOT NULL)`,
 	// sent: the broker confirmed the last publish; attempts and last_ns
 	// are written before each publish.
-	`CREATE TABLE outbox (order_id INTEGER PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0,
-		last_ns INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0)`,
-	`CREATE TABLE history (order_id INTEGER PRIMARY KEY, created_ns INTEGER NOT NULL,
-		done_ns INTEGER NOT NULL, attempts INTEGER NOT NULL)`,
+	`CREATE TABLE outbox (order_id BIGINT PRIMARY KEY, attempts BIGINT NOT NULL DEFAULT 0,
+		last_ns BIGINT NOT NULL DEFAULT 0, sent BIGINT NOT NULL DEFAULT 0)`,
+	`CREATE TABLE history (order_id BIGINT PRIMARY KEY, created_ns BIGINT NOT NULL,
+		done_ns BIGINT NOT NULL, attempts BIGINT NOT NULL)`,
 }
 
 // The inventory database: stock, the processed-messages table keyed by order
@@ -28,12 +30,12 @@ var inventorySchema = []string{
 	`DROP TABLE IF EXISTS stock`,
 	`DROP TABLE IF EXISTS processed`,
 	`DROP TABLE IF EXISTS deductions`,
-	`CREATE TABLE stock (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
-	`CREATE TABLE processed (order_id INTEGER PRIMARY KEY, outcome INTEGER NOT NULL, processed_ns INTEGER NOT NULL)`,
-	`CREATE TABLE deductions (order_id INTEGER NOT NULL, qty INTEGER NOT NULL, applied_ns INTEGER NOT NULL)`,
+	`CREATE TABLE stock (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)`,
+	`CREATE TABLE processed (order_id BIGINT PRIMARY KEY, outcome BIGINT NOT NULL, processed_ns BIGINT NOT NULL)`,
+	`CREATE TABLE deductions (order_id BIGINT NOT NULL, qty BIGINT NOT NULL, applied_ns BIGINT NOT NULL)`,
 }
 
-func execAll(ctx context.Context, db *sql.DB, stmts []string) error {
+func execAll(ctx context.Context, db *store.DB, stmts []string) error {
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("schema: %w", err)
@@ -51,7 +53,7 @@ const (
 
 // placeOrder writes the paid order and its message-table row in one local
 // transaction (withOutbox false: the order only, for native mode).
-func placeOrder(ctx context.Context, db *sql.DB, id int64, createdNs int64, withOutbox bool) error {
+func placeOrder(ctx context.Context, db *store.DB, id int64, createdNs int64, withOutbox bool) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -78,7 +80,7 @@ type pendingRow struct {
 // attempt is at or before staleNs, oldest order first, and records the
 // attempt (attempts+1, last_ns = nowNs) in the same transaction, before
 // anything is published.
-func duePending(ctx context.Context, db *sql.DB, staleNs, nowNs int64, limit int) ([]pendingRow, error) {
+func duePending(ctx context.Context, db *store.DB, staleNs, nowNs int64, limit int) ([]pendingRow, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -110,7 +112,7 @@ func duePending(ctx context.Context, db *sql.DB, staleNs, nowNs int64, limit int
 }
 
 // markSent records that the broker confirmed the publish of ids.
-func markSent(ctx context.Context, db *sql.DB, ids []int64) error {
+func markSent(ctx context.Context, db *store.DB, ids []int64) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -127,7 +129,7 @@ func markSent(ctx context.Context, db *sql.DB, ids []int64) error {
 // confirmOrder moves order id from the message table to the history in one
 // transaction. moved is false when the history already had it (a duplicate
 // result); createdNs is the order's commit time.
-func confirmOrder(ctx context.Context, db *sql.DB, id, doneNs int64) (moved bool, createdNs int64, err error) {
+func confirmOrder(ctx context.Context, db *store.DB, id, doneNs int64) (moved bool, createdNs int64, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, 0, err
@@ -157,7 +159,7 @@ func confirmOrder(ctx context.Context, db *sql.DB, id, doneNs int64) (moved bool
 
 // orderExists is the native mode's check-back: the local transaction
 // committed iff the order row exists.
-func orderExists(ctx context.Context, db *sql.DB, id int64) (bool, error) {
+func orderExists(ctx context.Context, db *store.DB, id int64) (bool, error) {
 	var n int64
 	err := db.QueryRowContext(ctx, `SELECT count(*) FROM orders WHERE id = ?`, id).Scan(&n)
 	return n > 0, err
@@ -168,7 +170,7 @@ func orderExists(ctx context.Context, db *sql.DB, id int64) (bool, error) {
 // the order is new. first is false for an order processed before (nothing
 // changed); outcome is the recorded outcome. With fail set, the work is done
 // and then rolled back, as a crash before commit.
-func deduct(ctx context.Context, db *sql.DB, id, qty, nowNs int64, fail bool) (first bool, outcome byte, err error) {
+func deduct(ctx context.Context, db *store.DB, id, qty, nowNs int64, fail bool) (first bool, outcome byte, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, 0, err
@@ -220,7 +222,7 @@ type finalState struct {
 	missing, extra                             int64 // orders never deducted; deductions of unknown orders
 }
 
-func readFinal(ctx context.Context, odb, idb *sql.DB) (finalState, error) {
+func readFinal(ctx context.Context, odb, idb *store.DB) (finalState, error) {
 	var f finalState
 	if err := odb.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM outbox), (SELECT count(*) FROM history)`).Scan(&f.orders, &f.outbox, &f.history); err != nil {
 		return f, fmt.Errorf("order database: %w", err)
@@ -249,7 +251,7 @@ func readFinal(ctx context.Context, odb, idb *sql.DB) (finalState, error) {
 	return f, nil
 }
 
-func idSet(ctx context.Context, db *sql.DB, q string) (map[int64]struct{}, error) {
+func idSet(ctx context.Context, db *store.DB, q string) (map[int64]struct{}, error) {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err

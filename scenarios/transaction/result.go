@@ -34,7 +34,8 @@ func (r *run) fill(ctx context.Context, res *report.Result, complete, consistent
 	res.Notes = append(res.Notes,
 		"envelope accounting covers stock.deduct and stock.result together; every relay (re)publish is stamped as a new message, so `duplicated` counts only the broker delivering the same publish again (after a nack or a consumer crash), while duplicates_delivered counts deliveries of an order id (the business key after the envelope) the inventory had already applied, whatever their cause",
 		"time to consistency: from the order's local transaction to its history row (deduction confirmed back to the order service)",
-		"the two databases are separate embedded SQLite files in WAL mode with synchronous=NORMAL (a commit survives a process crash)")
+		"order database: "+r.odbs.Describe(),
+		"inventory database: "+r.idbs.Describe())
 
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

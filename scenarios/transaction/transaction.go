@@ -107,10 +107,12 @@ type Config struct {
 	InitialStock int64 `yaml:"initial_stock" json:"initial_stock"`
 	// Seed of the fault injection's random numbers.
 	Seed uint64 `yaml:"seed" json:"seed"`
-	// OrderDatabaseURL and InventoryDatabaseURL must be empty: the two
-	// databases are separate embedded SQLite files (orders.db and
-	// inventory.db in the run's work directory). PostgreSQL URLs are
-	// rejected by Validate: not implemented.
+	// OrderDatabaseURL and InventoryDatabaseURL say where the two separate
+	// databases live: empty for embedded SQLite files (orders.db and
+	// inventory.db in the run's work directory), or a postgres:// URL for a
+	// schema unique to the run in that PostgreSQL database (see package
+	// store); the two may name the same PostgreSQL database and still get
+	// separate schemas.
 	OrderDatabaseURL     string `yaml:"order_database_url" json:"order_database_url"`
 	InventoryDatabaseURL string `yaml:"inventory_database_url" json:"inventory_database_url"`
 }
@@ -200,7 +202,9 @@ type run struct {
 	env      scenarios.Env
 	start    time.Time
 	warmEnd  time.Time
-	odb, idb *sql.DB
+	odbs     *store.Opener // order database
+	idbs     *store.Opener // inventory database
+	odb, idb *store.DB
 	native   bool
 	canNack  bool
 	deduct   driver.Destination
@@ -318,11 +322,17 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	}
 
 	var err error
-	if r.odb, err = openDB(ctx, env.WorkDir, "orders.db", orderSchema); err != nil {
+	if r.odbs, err = store.NewOpener(c.OrderDatabaseURL, env.WorkDir, env.RunID); err != nil {
+		return nil, fmt.Errorf("transaction: order_database_url: %w", err)
+	}
+	if r.idbs, err = store.NewOpener(c.InventoryDatabaseURL, env.WorkDir, env.RunID); err != nil {
+		return nil, fmt.Errorf("transaction: inventory_database_url: %w", err)
+	}
+	if r.odb, err = openDB(ctx, r.odbs, "orders.db", orderSchema); err != nil {
 		return nil, err
 	}
 	defer r.odb.Close()
-	if r.idb, err = openDB(ctx, env.WorkDir, "inventory.db", inventorySchema); err != nil {
+	if r.idb, err = openDB(ctx, r.idbs, "inventory.db", inventorySchema); err != nil {
 		return nil, err
 	}
 	defer r.idb.Close()
@@ -462,8 +472,8 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	return res, nil
 }
 
-func openDB(ctx context.Context, dir, name string, schema []string) (*sql.DB, error) {
-	db, err := store.Open(ctx, dir, name, "")
+func openDB(ctx context.Context, dbs *store.Opener, name string, schema []string) (*store.DB, error) {
+	db, err := dbs.Open(ctx, name, "")
 	if err != nil {
 		return nil, fmt.Errorf("transaction: %w", err)
 	}

@@ -43,8 +43,10 @@ func TestValidate(t *testing.T) {
 		{"crash negative", func(c *Config) { c.CrashEvery = -1 }, "crash_every"},
 		{"relay crash negative", func(c *Config) { c.RelayCrashEvery = -1 }, "relay_crash_every"},
 		{"stock too small", func(c *Config) { c.InitialStock = 10 }, "initial_stock"},
-		{"order postgres", func(c *Config) { c.OrderDatabaseURL = "postgres://localhost/orders" }, "order_database_url"},
-		{"inventory postgres", func(c *Config) { c.InventoryDatabaseURL = "postgresql://localhost/inv" }, "inventory_database_url"},
+		{"order postgres", func(c *Config) { c.OrderDatabaseURL = "postgres://localhost/orders" }, ""},
+		{"inventory postgres", func(c *Config) { c.InventoryDatabaseURL = "postgresql://localhost/inv" }, ""},
+		{"order mysql", func(c *Config) { c.OrderDatabaseURL = "mysql://localhost/orders" }, "order_database_url"},
+		{"inventory file", func(c *Config) { c.InventoryDatabaseURL = "inv.db" }, "inventory_database_url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -322,8 +324,11 @@ func TestWorkloadFile(t *testing.T) {
 	if !errors.As(err, &we) || we.Line != 2 || !strings.Contains(we.Msg, "failure_rate") {
 		t.Fatalf("bad failure_rate: %v", err)
 	}
-	err = scenarios.DecodeWorkload("w.yaml", []byte("order_database_url: postgres://db/orders\n"), Scenario{}.DefaultConfig(true))
-	if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
+	err = scenarios.DecodeWorkload("w.yaml", []byte("order_database_url: mysql://db/orders\n"), Scenario{}.DefaultConfig(true))
+	if err == nil || !strings.Contains(err.Error(), "unsupported database URL scheme") {
+		t.Fatalf("mysql URL: %v", err)
+	}
+	if err := scenarios.DecodeWorkload("w.yaml", []byte("order_database_url: postgres://db/orders\n"), Scenario{}.DefaultConfig(true)); err != nil {
 		t.Fatalf("postgres URL: %v", err)
 	}
 }
