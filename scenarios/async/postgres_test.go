@@ -1,0 +1,40 @@
+package async
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/memory"
+	"github.com/mqbench/mqbench/scenarios/scenariotest"
+	"github.com/mqbench/mqbench/scenarios/store/storetest"
+)
+
+// TestRunPostgres runs every mode with the users and notification databases
+// on the PostgreSQL of MQBENCH_POSTGRES_URL: every registration written,
+// every confirmed one notified exactly once.
+func TestRunPostgres(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	env := scenariotest.Env(t, scenariotest.Memory(t, memory.Options{}))
+	c := smallConfig(Serial, MQ)
+	c.DatabaseURL = storetest.PostgresURL(t, env.RunID)
+	res, err := Scenario{}.Run(ctx, env, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verdict.Pass {
+		t.Fatalf("verdict failed: %v (notes %v)", res.Verdict.Violations, res.Notes)
+	}
+	regs := metric(t, res, "registrations")
+	if e, s := metric(t, res, "emails_sent"), metric(t, res, "sms_sent"); regs <= 0 || e != regs || s != regs {
+		t.Fatalf("registrations %v, emails_sent %v, sms_sent %v", regs, e, s)
+	}
+	if metric(t, res, "double_sends") != 0 || metric(t, res, "service_db_errors") != 0 {
+		t.Fatalf("metrics %v", res.Metrics)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "databases: PostgreSQL at ") {
+		t.Errorf("notes do not name PostgreSQL: %q", res.Notes)
+	}
+}
