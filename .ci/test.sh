@@ -37,6 +37,7 @@ summary=""
 on_exit() {
   echo "== brokers down"
   bin/mqbench down || true
+  .ci/postgres.sh stop || true
   # The closing line: how many test packages passed and failed.
   if [ -n "$summary" ]; then echo "$summary"; fi
 }
@@ -45,6 +46,10 @@ bin/mqbench up --mode native
 
 echo "== race detector on the core packages"
 go test -race -count=1 ./adapters/driver ./adapters/envelope ./adapters/memory ./adapters/drivertest ./scenarios/probe ./scenarios/load
+
+echo "== PostgreSQL (private cluster on 127.0.0.1:55432, for the scenarios' database_url tests)"
+.ci/postgres.sh start
+export "$(.ci/postgres.sh env)"
 
 echo "== all tests against the real brokers"
 # -p 1: integration packages share the brokers and may restart them.

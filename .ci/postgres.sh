@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# A private, throwaway PostgreSQL cluster for the tests of the scenarios'
+# optional database_url (scenarios/store and the stateful scenarios), so that
+# no test ever touches a system cluster.
+#
+#   postgres.sh start  install postgresql if missing (apt, as root), create the
+#                      cluster and the database mqbench (idempotent), start it
+#                      and wait until it accepts connections
+#   postgres.sh stop   stop it (fast shutdown); the data stays for the next start
+#   postgres.sh env    print the MQBENCH_POSTGRES_URL the tests read
+#
+# MQBENCH_PG_DIR (default /tmp/mqbench-pg) holds the data, the log and the
+# Unix socket; MQBENCH_PG_PORT (default 55432) is the TCP port, on 127.0.0.1
+# only, with trust authentication (loopback and socket only). fsync stays on.
+# PostgreSQL refuses to run as root, so as root the server runs as the
+# postgres OS user.
+set -euo pipefail
+DIR=${MQBENCH_PG_DIR:-/tmp/mqbench-pg}
+PORT=${MQBENCH_PG_PORT:-55432}
+DATA=$DIR/data
+
+bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+psql_pg() { as_pg timeout 30 "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -tAq "$@"; }
+
+install() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "postgres.sh: PostgreSQL is not installed: sudo apt-get install postgresql" >&2
+		exit 1
+	fi
+	echo "postgres.sh: installing postgresql" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# No system cluster: it would start on port 5432; ours is private.
+	apt-get install -y -qq postgresql-common >/dev/null
+	sed -i 's/^#\?\s*create_main_cluster.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+	apt-get install -y -qq postgresql >/dev/null
+}
+
+case ${1:-} in
+start)
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then install; fi
+	BIN=$(bindir)
+	mkdir -p "$DIR"
+	if [ "$(id -u)" = 0 ]; then chown postgres: "$DIR"; fi
+	if [ ! -s "$DATA/PG_VERSION" ]; then
+		rm -rf "$DATA"
+		as_pg "$BIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --no-locale >"$DIR/initdb.log" 2>&1 ||
+			{ cat "$DIR/initdb.log" >&2; exit 1; }
+	fi
+	if ! as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+		as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$DIR" start >/dev/null ||
+			{ tail -n 30 "$DIR/server.log" >&2; exit 1; }
+	fi
+	if [ "$(psql_pg -c "SELECT 1 FROM pg_database WHERE datname = 'mqbench'")" != 1 ]; then
+		psql_pg -c "CREATE DATABASE mqbench"
+	fi
+	echo "postgres.sh: PostgreSQL $("$BIN/postgres" -V | awk '{print $3}') on 127.0.0.1:$PORT ($DIR)" >&2
+	;;
+stop)
+	BIN=$(bindir)
+	if [ -n "$BIN" ] && [ -s "$DATA/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+		as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null
+	fi
+	;;
+env)
+	echo "MQBENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:$PORT/mqbench?sslmode=disable"
+	;;
+*)
+	echo "usage: $0 start|stop|env" >&2
+	exit 2
+	;;
+esac
