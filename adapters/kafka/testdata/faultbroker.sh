@@ -7,7 +7,10 @@
 #                       dependencies), e.g. that of the launcher's broker:
 #                       tr '\0' '\n' < /proc/<pid>/cmdline | sed -n '/^-cp$/{n;p}'
 #   FAULT_DIR           state directory (default /tmp/kafka-dev)
-#   FAULT_PORT          client port (default 19092; controller = port + 1)
+#   FAULT_PORT          client port (default 19092; controller = port + 1;
+#                       a second client listener on port + 2 advertises
+#                       127.0.0.1:port + 3, where the network-fault test's
+#                       TCP proxy listens, so its clients go through it)
 #
 # Then, for go test ./adapters/kafka -run TestFault:
 #   MQBENCH_KAFKA_FAULT_ADDR=127.0.0.1:19092
@@ -18,6 +21,8 @@ set -eu
 DIR=${FAULT_DIR:-/tmp/kafka-dev}
 PORT=${FAULT_PORT:-19092}
 CPORT=$((PORT + 1))
+PPORT=$((PORT + 2))     # PROXIED listener, behind the test's proxy
+PROXY=$((PORT + 3))     # the proxy's port, advertised for PROXIED
 
 start() {
 	: "${MQBENCH_KAFKA_CP:?set MQBENCH_KAFKA_CP to Kafka's classpath}"
@@ -31,9 +36,9 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CPORT
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT,PROXIED://127.0.0.1:$PPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,PROXIED://127.0.0.1:$PROXY
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$DIR/data
 num.partitions=1
