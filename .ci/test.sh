@@ -38,9 +38,11 @@ on_exit() {
   echo "== brokers down"
   bin/mqbench down || true
   .ci/postgres.sh stop || true
-  # The closing line: how many test packages passed and failed.
-  if [ -n "$summary" ]; then echo "$summary"; fi
+  # The closing line: how many test packages passed and failed, and the
+  # step that failed after them, if one did.
+  if [ -n "$summary" ]; then echo "$summary${step:+; failed step: $step}"; fi
 }
+step=""  # set while a step after the package tests runs
 trap on_exit EXIT
 bin/mqbench up --mode native
 
@@ -81,7 +83,8 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
-echo "== fault tests on private brokers (SIGSTOP, kill -9, restarts, memory alarm)"
+echo "== fault tests on private brokers (SIGSTOP, kill -9, restarts, memory alarm, network faults)"
+step="fault tests"
 # Private Kafka (19092) and RabbitMQ (5673) nodes, so the shared brokers are
 # never frozen or killed. Kafka's classpath is the launcher's.
 export MQBENCH_KAFKA_CP
@@ -99,5 +102,7 @@ env $("$rabbit_node" env | xargs) go test -tags rabbitmqfaults -count=1 -run Fau
 "$rabbit_node" stop
 
 echo "== the main job: quick matrix over the four brokers and four scenarios"
+step="matrix"
 # Fails (exit 1) when any cell's verdict fails.
 bin/mqbench matrix --quick --out results/ci-matrix
+step=""
