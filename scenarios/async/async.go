@@ -203,9 +203,9 @@ type notifier struct {
 // The services' tables start empty: user ids restart at 1 every run.
 const notifierSchema = `DROP TABLE IF EXISTS processed;
 CREATE TABLE processed (
-	user_id  BIGINT PRIMARY KEY,
+	user_id  INTEGER PRIMARY KEY,
 	state    TEXT NOT NULL,
-	sent_ns  BIGINT
+	sent_ns  INTEGER
 )`
 
 // handle is the idempotent service: claim the user id, send, mark sent.
@@ -295,11 +295,11 @@ func (r *run) run(ctx context.Context) (*report.Result, error) {
 	}
 	r.users, err = r.dbs.Open(ctx, "async-users.db", `DROP TABLE IF EXISTS users;
 	CREATE TABLE users (
-		id BIGINT PRIMARY KEY,
+		id INTEGER PRIMARY KEY,
 		mode TEXT NOT NULL,
 		email TEXT NOT NULL,
 		phone TEXT NOT NULL,
-		created_ns BIGINT NOT NULL
+		created_ns INTEGER NOT NULL
 	)`)
 	if err != nil {
 		return nil, fmt.Errorf("async: users database: %w", err)

@@ -262,10 +262,10 @@ func (r *run) run(ctx context.Context) (*report.Result, error) {
 		return nil, fmt.Errorf("decoupling: database_url: %w", err)
 	}
 	r.orders, err = r.dbs.Open(ctx, "decoupling-orders.db", `CREATE TABLE IF NOT EXISTS orders (
-		id BIGINT PRIMARY KEY,
+		id INTEGER PRIMARY KEY,
 		mode TEXT NOT NULL,
 		status TEXT NOT NULL,
-		created_ns BIGINT NOT NULL
+		created_ns INTEGER NOT NULL
 	)`)
 	if err != nil {
 		return nil, fmt.Errorf("decoupling: orders database: %w", err)

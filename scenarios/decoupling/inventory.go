@@ -35,12 +35,12 @@ type inventory struct {
 
 const inventorySchema = `CREATE TABLE IF NOT EXISTS stock (
 	sku TEXT PRIMARY KEY,
-	n   BIGINT NOT NULL
+	n   INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS deductions (
-	order_id BIGINT PRIMARY KEY,
-	qty      BIGINT NOT NULL,
-	at_ns    BIGINT NOT NULL
+	order_id INTEGER PRIMARY KEY,
+	qty      INTEGER NOT NULL,
+	at_ns    INTEGER NOT NULL
 )`
 
 // openInventory opens logical database name of dbs with initial units of

@@ -271,7 +271,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 		return nil, fmt.Errorf("peakshaving: database_url: %w", err)
 	}
 	notes = append(notes, "database: "+dbs.Describe())
-	db, err := dbs.Open(ctx, "peakshaving.db", "")
+	db, err := dbs.Open(ctx, "peakshaving.db", schema)
 	if err != nil {
 		return nil, fmt.Errorf("peakshaving: %w", err)
 	}
@@ -740,21 +740,17 @@ func (r *run) series(n int) map[string][]float64 {
 	return map[string][]float64{"input_per_s": in, "processed_per_s": pr, "queue_depth": dp, "threshold": th}
 }
 
-// initDB creates the sale service's tables, emptied (a work directory
+// schema creates the sale service's tables, emptied (a work directory
 // reused by a previous run starts from the configured stock again).
+const schema = `DROP TABLE IF EXISTS stock;
+DROP TABLE IF EXISTS requests;
+DROP TABLE IF EXISTS sales;
+CREATE TABLE stock (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE requests (id INTEGER PRIMARY KEY, processed_ns INTEGER NOT NULL);
+CREATE TABLE sales (request_id INTEGER PRIMARY KEY, sold_ns INTEGER NOT NULL)`
+
+// initDB puts stock items on sale in the tables schema created.
 func initDB(ctx context.Context, db *store.DB, stock int) error {
-	for _, q := range []string{
-		`DROP TABLE IF EXISTS stock`,
-		`DROP TABLE IF EXISTS requests`,
-		`DROP TABLE IF EXISTS sales`,
-		`CREATE TABLE stock (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)`,
-		`CREATE TABLE requests (id BIGINT PRIMARY KEY, processed_ns BIGINT NOT NULL)`,
-		`CREATE TABLE sales (request_id BIGINT PRIMARY KEY, sold_ns BIGINT NOT NULL)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("create schema: %w", err)
-		}
-	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO stock (id, n) VALUES (1, ?)`, stock); err != nil {
 		return fmt.Errorf("insert stock: %w", err)
 	}

@@ -63,6 +63,21 @@ func TestRebind(t *testing.T) {
 	}
 }
 
+func TestPGTypes(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"CREATE TABLE t (id INTEGER PRIMARY KEY, n integer NOT NULL)", "CREATE TABLE t (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)"},
+		{"CREATE TABLE t (integer_count INTEGER, nINTEGER TEXT)", "CREATE TABLE t (integer_count BIGINT, nINTEGER TEXT)"},
+		{`CREATE TABLE "INTEGER" (s TEXT DEFAULT 'INTEGER') -- INTEGER`, `CREATE TABLE "INTEGER" (s TEXT DEFAULT 'INTEGER') -- INTEGER`},
+		{"DROP TABLE IF EXISTS t;\nCREATE TABLE t (v INTEGER)", "DROP TABLE IF EXISTS t;\nCREATE TABLE t (v BIGINT)"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := pgTypes(tt.in); got != tt.want {
+			t.Errorf("pgTypes(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestSchemaName(t *testing.T) {
 	o, err := NewOpener("postgres://127.0.0.1/db", "", 0x1234567890abcdef)
 	if err != nil {
@@ -137,8 +152,9 @@ func TestConcurrentWriters(t *testing.T) {
 	engines(t, func(t *testing.T, newOpener func() *Opener) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		db := open(t, ctx, newOpener(), "t.db", `CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT NOT NULL);
-			CREATE TABLE stock (id BIGINT PRIMARY KEY, n BIGINT NOT NULL);
+		// INTEGER: 64 bits on both engines (v holds values above 2^40).
+		db := open(t, ctx, newOpener(), "t.db", `CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+			CREATE TABLE stock (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 			INSERT INTO stock (id, n) VALUES (1, 100)`)
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
@@ -202,7 +218,7 @@ func TestIsolation(t *testing.T) {
 	engines(t, func(t *testing.T, newOpener func() *Opener) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		const schema = "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v BIGINT NOT NULL)"
+		const schema = "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"
 		o := newOpener()
 		a := open(t, ctx, o, "a.db", schema)
 		if _, err := a.ExecContext(ctx, "INSERT INTO kv (k, v) VALUES (?, ?)", "x", 1); err != nil {

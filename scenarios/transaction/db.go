@@ -14,13 +14,13 @@ var orderSchema = []string{
 	`DROP TABLE IF EXISTS orders`,
 	`DROP TABLE IF EXISTS outbox`,
 	`DROP TABLE IF EXISTS history`,
-	`CREATE TABLE orders (id BIGINT PRIMARY KEY, qty BIGINT NOT NULL, created_ns BIGINT NOT NULL)`,
+	`CREATE TABLE orders (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, created_ns INTEGER NOT NULL)`,
 	// sent: the broker confirmed the last publish; attempts and last_ns
 	// are written before each publish.
-	`CREATE TABLE outbox (order_id BIGINT PRIMARY KEY, attempts BIGINT NOT NULL DEFAULT 0,
-		last_ns BIGINT NOT NULL DEFAULT 0, sent BIGINT NOT NULL DEFAULT 0)`,
-	`CREATE TABLE history (order_id BIGINT PRIMARY KEY, created_ns BIGINT NOT NULL,
-		done_ns BIGINT NOT NULL, attempts BIGINT NOT NULL)`,
+	`CREATE TABLE outbox (order_id INTEGER PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0,
+		last_ns INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0)`,
+	`CREATE TABLE history (order_id INTEGER PRIMARY KEY, created_ns INTEGER NOT NULL,
+		done_ns INTEGER NOT NULL, attempts INTEGER NOT NULL)`,
 }
 
 // The inventory database: stock, the processed-messages table keyed by order
@@ -30,18 +30,9 @@ var inventorySchema = []string{
 	`DROP TABLE IF EXISTS stock`,
 	`DROP TABLE IF EXISTS processed`,
 	`DROP TABLE IF EXISTS deductions`,
-	`CREATE TABLE stock (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)`,
-	`CREATE TABLE processed (order_id BIGINT PRIMARY KEY, outcome BIGINT NOT NULL, processed_ns BIGINT NOT NULL)`,
-	`CREATE TABLE deductions (order_id BIGINT NOT NULL, qty BIGINT NOT NULL, applied_ns BIGINT NOT NULL)`,
-}
-
-func execAll(ctx context.Context, db *store.DB, stmts []string) error {
-	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("schema: %w", err)
-		}
-	}
-	return nil
+	`CREATE TABLE stock (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
+	`CREATE TABLE processed (order_id INTEGER PRIMARY KEY, outcome INTEGER NOT NULL, processed_ns INTEGER NOT NULL)`,
+	`CREATE TABLE deductions (order_id INTEGER NOT NULL, qty INTEGER NOT NULL, applied_ns INTEGER NOT NULL)`,
 }
 
 // Result outcomes carried in stock.result bodies.

@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -473,12 +474,8 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 }
 
 func openDB(ctx context.Context, dbs *store.Opener, name string, schema []string) (*store.DB, error) {
-	db, err := dbs.Open(ctx, name, "")
+	db, err := dbs.Open(ctx, name, strings.Join(schema, ";\n"))
 	if err != nil {
-		return nil, fmt.Errorf("transaction: %w", err)
-	}
-	if err := execAll(ctx, db, schema); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("transaction: %s: %w", name, err)
 	}
 	return db, nil
