@@ -276,8 +276,11 @@ type ConsumeOptions struct {
 	Ready    *Ready // marked when a ping arrives; may be nil
 }
 
-// Consume receives from c until recv is done, work is done, or c is closed,
-// and returns nil then (or the error that stopped it). Pings are acked and
+// Consume receives from c until recv is done, work is done, or c is closed.
+// A failed Receive, Ack or Nack does not stop it: the adapters reconnect,
+// and what was not acked comes again (the ledger counts the duplicates), so
+// it backs off (load.Backoff) and goes on. It returns nil, or the last
+// Receive error when it stopped while Receive was failing. Pings are acked and
 // marked in opts.Ready; every other delivery is recorded with pr (in
 // arrival order, on this goroutine) and handed to h (with a nil pr, only
 // pings are handled; anything else is nacked). Consume acks what h accepted
@@ -304,14 +307,16 @@ func Consume(recv, work context.Context, c driver.Consumer, pr *probe.Consumer, 
 		return consumePipelined(rctx, work, c, pr, opts, h)
 	}
 	var ack, nack []*driver.Delivery
+	var b load.Backoff
 	for {
 		ds, err := c.Receive(rctx, max(opts.Batch, 1))
 		if err != nil {
-			if rctx.Err() != nil || errors.Is(err, driver.ErrClosed) {
-				return nil
+			if b.Retry(rctx, err) {
+				continue
 			}
-			return err
+			return b.Err
 		}
+		b.Reset()
 		now := time.Now()
 		ack, nack = ack[:0], nack[:0]
 		for _, d := range ds {
@@ -334,9 +339,7 @@ func Consume(recv, work context.Context, c driver.Consumer, pr *probe.Consumer, 
 		if work.Err() != nil {
 			return nil
 		}
-		if err := settle(work, c, ack, nack); err != nil {
-			return err
-		}
+		settle(work, c, ack, nack)
 	}
 }
 
@@ -353,6 +356,7 @@ func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.C
 	results := make(chan result, par) // never blocks a handler: at most par in flight
 	inflight := 0
 	var ack, nack []*driver.Delivery
+	var b load.Backoff
 	collect := func(r result) {
 		inflight--
 		if r.ok {
@@ -361,26 +365,24 @@ func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.C
 			nack = append(nack, r.d)
 		}
 	}
-	flush := func() error {
-		if work.Err() != nil {
-			return nil
+	flush := func() {
+		if work.Err() == nil {
+			settle(work, c, ack, nack)
 		}
-		err := settle(work, c, ack, nack)
 		ack, nack = ack[:0], nack[:0]
-		return err
 	}
 	// finish waits for the handlers in progress and acks them (graceful
 	// stop), unless work is cancelled.
-	finish := func() error {
+	finish := func() {
 		for inflight > 0 {
 			select {
 			case r := <-results:
 				collect(r)
 			case <-work.Done():
-				return nil
+				return
 			}
 		}
-		return flush()
+		flush()
 	}
 	for {
 		for done := false; !done; {
@@ -391,9 +393,7 @@ func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.C
 				done = true
 			}
 		}
-		if err := flush(); err != nil {
-			return err
-		}
+		flush()
 		if work.Err() != nil {
 			return nil
 		}
@@ -403,7 +403,8 @@ func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.C
 				collect(r)
 				continue
 			case <-rctx.Done():
-				return finish()
+				finish()
+				return b.Err
 			}
 		}
 		rc, cancelRc := rctx, context.CancelFunc(func() {})
@@ -417,14 +418,16 @@ func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.C
 			switch {
 			case timedOut:
 				continue
+			case b.Retry(rctx, err):
+				continue
 			case rctx.Err() != nil:
-				return finish()
-			case errors.Is(err, driver.ErrClosed):
-				return nil
+				finish()
+				return b.Err
 			default:
-				return err
+				return b.Err // closed
 			}
 		}
+		b.Reset()
 		now := time.Now()
 		for _, d := range ds {
 			hd, kind, business := classify(d, pr, opts, now)
@@ -468,26 +471,15 @@ func settledWithoutHandler(d *driver.Delivery, pr *probe.Consumer) bool {
 	return Kind(d.Body) == KindPing || pr != nil
 }
 
-// settle acks and nacks; a closed consumer or a cancelled work context is
-// not an error.
-func settle(work context.Context, c driver.Consumer, ack, nack []*driver.Delivery) error {
+// settle acks and nacks. A failure is not reported: what was not settled
+// comes again, and the ledger counts it as a duplicate.
+func settle(work context.Context, c driver.Consumer, ack, nack []*driver.Delivery) {
 	if len(ack) > 0 {
-		if err := c.Ack(work, ack); err != nil {
-			if work.Err() != nil || errors.Is(err, driver.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("ack: %w", err)
-		}
+		_ = c.Ack(work, ack)
 	}
 	if len(nack) > 0 {
-		if err := c.Nack(work, nack); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			if work.Err() != nil || errors.Is(err, driver.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("nack: %w", err)
-		}
+		_ = c.Nack(work, nack)
 	}
-	return nil
 }
 
 // Pacer limits a service to a capacity of n operations per second: each

@@ -234,3 +234,82 @@ func TestSetPercentileAndRate(t *testing.T) {
 		t.Error("a window that has not begun must give no rate")
 	}
 }
+
+// flakyConsumer fails its first Receives and Acks the way a consumer on a
+// dropped connection does, then serves bodies.
+type flakyConsumer struct {
+	failReceives, failAcks int
+	bodies                 [][]byte
+	acked                  int
+}
+
+func (f *flakyConsumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, error) {
+	if f.failReceives > 0 {
+		f.failReceives--
+		return nil, errors.New("connection reset")
+	}
+	if len(f.bodies) == 0 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	d := &driver.Delivery{Body: f.bodies[0]}
+	f.bodies = f.bodies[1:]
+	return []*driver.Delivery{d}, nil
+}
+
+func (f *flakyConsumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
+	if f.failAcks > 0 {
+		f.failAcks--
+		return errors.New("ack on a dead connection")
+	}
+	f.acked += len(ds)
+	return nil
+}
+
+func (f *flakyConsumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
+	return errors.ErrUnsupported
+}
+
+func (f *flakyConsumer) Close() error { return nil }
+
+// TestConsumeRidesOutBrokerErrors: failed Receives and Acks do not stop
+// Consume, in order or pipelined; every message is still handled.
+func TestConsumeRidesOutBrokerErrors(t *testing.T) {
+	for _, parallel := range []int{1, 4} {
+		t.Run(map[int]string{1: "in order", 4: "pipelined"}[parallel], func(t *testing.T) {
+			st := probe.New(probe.Options{RunID: 7, Groups: []string{"g"}})
+			pr := st.Producer(0)
+			fc := &flakyConsumer{failReceives: 2, failAcks: 1}
+			var msgs []driver.Message
+			for range 3 {
+				b := make([]byte, 64)
+				pr.Stamp(b, time.Now(), time.Now())
+				fc.bodies = append(fc.bodies, b)
+				msgs = append(msgs, driver.Message{Body: b})
+			}
+			pr.Sent(msgs, nil, time.Now())
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			recv, stop := context.WithCancel(ctx)
+			var handled atomic.Int64
+			done := make(chan error, 1)
+			go func() {
+				done <- Consume(recv, ctx, fc, st.Consumer("g"), ConsumeOptions{Group: "g", Batch: 8, Parallel: parallel},
+					func(context.Context, *driver.Delivery, envelope.Header, probe.Kind) error {
+						handled.Add(1)
+						return nil
+					})
+			}()
+			for handled.Load() < 3 && ctx.Err() == nil {
+				time.Sleep(5 * time.Millisecond)
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Fatalf("Consume returned %v after recovering", err)
+			}
+			if a := st.Summary(true).Accounting; handled.Load() != 3 || a.Received != 3 || a.Lost != 0 {
+				t.Fatalf("handled %d, accounting %+v", handled.Load(), a)
+			}
+		})
+	}
+}
