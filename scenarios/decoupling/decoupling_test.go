@@ -295,3 +295,42 @@ func TestDirectOnly(t *testing.T) {
 		t.Error("mq metrics without the mq mode")
 	}
 }
+
+// TestDeductCountsALostCommit: a deduction committed by a call that saw an
+// error (its consumer was killed mid-commit) is counted once, when the
+// redelivery finds the order already deducted, so the backlog drains.
+func TestDeductCountsALostCommit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dbs, err := store.NewOpener("", t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := openInventory(ctx, dbs, "inv.db", 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inv.db.Close()
+	// Order 7's commit reached the database, but its caller never counted it.
+	if _, err := inv.db.ExecContext(ctx, `INSERT INTO deductions (order_id, qty, at_ns) VALUES (7, 1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		order       int64
+		wantApplied bool
+		wantCount   int64
+	}{
+		{7, false, 1}, // the redelivery: not applied again, but counted now
+		{7, false, 1}, // a further duplicate counts nothing
+		{8, true, 2},
+		{8, false, 2},
+	} {
+		applied, err := inv.deduct(ctx, tc.order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if applied != tc.wantApplied || inv.applied.Load() != tc.wantCount {
+			t.Fatalf("deduct(%d) = %v with %d counted; want %v with %d", tc.order, applied, inv.applied.Load(), tc.wantApplied, tc.wantCount)
+		}
+	}
+}

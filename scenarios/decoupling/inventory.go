@@ -28,9 +28,23 @@ type inventory struct {
 	db    *store.DB
 	pacer *svc.Pacer
 
-	applied atomic.Int64 // first deductions
+	applied atomic.Int64 // orders known to be deducted (see counted)
 	dupes   atomic.Int64 // deductions refused because the order was deducted already
 	errs    atomic.Int64 // database errors
+
+	// counted holds the orders counted in applied. A commit can succeed on
+	// the server and still return an error to a consumer killed mid-call
+	// (the simulated outage cancels its context); the redelivery then finds
+	// the order deducted, and counts it here, so the backlog (accepted
+	// minus applied) still drains to zero.
+	counted sync.Map // order id -> struct{}
+}
+
+// count adds order to applied once, however often it is reported.
+func (inv *inventory) count(order int64) {
+	if _, dup := inv.counted.LoadOrStore(order, struct{}{}); !dup {
+		inv.applied.Add(1)
+	}
 }
 
 const inventorySchema = `CREATE TABLE IF NOT EXISTS stock (
@@ -77,6 +91,7 @@ func (inv *inventory) deduct(ctx context.Context, order int64) (bool, error) {
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		inv.dupes.Add(1)
+		inv.count(order) // deducted by a call whose commit reported an error
 		return false, nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE stock SET n = n - 1 WHERE sku = ?`, sku); err != nil {
@@ -87,7 +102,7 @@ func (inv *inventory) deduct(ctx context.Context, order int64) (bool, error) {
 		inv.errs.Add(1)
 		return false, fmt.Errorf("commit order %d: %w", order, err)
 	}
-	inv.applied.Add(1)
+	inv.count(order)
 	return true, nil
 }
 
