@@ -2,7 +2,6 @@ package load_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/scenarios/load"
 	"github.com/mqbench/mqbench/scenarios/probe"
+	"github.com/mqbench/mqbench/scenarios/scenariotest"
 )
 
 func TestScheduleCounts(t *testing.T) {
@@ -176,43 +176,6 @@ func TestLedgerCatchesInjectedFaults(t *testing.T) {
 	}
 }
 
-// flakyConsumer fails its first Receive calls and its first Ack, then
-// delivers bodies one at a time.
-type flakyConsumer struct {
-	failReceives int
-	failAcks     int
-	bodies       [][]byte
-	acked        int
-}
-
-func (f *flakyConsumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, error) {
-	if f.failReceives > 0 {
-		f.failReceives--
-		return nil, errors.New("connection reset")
-	}
-	if len(f.bodies) == 0 {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	d := &driver.Delivery{Body: f.bodies[0]}
-	f.bodies = f.bodies[1:]
-	return []*driver.Delivery{d}, nil
-}
-
-func (f *flakyConsumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
-	if f.failAcks > 0 {
-		f.failAcks--
-		return errors.New("ack on a dead connection")
-	}
-	f.acked += len(ds)
-	return nil
-}
-
-func (f *flakyConsumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
-	return errors.ErrUnsupported
-}
-func (f *flakyConsumer) Close() error { return nil }
-
 func TestConsumeSurvivesBrokerErrors(t *testing.T) {
 	st := probe.New(probe.Options{RunID: 9, Groups: []string{"g"}})
 	pr := st.Producer(0)
@@ -225,7 +188,7 @@ func TestConsumeSurvivesBrokerErrors(t *testing.T) {
 		msgs = append(msgs, driver.Message{Body: b})
 	}
 	pr.Sent(msgs, nil, time.Now())
-	fc := &flakyConsumer{failReceives: 2, failAcks: 1, bodies: bodies}
+	fc := &scenariotest.FlakyConsumer{FailReceives: 2, FailAcks: 1, Bodies: bodies}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- load.Consume(ctx, fc, st.Consumer("g"), 10, nil) }()

@@ -13,6 +13,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios/probe"
+	"github.com/mqbench/mqbench/scenarios/scenariotest"
 )
 
 func TestKind(t *testing.T) {
@@ -235,43 +236,6 @@ func TestSetPercentileAndRate(t *testing.T) {
 	}
 }
 
-// flakyConsumer fails its first Receives and Acks the way a consumer on a
-// dropped connection does, then serves bodies.
-type flakyConsumer struct {
-	failReceives, failAcks int
-	bodies                 [][]byte
-	acked                  int
-}
-
-func (f *flakyConsumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, error) {
-	if f.failReceives > 0 {
-		f.failReceives--
-		return nil, errors.New("connection reset")
-	}
-	if len(f.bodies) == 0 {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	d := &driver.Delivery{Body: f.bodies[0]}
-	f.bodies = f.bodies[1:]
-	return []*driver.Delivery{d}, nil
-}
-
-func (f *flakyConsumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
-	if f.failAcks > 0 {
-		f.failAcks--
-		return errors.New("ack on a dead connection")
-	}
-	f.acked += len(ds)
-	return nil
-}
-
-func (f *flakyConsumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
-	return errors.ErrUnsupported
-}
-
-func (f *flakyConsumer) Close() error { return nil }
-
 // TestConsumeRidesOutBrokerErrors: failed Receives and Acks do not stop
 // Consume, in order or pipelined; every message is still handled.
 func TestConsumeRidesOutBrokerErrors(t *testing.T) {
@@ -279,12 +243,12 @@ func TestConsumeRidesOutBrokerErrors(t *testing.T) {
 		t.Run(map[int]string{1: "in order", 4: "pipelined"}[parallel], func(t *testing.T) {
 			st := probe.New(probe.Options{RunID: 7, Groups: []string{"g"}})
 			pr := st.Producer(0)
-			fc := &flakyConsumer{failReceives: 2, failAcks: 1}
+			fc := &scenariotest.FlakyConsumer{FailReceives: 2, FailAcks: 1}
 			var msgs []driver.Message
 			for range 3 {
 				b := make([]byte, 64)
 				pr.Stamp(b, time.Now(), time.Now())
-				fc.bodies = append(fc.bodies, b)
+				fc.Bodies = append(fc.Bodies, b)
 				msgs = append(msgs, driver.Message{Body: b})
 			}
 			pr.Sent(msgs, nil, time.Now())
