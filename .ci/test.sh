@@ -85,8 +85,9 @@ fi
 
 echo "== fault tests on private brokers (SIGSTOP, kill -9, restarts, memory alarm, network faults)"
 step="fault tests"
-# Private Kafka (19092) and RabbitMQ (5673) nodes, so the shared brokers are
-# never frozen or killed. Kafka's classpath is the launcher's.
+# Private Kafka (19092), RocketMQ (19876/20911, network faults only) and
+# RabbitMQ (5673) nodes, so the shared brokers are never frozen, killed or cut
+# off. The Kafka and RocketMQ classpaths are the launcher's.
 export MQBENCH_KAFKA_CP
 MQBENCH_KAFKA_CP="$(cat "${MQBENCH_HOME:-$HOME/.cache/mqbench}/kafka/classpath.txt")"
 kafka_fault="$PWD/adapters/kafka/testdata/faultbroker.sh"
@@ -96,6 +97,11 @@ MQBENCH_KAFKA_FAULT_ADDR=127.0.0.1:19092 MQBENCH_KAFKA_FAULT_PIDFILE=/tmp/kafka-
   MQBENCH_KAFKA_RESTART_CMD="$kafka_fault kill-restart" \
   go test -count=1 -run TestFault ./adapters/kafka/ || { "$kafka_fault" stop; exit 1; }
 "$kafka_fault" stop
+rocketmq_fault="$PWD/adapters/rocketmq/testdata/faultbroker.sh"
+"$rocketmq_fault" start
+MQBENCH_ROCKETMQ_FAULT_ADDR=127.0.0.1:19876 go test -count=1 -run TestFaultNetwork ./adapters/rocketmq/ \
+  || { "$rocketmq_fault" stop; exit 1; }
+"$rocketmq_fault" stop
 "$rabbit_node" start
 env $("$rabbit_node" env | xargs) go test -tags rabbitmqfaults -count=1 -run Fault ./adapters/rabbitmq/ \
   || { "$rabbit_node" stop; exit 1; }
