@@ -105,6 +105,24 @@ func faultDriver(t *testing.T) (*rmq, driver.Destination) {
 	return d.(*rmq), dest
 }
 
+// logBrokerState logs the node's queues and connections, to explain a
+// failure.
+func logBrokerState(t *testing.T) {
+	t.Helper()
+	ctl := faultEnv(t, "MQBENCH_RABBITMQ_CTL")
+	for _, args := range [][]string{
+		{"list_queues", "name", "state", "messages", "consumers"},
+		{"list_bindings", "source_name", "destination_name"},
+		{"list_connections", "name", "state", "channels"},
+		{"list_channels", "connection", "confirm", "messages_unconfirmed", "state"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, ctl, args...).CombinedOutput()
+		cancel()
+		t.Logf("%s %v (%v):\n%s", ctl, args, err, out)
+	}
+}
+
 // within runs f and fails the test if it does not return within bound.
 func within(t *testing.T, what string, f func() error) error {
 	t.Helper()
@@ -166,6 +184,7 @@ func TestFaultFrozenBroker(t *testing.T) {
 			break
 		}
 		if ctx.Err() != nil {
+			logBrokerState(t)
 			t.Fatalf("send never recovered: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -207,6 +226,14 @@ func TestFaultConnectionBlocked(t *testing.T) {
 	if !errors.Is(err, ErrBlocked) {
 		t.Errorf("Send = %v, want ErrBlocked", err)
 	}
+	// The connection that confirmed nothing is dropped: the next Send dials.
+	pr := prod.(*producer)
+	pr.mu.Lock()
+	s := pr.sess
+	pr.mu.Unlock()
+	if s != nil && s.alive() {
+		t.Error("the producer kept the connection that confirmed nothing")
+	}
 	run(t, "MQBENCH_RABBITMQ_CTL", "set_vm_memory_high_watermark", "absolute", "1GiB")
 	ctx := ctxFor(t, time.Minute)
 	for {
@@ -215,6 +242,7 @@ func TestFaultConnectionBlocked(t *testing.T) {
 			break
 		}
 		if ctx.Err() != nil {
+			logBrokerState(t)
 			t.Fatalf("send never recovered: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -276,12 +304,17 @@ func TestFaultKillRestart(t *testing.T) {
 	}
 	run(t, "MQBENCH_RABBITMQ_START")
 	ctx := ctxFor(t, 2*time.Minute)
-	for {
-		if err := sendBatch(ctx); err == nil {
+	for attempt := 1; ; attempt++ {
+		err := sendBatch(ctx)
+		if err == nil {
 			break
 		}
+		if attempt%10 == 1 {
+			t.Logf("send after restart, attempt %d: %v", attempt, err)
+		}
 		if ctx.Err() != nil {
-			t.Fatal("send never recovered")
+			logBrokerState(t)
+			t.Fatalf("send never recovered: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

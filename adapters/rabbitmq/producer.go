@@ -307,7 +307,7 @@ func (p *producer) open(ctx context.Context) (*psession, error) {
 // on the messages still unconfirmed when ctx is done, when the producer is
 // closed, when the connection dies, or when no confirm arrives for the
 // operation timeout (wrapping ErrBlocked if the broker blocked the
-// connection). A publish blocked in a socket write is bounded by the write
+// connection; the connection is then dropped). A publish blocked in a socket write is bounded by the write
 // deadline, or cut short shortly after ctx is done by closing the
 // connection. The next Send after a lost connection reconnects.
 func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
@@ -431,7 +431,8 @@ func (p *producer) publish(s *psession, b *batch, i int, m driver.Message) error
 }
 
 // wait blocks until the pump reports progress, or gives the reason to stop
-// waiting.
+// waiting. When no confirm arrives for the operation timeout it drops the
+// session's connection.
 func (p *producer) wait(ctx context.Context, s *psession, timer *time.Timer) error {
 	timer.Reset(p.d.timeout)
 	select {
@@ -444,10 +445,18 @@ func (p *producer) wait(ctx context.Context, s *psession, timer *time.Timer) err
 	case <-s.done:
 		return s.cause()
 	case <-timer.C:
+		var err error
 		if reason := s.blockedReason(); reason != "" {
-			return fmt.Errorf("no publisher confirm within %v: %w (%s): %w", p.d.timeout, ErrBlocked, reason, errTimeout)
+			err = fmt.Errorf("no publisher confirm within %v: %w (%s): %w", p.d.timeout, ErrBlocked, reason, errTimeout)
+		} else {
+			err = fmt.Errorf("no publisher confirm within %v: %w", p.d.timeout, errTimeout)
 		}
-		return fmt.Errorf("no publisher confirm within %v: %w", p.d.timeout, errTimeout)
+		// A channel that confirms nothing for a whole timeout is in a
+		// state this producer cannot see into: drop it, so the next
+		// Send starts on a fresh connection instead of waiting on the
+		// same one again.
+		s.kill(fmt.Errorf("rabbitmq: connection dropped: %w", err))
+		return err
 	}
 }
 
