@@ -23,8 +23,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		dir, args = args[0], args[1:]
 	}
-	fs.SetOutput(stderr)
-	if code := parseFlagsAllowArgs(fs, args, stdout); code >= 0 {
+	if code := parseFlagsAllowArgs(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
 	if dir == "" && fs.NArg() == 1 {

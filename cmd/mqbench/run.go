@@ -74,20 +74,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// parseFlags parses args into fs, printing errors and help to stderr/stdout.
-// It returns -1 to continue, or the exit code to return.
+// parseFlags parses args into fs and rejects positional arguments. --help
+// prints the command's usage once, to stdout; a bad flag is one line on
+// stderr. It returns -1 to continue, or the exit code to return.
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		return exitUsage
+	if code := parseFlagsAllowArgs(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "mqbench %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fmt.Fprintf(stderr, "mqbench %s: unexpected argument %q (see mqbench %s --help)\n", fs.Name(), fs.Arg(0), fs.Name())
 		return exitUsage
 	}
 	return -1
@@ -95,14 +90,23 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 
 // parseFlagsAllowArgs is parseFlags for commands that take positional
 // arguments.
-func parseFlagsAllowArgs(fs *flag.FlagSet, args []string, stdout io.Writer) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
+func parseFlagsAllowArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	usage := fs.Usage
+	// The flag package prints the usage on every error; mqbench prints it
+	// only for --help, and a parse error as one line.
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "mqbench %s: %v (see mqbench %s --help)\n", fs.Name(), err, fs.Name())
 		return exitUsage
 	}
+	fs.SetOutput(stderr)
 	return -1
 }

@@ -69,6 +69,10 @@ func TestBadInput(t *testing.T) {
 			if !strings.Contains(stderr, tt.wantErr) {
 				t.Errorf("stderr %q does not contain %q", stderr, tt.wantErr)
 			}
+			// Bad input is one line (only the bare command prints the usage).
+			if n := strings.Count(strings.TrimSuffix(stderr, "\n"), "\n") + 1; tt.args != nil && n != 1 {
+				t.Errorf("stderr is %d lines, want 1: %q", n, stderr)
+			}
 			if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
 				t.Errorf("stderr shows a panic: %s", stderr)
 			}
@@ -80,8 +84,8 @@ func TestHelpEverywhere(t *testing.T) {
 	for _, cmd := range []string{"list", "run", "matrix", "report", "up", "down", "status"} {
 		t.Run(cmd, func(t *testing.T) {
 			code, out, stderr := runCLI(t, cmd, "--help")
-			if code != exitOK || !strings.Contains(out, "usage: mqbench "+cmd) {
-				t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
+			if code != exitOK || !strings.Contains(out, "usage: mqbench "+cmd) || stderr != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q (want the usage on stdout only)", code, out, stderr)
 			}
 		})
 	}
