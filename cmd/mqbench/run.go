@@ -16,7 +16,7 @@ const (
 	exitOK          = 0   // success
 	exitFailed      = 1   // a run finished with a failed verdict
 	exitUsage       = 2   // bad usage or input
-	exitUnreachable = 3   // a broker was unreachable
+	exitUnreachable = 3   // a broker or a scenario database was unreachable
 	exitInterrupted = 130 // interrupted; partial results written
 )
 
@@ -38,7 +38,7 @@ Commands:
 Run 'mqbench <command> --help' for a command's flags.
 
 Exit codes: 0 ok, 1 a verdict failed, 2 bad usage or input,
-3 broker unreachable, 130 interrupted (partial results written).
+3 a broker or database unreachable, 130 interrupted (partial results written).
 `
 
 // run is the whole CLI: it parses args, runs one command and returns the

@@ -19,6 +19,7 @@ import (
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/store"
 )
 
 // runFlags are the flags of `mqbench run`.
@@ -259,7 +260,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*report.R
 		res.Verdict.Pass = false
 		res.Verdict.Violations = append(res.Verdict.Violations, "run failed: "+runErr.Error())
 		code = exitFailed
-		if errors.Is(runErr, driver.ErrUnreachable) {
+		if errors.Is(runErr, driver.ErrUnreachable) || errors.Is(runErr, store.ErrUnreachable) {
 			code = exitUnreachable
 		}
 	case ctx.Err() != nil:

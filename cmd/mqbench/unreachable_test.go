@@ -89,3 +89,24 @@ func TestUnreachableBrokers(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreachableDatabase: a scenario whose PostgreSQL database_url refuses
+// connections fails the run with exit code 3 and one line naming it.
+func TestUnreachableDatabase(t *testing.T) {
+	addr := closedAddr(t)
+	wl := writeFile(t, "pg.yaml", "scenario: async\ndatabase_url: postgres://u@"+addr+"/db?sslmode=disable\n")
+	code, _, stderr := runCLI(t, "run", "--broker", "memory", "--scenario", "async", "--quick",
+		"--workload", wl, "--out", t.TempDir())
+	if code != exitUnreachable {
+		t.Fatalf("exit %d, want %d (stderr %q)", code, exitUnreachable, stderr)
+	}
+	var errLine string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "mqbench run:") {
+			errLine = l
+		}
+	}
+	if !strings.Contains(errLine, "PostgreSQL at "+addr+"/db") || !strings.Contains(errLine, "database unreachable") {
+		t.Errorf("stderr %q: want one line naming PostgreSQL at %s/db as unreachable", stderr, addr)
+	}
+}

@@ -29,10 +29,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +57,10 @@ const ConnectTimeout = 10 * time.Second
 // applying the caller's schema statements), on top of ctx, so an unreachable
 // or stalled server fails the run instead of hanging it.
 const OpenTimeout = 30 * time.Second
+
+// ErrUnreachable is wrapped by Open's error when the PostgreSQL server could
+// not be reached: the connection was refused, or it timed out.
+var ErrUnreachable = errors.New("database unreachable")
 
 // CheckURL validates a scenario's database_url setting without connecting:
 // the empty string (embedded SQLite in the run's work directory) and
@@ -201,9 +208,41 @@ func (o *Opener) openPostgres(ctx context.Context, name, schema string) (*DB, er
 	d := &DB{db: stdlib.OpenDB(*cfg), pg: true}
 	if err := d.setup(ctx, sch, pgTypes(schema)); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("PostgreSQL at %s, schema %s: %w", o.addr(), sch, err)
+		return nil, &openError{where: fmt.Sprintf("PostgreSQL at %s, schema %s", o.addr(), sch), err: err}
 	}
 	return d, nil
+}
+
+// openError is a failed PostgreSQL Open: one line (pgx reports each
+// connection attempt on a line of its own), and ErrUnreachable when the
+// cause is the network or a timeout.
+type openError struct {
+	where string
+	err   error
+}
+
+func (e *openError) Error() string {
+	var lines []string
+	for _, l := range strings.Split(e.err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	msg := e.where + ": " + strings.Join(lines, " ")
+	if e.unreachable() {
+		msg += " (" + ErrUnreachable.Error() + ")"
+	}
+	return msg
+}
+
+func (e *openError) Unwrap() error { return e.err }
+
+// Is makes errors.Is(err, ErrUnreachable) hold for network causes.
+func (e *openError) Is(target error) bool { return target == ErrUnreachable && e.unreachable() }
+
+func (e *openError) unreachable() bool {
+	var ne net.Error
+	return errors.As(e.err, &ne) || errors.Is(e.err, context.DeadlineExceeded)
 }
 
 // setup limits d to one connection, connects, creates schema sch (unless

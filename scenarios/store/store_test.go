@@ -324,6 +324,7 @@ func TestPostgresUnreachable(t *testing.T) {
 
 	tests := []struct{ name, addr, query string }{
 		{"refused", refusedAddr, "sslmode=disable"},
+		{"refused, TLS then plain", refusedAddr, "sslmode=prefer"},
 		{"silent", silent.Addr().String(), "sslmode=disable&connect_timeout=1"},
 	}
 	for _, tt := range tests {
@@ -339,6 +340,9 @@ func TestPostgresUnreachable(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.addr+"/db") || strings.Contains(err.Error(), "secret") {
 				t.Errorf("error %q: want the address %s/db and no password", err, tt.addr)
+			}
+			if !errors.Is(err, ErrUnreachable) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q: want one line wrapping ErrUnreachable", err)
 			}
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("Open took %s", d)
