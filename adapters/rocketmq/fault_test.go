@@ -29,16 +29,8 @@ func TestIntegrationKillRestart(t *testing.T) {
 	provision(t, d, dest)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	c := newConsumer(t, ctx, d, dest, dest.Groups[0])
+	p := newProducer(t, ctx, d, dest)
 
 	var mu sync.Mutex
 	confirmed := map[string]bool{}
@@ -179,16 +171,8 @@ func TestIntegrationFrozenBroker(t *testing.T) {
 	provision(t, d, dest)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	c := newConsumer(t, ctx, d, dest, dest.Groups[0])
+	p := newProducer(t, ctx, d, dest)
 	if err := p.Send(ctx, msgsFor("f", 0, 10)); err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,28 @@ func provision(t *testing.T, d *Driver, dest driver.Destination) {
 	})
 }
 
+// newConsumer opens a consumer of group on dest, closed when the test ends.
+func newConsumer(t *testing.T, ctx context.Context, d *Driver, dest driver.Destination, group string) driver.Consumer {
+	t.Helper()
+	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newProducer opens a producer on dest, closed when the test ends.
+func newProducer(t *testing.T, ctx context.Context, d *Driver, dest driver.Destination) driver.Producer {
+	t.Helper()
+	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 func msgsFor(key string, from, n int) []driver.Message {
 	out := make([]driver.Message, n)
 	for i := range out {
@@ -121,16 +143,8 @@ func TestIntegrationRoundTrip(t *testing.T) {
 	provision(t, d, dest)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p := newProducer(t, ctx, d, dest)
+	c := newConsumer(t, ctx, d, dest, dest.Groups[0])
 
 	in := msgsFor("k1", 0, 10)
 	if err := p.Send(ctx, in[:1]); err != nil {
@@ -155,11 +169,7 @@ func TestIntegrationLateGroupsFanOut(t *testing.T) {
 	provision(t, d, dest)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, ctx, d, dest)
 	in := append(msgsFor("x", 0, 50), msgsFor("y", 0, 50)...)
 	if err := p.Send(ctx, in); err != nil {
 		t.Fatal(err)
@@ -214,18 +224,10 @@ func TestIntegrationOrderAndCompeting(t *testing.T) {
 	defer cancel()
 	var cs []driver.Consumer
 	for range 2 {
-		c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := newConsumer(t, ctx, d, dest, dest.Groups[0])
 		cs = append(cs, c)
 	}
-	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, ctx, d, dest)
 	const keys, per = 8, 100
 	for i := 0; i < per; i += 10 {
 		for k := range keys {
@@ -289,16 +291,8 @@ func TestIntegrationNack(t *testing.T) {
 	provision(t, d, dest)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	c := newConsumer(t, ctx, d, dest, dest.Groups[0])
+	p := newProducer(t, ctx, d, dest)
 	if err := p.Send(ctx, msgsFor("n", 0, 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -350,11 +344,7 @@ func TestIntegrationTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tp.Close()
-	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newConsumer(t, ctx, d, dest, dest.Groups[0])
 	cases := []struct {
 		body  string
 		local driver.TxState
@@ -436,16 +426,8 @@ func TestIntegrationDeadLetter(t *testing.T) {
 	provision(t, d, dest)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	c := newConsumer(t, ctx, d, dest, dest.Groups[0])
+	p := newProducer(t, ctx, d, dest)
 	if err := p.Send(ctx, msgsFor("dlq", 0, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -494,17 +476,9 @@ func TestIntegrationEmptyMessage(t *testing.T) {
 	provision(t, d, dest)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	err = p.Send(ctx, []driver.Message{{Body: []byte("x")}, {}, {Body: []byte("y")}})
+	c := newConsumer(t, ctx, d, dest, dest.Groups[0])
+	p := newProducer(t, ctx, d, dest)
+	err := p.Send(ctx, []driver.Message{{Body: []byte("x")}, {}, {Body: []byte("y")}})
 	if !errors.Is(driver.MessageErr(err, 3, 1), errEmptyBody) || !driver.Confirmed(err, 3, 0) || driver.Confirmed(err, 3, 2) {
 		t.Errorf("send of x, empty, y: %v", err)
 	}
@@ -539,19 +513,11 @@ func TestIntegrationSameGroupNameTwoTopics(t *testing.T) {
 	defer cancel()
 	var cs []driver.Consumer
 	for _, dest := range []driver.Destination{a, b} {
-		c, err := d.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: dest.Groups[0]})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := newConsumer(t, ctx, d, dest, dest.Groups[0])
 		cs = append(cs, c)
 	}
 	for _, dest := range []driver.Destination{a, b} {
-		p, err := d.NewProducer(ctx, dest, driver.ProducerOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
+		p := newProducer(t, ctx, d, dest)
 		for k := range 8 {
 			if err := p.Send(ctx, msgsFor(fmt.Sprintf("k%d", k), 0, 5)); err != nil {
 				t.Fatal(err)

@@ -1,29 +1,19 @@
 package async
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/scenarios/scenariotest"
-	"github.com/mqbench/mqbench/scenarios/store/storetest"
 )
 
 // TestRunPostgres runs every mode with the users and notification databases
 // on the PostgreSQL of MQBENCH_POSTGRES_URL: every registration written,
 // every confirmed one notified exactly once.
 func TestRunPostgres(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	env := scenariotest.Env(t, scenariotest.Memory(t, memory.Options{}))
 	c := smallConfig(Serial, MQ)
-	c.DatabaseURL = storetest.PostgresURL(t, env.RunID)
-	res, err := Scenario{}.Run(ctx, env, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scenariotest.RunPostgres(t, 2*time.Minute, Scenario{}, c, func(url string) { c.DatabaseURL = url })
 	if !res.Verdict.Pass {
 		t.Fatalf("verdict failed: %v (notes %v)", res.Verdict.Violations, res.Notes)
 	}

@@ -1,6 +1,6 @@
 // Package scenariotest holds what the scenarios' tests share: an in-memory
-// driver closed with the test, and a scenario Env with unique names and a
-// scratch directory.
+// driver closed with the test, a scenario Env with unique names and a
+// scratch directory, and a run on the tests' PostgreSQL.
 package scenariotest
 
 import (
@@ -12,7 +12,9 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
+	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/store/storetest"
 )
 
 // Memory returns a fresh in-memory driver with opts, closed when the test
@@ -37,4 +39,22 @@ func Env(t *testing.T, d driver.Driver) scenarios.Env {
 		Prefix: "t" + strings.ReplaceAll(t.Name(), "/", "-"), WorkDir: t.TempDir(),
 		Log: slog.New(slog.DiscardHandler),
 	}
+}
+
+// RunPostgres runs sc with cfg on a fresh in-memory driver, its databases on
+// the PostgreSQL the tests use (storetest.PostgresURL: skipped without one,
+// failed without one under MQBENCH_REQUIRE_BROKERS=1). setURL puts the
+// database URL into cfg. The test fails if Run returns an error; the run is
+// bounded by timeout.
+func RunPostgres(t *testing.T, timeout time.Duration, sc scenarios.Scenario, cfg scenarios.Config, setURL func(url string)) *report.Result {
+	t.Helper()
+	env := Env(t, Memory(t, memory.Options{}))
+	setURL(storetest.PostgresURL(t, env.RunID))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, err := sc.Run(ctx, env, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

@@ -1,14 +1,11 @@
 package transaction
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/scenarios/scenariotest"
-	"github.com/mqbench/mqbench/scenarios/store/storetest"
 )
 
 // TestRunPostgres runs the outbox mode, with injected failures and consumer
@@ -16,16 +13,10 @@ import (
 // same database, separate schemas): no duplicate applied, the stock and the
 // history consistent.
 func TestRunPostgres(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	env := scenariotest.Env(t, scenariotest.Memory(t, memory.Options{}))
 	c := testConfig(ModeOutbox)
-	c.OrderDatabaseURL = storetest.PostgresURL(t, env.RunID)
-	c.InventoryDatabaseURL = c.OrderDatabaseURL
-	res, err := Scenario{}.Run(ctx, env, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scenariotest.RunPostgres(t, 3*time.Minute, Scenario{}, c, func(url string) {
+		c.OrderDatabaseURL, c.InventoryDatabaseURL = url, url
+	})
 	checkConsistent(t, res)
 	if metric(t, res, "failures_injected") == 0 || metric(t, res, "duplicates_delivered") == 0 {
 		t.Fatalf("faults not injected: %v", res.Metrics)
