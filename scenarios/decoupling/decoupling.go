@@ -3,9 +3,9 @@
 //
 // An order service takes orders open loop at Rate per second; the inventory
 // service (its own database: stock and a deductions table keyed by order
-// id; embedded SQLite, or PostgreSQL with database_url) deducts one unit per order, at most Capacity per second. For a
-// window of each mode's measured load (default 30% to 60%) the inventory
-// service is down:
+// id; embedded SQLite, or PostgreSQL with database_url) deducts one unit per
+// order, at most Capacity per second. For a window of each mode's measured
+// load (default 30% to 60%) the inventory service is down:
 //
 //   - direct: the order service calls the inventory over HTTP on loopback
 //     (a real net/http server inside the process). While it is down its

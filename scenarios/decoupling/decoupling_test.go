@@ -148,15 +148,7 @@ func TestCancelReturnsPartial(t *testing.T) {
 func TestHTTPInventoryDownAndUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dbs, err := store.NewOpener("", t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := openInventory(ctx, dbs, "inv.db", 10, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inv.db.Close()
+	inv := testInventory(t, ctx)
 	h := &httpInventory{inv: inv}
 	client := &http.Client{Timeout: 5 * time.Second}
 	if err := h.call(ctx, client, 1); !errors.Is(err, errDown) {
@@ -302,15 +294,7 @@ func TestDirectOnly(t *testing.T) {
 func TestDeductCountsALostCommit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dbs, err := store.NewOpener("", t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, err := openInventory(ctx, dbs, "inv.db", 10, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inv.db.Close()
+	inv := testInventory(t, ctx)
 	// Order 7's commit reached the database, but its caller never counted it.
 	if _, err := inv.db.ExecContext(ctx, `INSERT INTO deductions (order_id, qty, at_ns) VALUES (7, 1, 0)`); err != nil {
 		t.Fatal(err)
@@ -333,4 +317,20 @@ func TestDeductCountsALostCommit(t *testing.T) {
 			t.Fatalf("deduct(%d) = %v with %d counted; want %v with %d", tc.order, applied, inv.applied.Load(), tc.wantApplied, tc.wantCount)
 		}
 	}
+}
+
+// testInventory opens an inventory with 10 units of stock and no capacity
+// limit, in SQLite under the test's directory, closed when the test ends.
+func testInventory(t *testing.T, ctx context.Context) *inventory {
+	t.Helper()
+	dbs, err := store.NewOpener("", t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := openInventory(ctx, dbs, "inv.db", 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inv.db.Close() })
+	return inv
 }

@@ -197,14 +197,19 @@ func Consume(ctx context.Context, c driver.Consumer, pr *probe.Consumer, maxBatc
 			}
 			ack = append(ack, d)
 		}
-		// A failed Ack or Nack means a redelivery, which the ledger counts
-		// as a duplicate: nothing to stop or report for.
-		if len(ack) > 0 {
-			_ = c.Ack(ctx, ack)
-		}
-		if len(nack) > 0 {
-			_ = c.Nack(ctx, nack)
-		}
+		Settle(ctx, c, ack, nack)
+	}
+}
+
+// Settle acks ack and nacks nack (either may be empty). A failure is not
+// reported: what was not settled comes again, and the ledger counts it as a
+// duplicate, so there is nothing to stop for.
+func Settle(ctx context.Context, c driver.Consumer, ack, nack []*driver.Delivery) {
+	if len(ack) > 0 {
+		_ = c.Ack(ctx, ack)
+	}
+	if len(nack) > 0 {
+		_ = c.Nack(ctx, nack)
 	}
 }
 

@@ -188,7 +188,7 @@ func (o *Opener) openSQLite(ctx context.Context, name, schema string) (*DB, erro
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	d := &DB{db: db}
+	d := &DB{binder: binder{x: db}, db: db}
 	if err := d.setup(ctx, "", schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -205,7 +205,8 @@ func (o *Opener) openPostgres(ctx context.Context, name, schema string) (*DB, er
 	cfg.RuntimeParams["search_path"] = sch
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
-	d := &DB{db: stdlib.OpenDB(*cfg), pg: true}
+	pg := stdlib.OpenDB(*cfg)
+	d := &DB{binder: binder{x: pg, pg: true}, db: pg}
 	if err := d.setup(ctx, sch, pgTypes(schema)); err != nil {
 		d.Close()
 		return nil, &openError{where: fmt.Sprintf("PostgreSQL at %s, schema %s", o.addr(), sch), err: err}
@@ -273,30 +274,45 @@ func (d *DB) setup(ctx context.Context, sch, schema string) error {
 // those of *sql.DB and take ? placeholders on both engines. Safe for
 // concurrent use; callers queue for the connection.
 type DB struct {
+	binder
 	db *sql.DB
+}
+
+// binder gives DB and Tx the statement methods of *sql.DB and *sql.Tx,
+// taking ? placeholders on both engines.
+type binder struct {
+	x  querier
 	pg bool // rewrite ? to $n
 }
 
-func (d *DB) q(query string) string {
-	if d.pg {
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (b binder) q(query string) string {
+	if b.pg {
 		return rebind(query)
 	}
 	return query
 }
 
-// ExecContext is (*sql.DB).ExecContext with ? placeholders.
-func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return d.db.ExecContext(ctx, d.q(query), args...)
+// ExecContext is ExecContext of *sql.DB or *sql.Tx with ? placeholders.
+func (b binder) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return b.x.ExecContext(ctx, b.q(query), args...)
 }
 
-// QueryContext is (*sql.DB).QueryContext with ? placeholders.
-func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return d.db.QueryContext(ctx, d.q(query), args...)
+// QueryContext is QueryContext of *sql.DB or *sql.Tx with ? placeholders.
+func (b binder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return b.x.QueryContext(ctx, b.q(query), args...)
 }
 
-// QueryRowContext is (*sql.DB).QueryRowContext with ? placeholders.
-func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return d.db.QueryRowContext(ctx, d.q(query), args...)
+// QueryRowContext is QueryRowContext of *sql.DB or *sql.Tx with ?
+// placeholders.
+func (b binder) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return b.x.QueryRowContext(ctx, b.q(query), args...)
 }
 
 // BeginTx starts a transaction, which holds the connection until it
@@ -306,7 +322,7 @@ func (d *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{tx: tx, pg: d.pg}, nil
+	return &Tx{binder: binder{x: tx, pg: d.pg}, tx: tx}, nil
 }
 
 // Close closes the connection. A PostgreSQL schema and its rows stay.
@@ -315,30 +331,8 @@ func (d *DB) Close() error { return d.db.Close() }
 // Tx is a transaction on a DB; its methods are those of *sql.Tx and take ?
 // placeholders on both engines.
 type Tx struct {
+	binder
 	tx *sql.Tx
-	pg bool
-}
-
-func (t *Tx) q(query string) string {
-	if t.pg {
-		return rebind(query)
-	}
-	return query
-}
-
-// ExecContext is (*sql.Tx).ExecContext with ? placeholders.
-func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.q(query), args...)
-}
-
-// QueryContext is (*sql.Tx).QueryContext with ? placeholders.
-func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.q(query), args...)
-}
-
-// QueryRowContext is (*sql.Tx).QueryRowContext with ? placeholders.
-func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.q(query), args...)
 }
 
 // Commit commits the transaction.

@@ -339,7 +339,7 @@ func Consume(recv, work context.Context, c driver.Consumer, pr *probe.Consumer, 
 		if work.Err() != nil {
 			return nil
 		}
-		settle(work, c, ack, nack)
+		load.Settle(work, c, ack, nack)
 	}
 }
 
@@ -367,7 +367,7 @@ func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.C
 	}
 	flush := func() {
 		if work.Err() == nil {
-			settle(work, c, ack, nack)
+			load.Settle(work, c, ack, nack)
 		}
 		ack, nack = ack[:0], nack[:0]
 	}
@@ -469,17 +469,6 @@ func classify(d *driver.Delivery, pr *probe.Consumer, opts ConsumeOptions, now t
 // business message arriving before the stick exists).
 func settledWithoutHandler(d *driver.Delivery, pr *probe.Consumer) bool {
 	return Kind(d.Body) == KindPing || pr != nil
-}
-
-// settle acks and nacks. A failure is not reported: what was not settled
-// comes again, and the ledger counts it as a duplicate.
-func settle(work context.Context, c driver.Consumer, ack, nack []*driver.Delivery) {
-	if len(ack) > 0 {
-		_ = c.Ack(work, ack)
-	}
-	if len(nack) > 0 {
-		_ = c.Nack(work, nack)
-	}
 }
 
 // Pacer limits a service to a capacity of n operations per second: each
