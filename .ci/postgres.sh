@@ -10,14 +10,26 @@
 #   postgres.sh env    print the MQBENCH_POSTGRES_URL the tests read
 #
 # MQBENCH_PG_DIR (default /tmp/mqbench-pg) holds the data, the log and the
-# Unix socket; MQBENCH_PG_PORT (default 55432) is the TCP port, on 127.0.0.1
-# only, with trust authentication (loopback and socket only). fsync stays on.
+# Unix socket; MQBENCH_PG_PORT (default 15432) is the first TCP
+# port tried, on 127.0.0.1 only, with trust authentication (loopback and
+# socket only). fsync stays on.
+#
+# The default port sits below Linux's ephemeral range (32768-60999): a port
+# inside it can be held for a moment by any outgoing connection on the
+# machine, and PostgreSQL then fails with "Address already in use" (it did,
+# in CI, on 55432 while the brokers were connecting). If the port is taken
+# anyway, start tries the next ones, up to 10; env reads the port the running
+# server chose from its postmaster.pid.
 # PostgreSQL refuses to run as root, so as root the server runs as the
 # postgres OS user.
 set -euo pipefail
 DIR=${MQBENCH_PG_DIR:-/tmp/mqbench-pg}
-PORT=${MQBENCH_PG_PORT:-55432}
+FIRST_PORT=${MQBENCH_PG_PORT:-15432}
 DATA=$DIR/data
+# The running server's port: line 4 of postmaster.pid.
+running_port() { sed -n 4p "$DATA/postmaster.pid" 2>/dev/null || true; }
+PORT=$(running_port)
+PORT=${PORT:-$FIRST_PORT}
 
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 as_pg() {
@@ -51,10 +63,24 @@ start)
 			{ cat "$DIR/initdb.log" >&2; exit 1; }
 	fi
 	if ! as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
-		as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 \
-			-o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$DIR" start >/dev/null ||
-			{ tail -n 30 "$DIR/server.log" >&2; exit 1; }
+		PORT=$FIRST_PORT
+		while :; do
+			log_from=$(($(wc -l <"$DIR/server.log" 2>/dev/null || echo 0) + 1))
+			if as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 \
+				-o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$DIR" start >/dev/null 2>&1; then
+				break
+			fi
+			if tail -n +"$log_from" "$DIR/server.log" | grep -q 'Address already in use' &&
+				[ "$PORT" -lt $((FIRST_PORT + 9)) ]; then
+				echo "postgres.sh: port $PORT is in use, trying $((PORT + 1))" >&2
+				PORT=$((PORT + 1))
+				continue
+			fi
+			tail -n +"$log_from" "$DIR/server.log" | tail -n 30 >&2
+			exit 1
+		done
 	fi
+	PORT=$(running_port)
 	if [ "$(psql_pg -c "SELECT 1 FROM pg_database WHERE datname = 'mqbench'")" != 1 ]; then
 		psql_pg -c "CREATE DATABASE mqbench"
 	fi

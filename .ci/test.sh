@@ -49,7 +49,7 @@ bin/mqbench up --mode native
 echo "== race detector on the core packages"
 go test -race -count=1 ./adapters/driver ./adapters/envelope ./adapters/memory ./adapters/drivertest ./scenarios/probe ./scenarios/load
 
-echo "== PostgreSQL (private cluster on 127.0.0.1:55432, for the scenarios' database_url tests)"
+echo "== PostgreSQL (private cluster on 127.0.0.1, port 15432 or the next free one, for the scenarios' database_url tests)"
 .ci/postgres.sh start
 export "$(.ci/postgres.sh env)"
 

@@ -16,7 +16,7 @@ import (
 )
 
 // EnvURL is the environment variable that names the PostgreSQL database the
-// tests use, e.g. postgres://postgres@127.0.0.1:55432/mqbench?sslmode=disable.
+// tests use, e.g. postgres://postgres@127.0.0.1:15432/mqbench?sslmode=disable.
 const EnvURL = "MQBENCH_POSTGRES_URL"
 
 // timeout bounds each of the helper's own round trips to the server.
