@@ -123,6 +123,27 @@ func logBrokerState(t *testing.T) {
 	}
 }
 
+// sendUntilRecovered retries send every 200 ms until it succeeds, logging
+// every 10th error; when ctx ends first, it logs the node's state and fails
+// the test.
+func sendUntilRecovered(t *testing.T, ctx context.Context, send func(context.Context) error) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := send(ctx)
+		if err == nil {
+			return
+		}
+		if attempt%10 == 1 {
+			t.Logf("send, attempt %d: %v", attempt, err)
+		}
+		if ctx.Err() != nil {
+			logBrokerState(t)
+			t.Fatalf("send never recovered: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // within runs f and fails the test if it does not return within bound.
 func within(t *testing.T, what string, f func() error) error {
 	t.Helper()
@@ -178,17 +199,7 @@ func TestFaultFrozenBroker(t *testing.T) {
 	resumed = true
 	// The next calls reconnect.
 	ctx := ctxFor(t, 2*time.Minute)
-	for {
-		err := prod.Send(ctx, messages(n, "p"))
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			logBrokerState(t)
-			t.Fatalf("send never recovered: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	sendUntilRecovered(t, ctx, func(ctx context.Context) error { return prod.Send(ctx, messages(n, "p")) })
 	// The consumer sees at least the n just confirmed (the first n may or
 	// may not have been enqueued before the freeze).
 	got := 0
@@ -236,17 +247,7 @@ func TestFaultConnectionBlocked(t *testing.T) {
 	}
 	run(t, "MQBENCH_RABBITMQ_CTL", "set_vm_memory_high_watermark", "absolute", "1GiB")
 	ctx := ctxFor(t, time.Minute)
-	for {
-		err := prod.Send(ctx, messages(n, "p"))
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			logBrokerState(t)
-			t.Fatalf("send never recovered: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	sendUntilRecovered(t, ctx, func(ctx context.Context) error { return prod.Send(ctx, messages(n, "p")) })
 }
 
 // kill -9 in the middle of a stream, restart: every message confirmed before
@@ -304,20 +305,7 @@ func TestFaultKillRestart(t *testing.T) {
 	}
 	run(t, "MQBENCH_RABBITMQ_START")
 	ctx := ctxFor(t, 2*time.Minute)
-	for attempt := 1; ; attempt++ {
-		err := sendBatch(ctx)
-		if err == nil {
-			break
-		}
-		if attempt%10 == 1 {
-			t.Logf("send after restart, attempt %d: %v", attempt, err)
-		}
-		if ctx.Err() != nil {
-			logBrokerState(t)
-			t.Fatalf("send never recovered: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	sendUntilRecovered(t, ctx, sendBatch)
 	received := map[int]bool{}
 	for missing := len(confirmed); missing > 0; {
 		ds, err := cons.Receive(ctx, 256)

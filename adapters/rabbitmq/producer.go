@@ -307,9 +307,10 @@ func (p *producer) open(ctx context.Context) (*psession, error) {
 // on the messages still unconfirmed when ctx is done, when the producer is
 // closed, when the connection dies, or when no confirm arrives for the
 // operation timeout (wrapping ErrBlocked if the broker blocked the
-// connection; the connection is then dropped). A publish blocked in a socket write is bounded by the write
-// deadline, or cut short shortly after ctx is done by closing the
-// connection. The next Send after a lost connection reconnects.
+// connection; the connection is then dropped). A publish blocked in a
+// socket write is bounded by the write deadline, or cut short shortly after
+// ctx is done by closing the connection. The next Send after a lost
+// connection reconnects.
 func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 	s, err := p.session(ctx)
 	if err != nil {
@@ -445,11 +446,9 @@ func (p *producer) wait(ctx context.Context, s *psession, timer *time.Timer) err
 	case <-s.done:
 		return s.cause()
 	case <-timer.C:
-		var err error
+		err := fmt.Errorf("no publisher confirm within %v: %w", p.d.timeout, errTimeout)
 		if reason := s.blockedReason(); reason != "" {
 			err = fmt.Errorf("no publisher confirm within %v: %w (%s): %w", p.d.timeout, ErrBlocked, reason, errTimeout)
-		} else {
-			err = fmt.Errorf("no publisher confirm within %v: %w", p.d.timeout, errTimeout)
 		}
 		// A channel that confirms nothing for a whole timeout is in a
 		// state this producer cannot see into: drop it, so the next
