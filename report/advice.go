@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mqbench/mqbench/report/result"
 )
 
 // Weights are the user's priorities for the selection advice. Each is ≥ 0;
@@ -73,7 +75,7 @@ type Headline struct {
 }
 
 // headlineLatency returns the scenario's deciding latency (lower is better).
-func headlineLatency(r *Result) Headline {
+func headlineLatency(r *result.Result) Headline {
 	metric := map[string]string{
 		"async":       "response_p99_ms_mq",
 		"decoupling":  "e2e_p99_ms",
@@ -90,7 +92,7 @@ func headlineLatency(r *Result) Headline {
 }
 
 // HeadlineOf returns the one business figure shown in a matrix cell.
-func HeadlineOf(r *Result) Headline {
+func HeadlineOf(r *result.Result) Headline {
 	get := func(name, label, unit string) Headline {
 		m, ok := r.Metrics[name]
 		return Headline{Label: label, Value: m.Value, Unit: unit, Ok: ok}
@@ -153,9 +155,9 @@ func (w Weights) of(c string) float64 {
 
 // reliabilityScore is 1 for a passing verdict with nothing lost or
 // duplicated, less with duplicates, 0 for a failed verdict or any loss.
-func reliabilityScore(r *Result) (float64, string) {
+func reliabilityScore(r *result.Result) (float64, string) {
 	a := r.Accounting
-	if !r.Verdict.Pass || r.Status != StatusComplete {
+	if !r.Verdict.Pass || r.Status != result.StatusComplete {
 		return 0, fmt.Sprintf("verdict failed (%d violations)", len(r.Verdict.Violations))
 	}
 	if a.Lost > 0 {
@@ -169,7 +171,7 @@ func reliabilityScore(r *Result) (float64, string) {
 }
 
 // costPerK is broker CPU seconds per 1000 messages received, when measured.
-func costPerK(r *Result) (float64, bool) {
+func costPerK(r *result.Result) (float64, bool) {
 	if r.Cost == nil || r.Accounting.Deliveries == 0 {
 		return 0, false
 	}
@@ -178,9 +180,9 @@ func costPerK(r *Result) (float64, bool) {
 
 // Advise ranks the brokers of one scenario. results holds at most one result
 // per broker (the newest); brokers lists every broker expected.
-func Advise(scenario string, results []*Result, brokers []string, w Weights) Advice {
+func Advise(scenario string, results []*result.Result, brokers []string, w Weights) Advice {
 	adv := Advice{Scenario: scenario}
-	have := map[string]*Result{}
+	have := map[string]*result.Result{}
 	for _, r := range results {
 		have[r.Broker.Name] = r
 	}
@@ -201,7 +203,7 @@ func Advise(scenario string, results []*Result, brokers []string, w Weights) Adv
 		}
 	}
 	for _, r := range results {
-		rk := Ranked{Broker: r.Broker.Name, Pass: r.Verdict.Pass && r.Status == StatusComplete, Parts: map[string]Part{}}
+		rk := Ranked{Broker: r.Broker.Name, Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Parts: map[string]Part{}}
 		rel, relFig := reliabilityScore(r)
 		rk.Parts["reliability"] = Part{rel, relFig}
 		if h := headlineLatency(r); h.Ok && h.Value > 0 && !math.IsInf(bestLat, 1) {
@@ -236,11 +238,11 @@ func Advise(scenario string, results []*Result, brokers []string, w Weights) Adv
 
 // comparability says why results of one scenario cannot be compared
 // figure for figure, or "" when they share profile and configuration.
-func comparability(results []*Result) string {
+func comparability(results []*result.Result) string {
 	if len(results) < 2 {
 		return ""
 	}
-	key := func(r *Result) string {
+	key := func(r *result.Result) string {
 		b, _ := json.Marshal(r.Config)
 		return string(r.Profile) + " " + string(b)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/mqbench/mqbench/report/result"
 )
 
 // Delta is one figure of one cell in two runs.
@@ -33,7 +34,7 @@ func (d Delta) Change() float64 {
 }
 
 // Compare lists the deltas between the cells present in both a and b.
-func Compare(a, b []*Result) []Delta {
+func Compare(a, b []*result.Result) []Delta {
 	ia, ib := newest(a), newest(b)
 	var out []Delta
 	for _, r := range a {
@@ -62,7 +63,7 @@ func Compare(a, b []*Result) []Delta {
 
 // ksDiffer runs a two-sample Kolmogorov–Smirnov test on two latency
 // histograms.
-func ksDiffer(a, b *Latency) (bool, string) {
+func ksDiffer(a, b *result.Latency) (bool, string) {
 	ha, errA := decodeHist(a.Histogram)
 	hb, errB := decodeHist(b.Histogram)
 	if errA != nil || errB != nil {
@@ -132,7 +133,7 @@ func decodeHist(s string) (*hdrhistogram.Histogram, error) {
 
 // rateDiffer compares mean per-second received rates over each run's
 // timeline seconds that received anything.
-func rateDiffer(a, b *Result) (bool, string) {
+func rateDiffer(a, b *result.Result) (bool, string) {
 	ma, sa, na := rateStats(a.Timeline)
 	mb, sb, nb := rateStats(b.Timeline)
 	if na < 2 || nb < 2 {
@@ -142,7 +143,7 @@ func rateDiffer(a, b *Result) (bool, string) {
 	return math.Abs(ma-mb) > 2*se, fmt.Sprintf("Δ %.0f/s vs 2×SE %.0f/s", math.Abs(ma-mb), 2*se)
 }
 
-func rateStats(tl []Second) (mean, sd float64, n int) {
+func rateStats(tl []result.Second) (mean, sd float64, n int) {
 	var xs []float64
 	for _, s := range tl {
 		if s.Received > 0 {

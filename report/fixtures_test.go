@@ -8,11 +8,12 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/report/result"
 )
 
 // fixtureLatency builds a deterministic latency with a real histogram: n
 // values spread geometrically from lo to hi ms.
-func fixtureLatency(n int, loMs, hiMs float64) *Latency {
+func fixtureLatency(n int, loMs, hiMs float64) *result.Latency {
 	h := hdrhistogram.New(1000, int64(10*time.Minute), 3)
 	for i := 0; i < n; i++ {
 		f := float64(i) / float64(n-1)
@@ -21,7 +22,7 @@ func fixtureLatency(n int, loMs, hiMs float64) *Latency {
 	}
 	b, _ := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e6 }
-	return &Latency{Count: h.TotalCount(), P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9),
+	return &result.Latency{Count: h.TotalCount(), P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9),
 		Max: float64(h.Max()) / 1e6, Mean: h.Mean() / 1e6, Unit: "ms", Corrected: true,
 		Histogram: base64.StdEncoding.EncodeToString(b)}
 }
@@ -30,7 +31,7 @@ func pow(a, b float64) float64 { return math.Pow(a, b) }
 
 // fixtures returns results for four brokers × five scenarios with fixed
 // numbers (one failing cell, one missing), for golden and browser tests.
-func fixtures() []*Result {
+func fixtures() []*result.Result {
 	t0 := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	brokers := []struct {
 		name, version, client string
@@ -42,31 +43,31 @@ func fixtures() []*Result {
 		{"rabbitmq", "3.10.8", "github.com/rabbitmq/amqp091-go", 1.0, driver.Capabilities{Nack: true, RedeliveryFlag: true, CompetingConsumers: true, FanOut: true, Persistent: true, MaxLengthReject: true}},
 		{"rocketmq", "5.3.3", "github.com/apache/rocketmq-client-go/v2", 3.0, driver.Capabilities{Nack: true, PerKeyOrder: true, CompetingConsumers: true, FanOut: true, Persistent: true, NativeTransaction: true}},
 	}
-	var out []*Result
+	var out []*result.Result
 	for bi, b := range brokers {
 		for si, s := range scenarioOrder {
 			if b.name == "activemq" && s == "transaction" {
 				continue // a missing cell
 			}
 			start := t0.Add(time.Duration(bi*5+si) * time.Minute)
-			r := &Result{
-				SchemaVersion: SchemaVersion, ID: fmt.Sprintf("fixture-%s-%s", b.name, s),
+			r := &result.Result{
+				SchemaVersion: result.SchemaVersion, ID: fmt.Sprintf("fixture-%s-%s", b.name, s),
 				StartedAt: start, FinishedAt: start.Add(30 * time.Second),
-				Broker:   Broker{Name: b.name, Client: b.client, ClientVersion: "v1.0.0", Protocol: "proto", Version: b.version, Capabilities: b.caps},
+				Broker:   result.Broker{Name: b.name, Client: b.client, ClientVersion: "v1.0.0", Protocol: "proto", Version: b.version, Capabilities: b.caps},
 				Scenario: s, Profile: driver.Durable, Config: map[string]any{"rate": 1000, "duration": "10s"},
-				Environment: Environment{Host: "fixture-host", CPUs: 2, OS: "linux", Arch: "amd64", Go: "go1.26.8", MemMiB: 24105},
-				Latency: Latencies{
+				Environment: result.Environment{Host: "fixture-host", CPUs: 2, OS: "linux", Arch: "amd64", Go: "go1.26.8", MemMiB: 24105},
+				Latency: result.Latencies{
 					"end_to_end": fixtureLatency(2000, b.lat/2, b.lat*20),
 					"publish":    fixtureLatency(2000, b.lat/3, b.lat*10),
 				},
-				Throughput: Throughput{SentPerS: 1000, ReceivedPerS: 1000 - float64(bi*10), MBPerS: 1.02},
-				Accounting: Accounting{Sent: 10000, Confirmed: 10000, Received: 10000, Deliveries: 10000 + int64(bi), Duplicated: int64(bi), Groups: 1, Complete: true},
-				Cost:       &Cost{CPUSeconds: 5 + float64(bi), PeakRSSMiB: 300 + 50*float64(bi), PIDs: []int{100 + bi}},
-				Verdict:    Verdict{Pass: true},
-				Status:     StatusComplete,
+				Throughput: result.Throughput{SentPerS: 1000, ReceivedPerS: 1000 - float64(bi*10), MBPerS: 1.02},
+				Accounting: result.Accounting{Sent: 10000, Confirmed: 10000, Received: 10000, Deliveries: 10000 + int64(bi), Duplicated: int64(bi), Groups: 1, Complete: true},
+				Cost:       &result.Cost{CPUSeconds: 5 + float64(bi), PeakRSSMiB: 300 + 50*float64(bi), PIDs: []int{100 + bi}},
+				Verdict:    result.Verdict{Pass: true},
+				Status:     result.StatusComplete,
 			}
 			for sec := 0; sec < 10; sec++ {
-				r.Timeline = append(r.Timeline, Second{T: sec, Sent: 1000, Confirmed: 1000, Received: int64(1000 - bi*10), Backlog: int64(bi * sec)})
+				r.Timeline = append(r.Timeline, result.Second{T: sec, Sent: 1000, Confirmed: 1000, Received: int64(1000 - bi*10), Backlog: int64(bi * sec)})
 			}
 			switch s {
 			case "async":
@@ -90,7 +91,7 @@ func fixtures() []*Result {
 					"threshold":       {200, 200, 200, 200, 200},
 				}
 				if b.name == "kafka" {
-					r.Verdict = Verdict{Pass: false, Violations: []string{"oversold 1"}}
+					r.Verdict = result.Verdict{Pass: false, Violations: []string{"oversold 1"}}
 					r.SetMetric("oversold", 1, "count")
 				}
 			case "transaction":

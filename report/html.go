@@ -1,3 +1,5 @@
+// Package report renders results (package report/result) into one
+// self-contained HTML report with comparison and selection advice.
 package report
 
 import (
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mqbench/mqbench/report/result"
+
 	"gonum.org/v1/plot/plotter"
 )
 
@@ -28,7 +32,7 @@ type Options struct {
 	Weights Weights
 	// Compare, when non-empty, is a second set of results shown side by
 	// side with deltas; CompareLabel names it.
-	Compare      []*Result
+	Compare      []*result.Result
 	CompareLabel string
 	Label        string // names the main set in the comparison
 }
@@ -40,7 +44,7 @@ var scenarioOrder = []string{"pubsub", "async", "decoupling", "peakshaving", "tr
 type page struct {
 	Title      string
 	Generated  string
-	Hosts      []Environment
+	Hosts      []result.Environment
 	Profiles   string
 	Brokers    []brokerRow
 	Scenarios  []string
@@ -90,9 +94,9 @@ type section struct {
 
 type accountingRow struct {
 	Broker string
-	A      Accounting
-	Tput   Throughput
-	Cost   *Cost
+	A      result.Accounting
+	Tput   result.Throughput
+	Cost   *result.Cost
 	Pass   bool
 	Status string
 	Errs   []string
@@ -108,11 +112,11 @@ type configRow struct {
 }
 
 // newest keeps the newest result per broker/scenario cell.
-func newest(results []*Result) map[string]map[string]*Result {
-	m := map[string]map[string]*Result{}
+func newest(results []*result.Result) map[string]map[string]*result.Result {
+	m := map[string]map[string]*result.Result{}
 	for _, r := range results {
 		if m[r.Scenario] == nil {
-			m[r.Scenario] = map[string]*Result{}
+			m[r.Scenario] = map[string]*result.Result{}
 		}
 		if cur := m[r.Scenario][r.Broker.Name]; cur == nil || r.StartedAt.After(cur.StartedAt) {
 			m[r.Scenario][r.Broker.Name] = r
@@ -123,7 +127,7 @@ func newest(results []*Result) map[string]map[string]*Result {
 
 // Render writes one self-contained HTML page (inline CSS and SVG, no
 // script, no external reference) for results.
-func Render(w io.Writer, results []*Result, opts Options) error {
+func Render(w io.Writer, results []*result.Result, opts Options) error {
 	if len(results) == 0 {
 		return fmt.Errorf("report: no results")
 	}
@@ -145,7 +149,7 @@ func Render(w io.Writer, results []*Result, opts Options) error {
 	}
 	sort.Strings(brokers)
 	for _, b := range brokers {
-		var r *Result
+		var r *result.Result
 		for _, x := range results {
 			if x.Broker.Name == b && (r == nil || x.Broker.Version != "") {
 				r = x
@@ -185,7 +189,7 @@ func Render(w io.Writer, results []*Result, opts Options) error {
 				continue
 			}
 			h := HeadlineOf(r)
-			cell := matrixCell{Present: true, Pass: r.Verdict.Pass && r.Status == StatusComplete, Status: r.Status}
+			cell := matrixCell{Present: true, Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Status: r.Status}
 			if h.Ok {
 				cell.Headline = fmt.Sprintf("%s %s%s", h.Label, num(h.Value), unitSp(h.Unit))
 			}
@@ -195,7 +199,7 @@ func Render(w io.Writer, results []*Result, opts Options) error {
 		p.Matrix = append(p.Matrix, row)
 	}
 	for _, s := range scen {
-		var rs []*Result
+		var rs []*result.Result
 		for _, b := range brokers {
 			if r := cells[s][b]; r != nil {
 				rs = append(rs, r)
@@ -243,18 +247,18 @@ func Render(w io.Writer, results []*Result, opts Options) error {
 
 // WriteHTML renders results to dir/report.html atomically and returns the
 // path.
-func WriteHTML(dir string, results []*Result, opts Options) (string, error) {
+func WriteHTML(dir string, results []*result.Result, opts Options) (string, error) {
 	var buf bytes.Buffer
 	if err := Render(&buf, results, opts); err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, "report.html")
-	return path, WriteFileAtomic(path, buf.Bytes())
+	return path, result.WriteFileAtomic(path, buf.Bytes())
 }
 
-func header(results []*Result) (string, []Environment, string) {
+func header(results []*result.Result) (string, []result.Environment, string) {
 	var last time.Time
-	hosts := []Environment{}
+	hosts := []result.Environment{}
 	profiles := map[string]bool{}
 	for _, r := range results {
 		if r.FinishedAt.After(last) {
@@ -273,7 +277,7 @@ func header(results []*Result) (string, []Environment, string) {
 	return last.UTC().Format("2006-01-02 15:04:05 UTC"), hosts, strings.Join(ps, ", ")
 }
 
-func buildSection(s string, rs []*Result) (section, error) {
+func buildSection(s string, rs []*result.Result) (section, error) {
 	sec := section{Scenario: s}
 	add := func(h template.HTML, err error) error {
 		if err != nil {
@@ -325,7 +329,7 @@ func buildSection(s string, rs []*Result) (section, error) {
 			names[k] = true
 		}
 		row := accountingRow{Broker: r.Broker.Name, A: r.Accounting, Tput: r.Throughput, Cost: r.Cost,
-			Pass: r.Verdict.Pass && r.Status == StatusComplete, Status: r.Status, Errs: r.Verdict.Violations}
+			Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Status: r.Status, Errs: r.Verdict.Violations}
 		sec.Accounting = append(sec.Accounting, row)
 		for _, n := range r.Notes {
 			sec.Notes = append(sec.Notes, r.Broker.Name+": "+n)
@@ -354,7 +358,7 @@ func buildSection(s string, rs []*Result) (section, error) {
 // latencyNames lists the latencies worth charting: corrected end-to-end and
 // publish first, then the scenario's own; uncorrected and schedule delay
 // stay in the tables only.
-func latencyNames(rs []*Result) []string {
+func latencyNames(rs []*result.Result) []string {
 	seen := map[string]bool{}
 	for _, r := range rs {
 		for k, l := range r.Latency {
@@ -380,7 +384,7 @@ func latencyNames(rs []*Result) []string {
 
 // percentiles reads the full distribution from the histogram when stored,
 // else the summary points.
-func percentiles(l *Latency) []percentilePoint {
+func percentiles(l *result.Latency) []percentilePoint {
 	if h, err := decodeHist(l.Histogram); err == nil && h.TotalCount() > 0 {
 		var pts []percentilePoint
 		for _, q := range []float64{0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999} {
@@ -395,7 +399,7 @@ func percentiles(l *Latency) []percentilePoint {
 }
 
 // scenarioCharts draws each scenario's own chart.
-func scenarioCharts(s string, rs []*Result, add func(template.HTML, error) error) error {
+func scenarioCharts(s string, rs []*result.Result, add func(template.HTML, error) error) error {
 	switch s {
 	case "async":
 		modes := []string{"serial", "parallel", "mq"}
@@ -451,7 +455,7 @@ func scenarioCharts(s string, rs []*Result, add func(template.HTML, error) error
 	return nil
 }
 
-func seriesOf(r *Result, key, name string, dash bool) series {
+func seriesOf(r *result.Result, key, name string, dash bool) series {
 	var xys plotter.XYs
 	for i, v := range r.Series[key] {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mqbench/mqbench/report/result"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -64,7 +66,7 @@ func TestRenderIsSelfContained(t *testing.T) {
 
 func TestAdvice(t *testing.T) {
 	rs := fixtures()
-	var peak []*Result
+	var peak []*result.Result
 	for _, r := range rs {
 		if r.Scenario == "peakshaving" {
 			peak = append(peak, r)
@@ -86,7 +88,7 @@ func TestAdvice(t *testing.T) {
 	if lat.Winner != "rabbitmq" {
 		t.Fatalf("latency-only winner %q, want rabbitmq", lat.Winner)
 	}
-	var tx []*Result
+	var tx []*result.Result
 	for _, r := range rs {
 		if r.Scenario == "transaction" {
 			tx = append(tx, r)
@@ -96,7 +98,7 @@ func TestAdvice(t *testing.T) {
 		t.Fatalf("missing %v, want [activemq]", a.Missing)
 	}
 	// No passing broker: no recommendation.
-	failed := []*Result{{Broker: Broker{Name: "x"}, Scenario: "pubsub", Status: StatusComplete, Verdict: Verdict{Pass: false}}}
+	failed := []*result.Result{{Broker: result.Broker{Name: "x"}, Scenario: "pubsub", Status: result.StatusComplete, Verdict: result.Verdict{Pass: false}}}
 	if a := Advise("pubsub", failed, []string{"x"}, DefaultWeights()); a.Winner != "" {
 		t.Fatalf("winner %q with no passing broker", a.Winner)
 	}
@@ -158,23 +160,23 @@ func TestCompareFlagsOnlyRealDifferences(t *testing.T) {
 func TestWriteAndRead(t *testing.T) {
 	dir := t.TempDir()
 	r := fixtures()[0]
-	if err := Write(filepath.Join(dir, "x"), r); err != nil {
+	if err := result.Write(filepath.Join(dir, "x"), r); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadDir(dir)
+	got, err := result.LoadDir(dir)
 	if err != nil || len(got) != 1 || got[0].ID != r.ID {
 		t.Fatalf("LoadDir: %v %v", got, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "x", "result.json"), []byte(`{"schema_version": 9}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadDir(dir); err == nil || !strings.Contains(err.Error(), "schema_version 9") {
+	if _, err := result.LoadDir(dir); err == nil || !strings.Contains(err.Error(), "schema_version 9") {
 		t.Fatalf("err %v", err)
 	}
 }
 
 func TestAdviceCaveatOnDifferentConfigs(t *testing.T) {
-	var same, differ []*Result
+	var same, differ []*result.Result
 	for _, r := range fixtures() {
 		if r.Scenario == "pubsub" {
 			same = append(same, r)
@@ -194,7 +196,7 @@ func TestAdviceCaveatOnDifferentConfigs(t *testing.T) {
 		t.Fatal("no caveat when one broker ran at another rate")
 	}
 	// Throughput decides only the raw-load scenario.
-	var async []*Result
+	var async []*result.Result
 	for _, r := range fixtures() {
 		if r.Scenario == "async" {
 			async = append(async, r)

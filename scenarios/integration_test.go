@@ -8,7 +8,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/brokers"
 	"github.com/mqbench/mqbench/adapters/brokers/brokertest"
 	"github.com/mqbench/mqbench/adapters/driver"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/async"
 	"github.com/mqbench/mqbench/scenarios/decoupling"
@@ -21,15 +21,15 @@ import (
 // broker, beyond its own verdict.
 var acceptance = []struct {
 	sc    scenarios.Scenario
-	check func(t *testing.T, caps driver.Capabilities, m func(string) float64, r *report.Result)
+	check func(t *testing.T, caps driver.Capabilities, m func(string) float64, r *result.Result)
 }{
-	{pubsub.Scenario{}, func(t *testing.T, _ driver.Capabilities, _ func(string) float64, r *report.Result) {
+	{pubsub.Scenario{}, func(t *testing.T, _ driver.Capabilities, _ func(string) float64, r *result.Result) {
 		a := r.Accounting
 		if a.Sent == 0 || a.Confirmed != a.Sent || a.Lost != 0 || a.Received != a.Confirmed {
 			t.Errorf("accounting %+v", a)
 		}
 	}},
-	{async.Scenario{}, func(t *testing.T, _ driver.Capabilities, m func(string) float64, _ *report.Result) {
+	{async.Scenario{}, func(t *testing.T, _ driver.Capabilities, m func(string) float64, _ *result.Result) {
 		if !(m("response_p50_ms_mq") < m("response_p50_ms_parallel") && m("response_p50_ms_parallel") < m("response_p50_ms_serial")) {
 			t.Errorf("p50 mq %.2f, parallel %.2f, serial %.2f: want mq < parallel < serial",
 				m("response_p50_ms_mq"), m("response_p50_ms_parallel"), m("response_p50_ms_serial"))
@@ -38,13 +38,13 @@ var acceptance = []struct {
 			t.Errorf("registrations %v, emails %v, sms %v", m("registrations"), m("emails_sent"), m("sms_sent"))
 		}
 	}},
-	{decoupling.Scenario{}, func(t *testing.T, _ driver.Capabilities, m func(string) float64, _ *report.Result) {
+	{decoupling.Scenario{}, func(t *testing.T, _ driver.Capabilities, m func(string) float64, _ *result.Result) {
 		if m("orders_lost_mq") != 0 || m("orders_failed_direct") <= 0 || m("backlog_peak") <= 0 || m("stock_consistent") != 1 {
 			t.Errorf("lost %v, failed direct %v, backlog peak %v, stock consistent %v",
 				m("orders_lost_mq"), m("orders_failed_direct"), m("backlog_peak"), m("stock_consistent"))
 		}
 	}},
-	{peakshaving.Scenario{}, func(t *testing.T, caps driver.Capabilities, m func(string) float64, _ *report.Result) {
+	{peakshaving.Scenario{}, func(t *testing.T, caps driver.Capabilities, m func(string) float64, _ *result.Result) {
 		if m("oversold") != 0 || m("rejected") <= 0 || m("accepted")+m("rejected") != m("requests") || m("sold") != min(m("stock_initial"), m("accepted")) {
 			t.Errorf("oversold %v rejected %v accepted %v requests %v sold %v stock %v",
 				m("oversold"), m("rejected"), m("accepted"), m("requests"), m("sold"), m("stock_initial"))
@@ -53,7 +53,7 @@ var acceptance = []struct {
 			t.Errorf("admission by broker %v, but the broker's max-length reject is %v", m("admission_broker"), caps.MaxLengthReject)
 		}
 	}},
-	{transaction.Scenario{}, func(t *testing.T, caps driver.Capabilities, m func(string) float64, _ *report.Result) {
+	{transaction.Scenario{}, func(t *testing.T, caps driver.Capabilities, m func(string) float64, _ *result.Result) {
 		if m("orders") == 0 || m("duplicates_applied") != 0 || m("outbox_remaining") != 0 || m("history_rows") != m("orders") || m("consistent") != 1 {
 			t.Errorf("orders %v dup applied %v outbox %v history %v consistent %v",
 				m("orders"), m("duplicates_applied"), m("outbox_remaining"), m("history_rows"), m("consistent"))

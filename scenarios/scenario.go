@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 )
 
 // Scenario is one business case runnable against any driver.
@@ -32,7 +32,7 @@ type Scenario interface {
 	// drains briefly, and returns what it measured with Accounting.Complete
 	// false and a nil error. An error means the scenario could not run;
 	// the result, if non-nil, holds what was measured before.
-	Run(ctx context.Context, env Env, cfg Config) (*report.Result, error)
+	Run(ctx context.Context, env Env, cfg Config) (*result.Result, error)
 }
 
 // Config is a scenario configuration.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 )
 
 // costMeter samples broker processes' CPU time and resident memory from
@@ -53,14 +53,14 @@ func (m *costMeter) sample() {
 }
 
 // stop ends sampling and returns the cost, nil when no pid was given.
-func (m *costMeter) stop() *report.Cost {
+func (m *costMeter) stop() *result.Cost {
 	if len(m.pids) == 0 {
 		return nil
 	}
 	close(m.stopC)
 	m.wg.Wait()
 	m.sample()
-	return &report.Cost{CPUSeconds: cpuSeconds(m.pids) - m.startCPU, PeakRSSMiB: m.peakRSS, PIDs: m.pids}
+	return &result.Cost{CPUSeconds: cpuSeconds(m.pids) - m.startCPU, PeakRSSMiB: m.peakRSS, PIDs: m.pids}
 }
 
 // cpuSeconds sums user+system CPU time of pids from /proc/PID/stat.

@@ -15,6 +15,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 )
 
@@ -196,7 +197,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		cellTimes = append(cellTimes, time.Since(t0))
 		sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json")}
 		if res != nil {
-			sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == report.StatusComplete, res.Error
+			sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == result.StatusComplete, res.Error
 			if h := report.HeadlineOf(res); h.Ok {
 				sc.Headline = fmt.Sprintf("%s %.4g %s", h.Label, h.Value, h.Unit)
 			}
@@ -213,7 +214,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		sum.Cells = append(sum.Cells, sc)
 	}
 	sum.FinishedAt = time.Now().UTC()
-	if results, err := report.LoadDir(dir); err == nil {
+	if results, err := result.LoadDir(dir); err == nil {
 		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w}); err == nil {
 			sum.Report = path
 		} else {
@@ -221,7 +222,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	if b, err := json.MarshalIndent(sum, "", "  "); err == nil {
-		if err := report.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
+		if err := result.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
 			fmt.Fprintln(stderr, "mqbench matrix:", err)
 		}
 	}
@@ -257,7 +258,7 @@ func printMatrix(w io.Writer, s Summary) {
 		v := "PASS"
 		if !c.Pass {
 			v = "FAIL"
-			if c.Status != "" && c.Status != report.StatusComplete {
+			if c.Status != "" && c.Status != result.StatusComplete {
 				v += " (" + c.Status + ")"
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 )
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -41,14 +42,14 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench report:", err)
 		return exitUsage
 	}
-	results, err := report.LoadDir(dir)
+	results, err := result.LoadDir(dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench report:", err)
 		return exitUsage
 	}
 	opts := report.Options{Title: *title, Weights: w, Label: dir}
 	if *compare != "" {
-		other, err := report.LoadDir(*compare)
+		other, err := result.LoadDir(*compare)
 		if err != nil {
 			fmt.Fprintln(stderr, "mqbench report: --compare:", err)
 			return exitUsage

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -118,12 +118,12 @@ func TestRunMemoryPubsubAccountsEveryMessage(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:%s\nstderr:%s", code, out, stderr)
 	}
-	r, err := report.Read(filepath.Join(dir, "result.json"))
+	r, err := result.Read(filepath.Join(dir, "result.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := r.Accounting
-	if r.Status != report.StatusComplete || !r.Verdict.Pass {
+	if r.Status != result.StatusComplete || !r.Verdict.Pass {
 		t.Fatalf("status %s verdict %+v", r.Status, r.Verdict)
 	}
 	if a.Sent == 0 || a.Sent != a.Confirmed || a.Received != a.Sent || a.Lost != 0 || a.Duplicated != 0 || a.Reordered != 0 {
@@ -157,11 +157,11 @@ func TestRunInterruptedWritesPartialResult(t *testing.T) {
 	if code := <-done; code != exitInterrupted {
 		t.Fatalf("exit %d, want %d; stderr %s", code, exitInterrupted, errb.String())
 	}
-	r, err := report.Read(filepath.Join(dir, "result.json"))
+	r, err := result.Read(filepath.Join(dir, "result.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != report.StatusInterrupted || r.Accounting.Complete {
+	if r.Status != result.StatusInterrupted || r.Accounting.Complete {
 		t.Fatalf("status %s complete %v", r.Status, r.Accounting.Complete)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/store"
 )
@@ -163,18 +164,18 @@ type runSpec struct {
 
 // runOne connects, runs the scenario and writes the result. It returns the
 // result (nil when nothing ran) and the exit code.
-func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*report.Result, int) {
+func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.Result, int) {
 	runID := newRunID()
 	started := time.Now().UTC()
-	res := &report.Result{
-		SchemaVersion: report.SchemaVersion,
+	res := &result.Result{
+		SchemaVersion: result.SchemaVersion,
 		ID:            fmt.Sprintf("%s-%016x", started.Format("20060102T150405Z"), runID),
 		StartedAt:     started,
 		Scenario:      s.scenario.Name(),
 		Profile:       s.profile,
 		Config:        s.cfg,
 		Environment:   environment(),
-		Broker:        report.Broker{Name: s.adapter.name, Addr: s.addr},
+		Broker:        result.Broker{Name: s.adapter.name, Addr: s.addr},
 	}
 	out := s.out
 	if out == "" {
@@ -203,16 +204,16 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*report.R
 			code = exitInterrupted
 		}
 		// Record the failed cell, so a matrix report shows it.
-		res.Status, res.Error, res.FinishedAt = report.StatusFailed, fmt.Sprintf("%s at %s: %v", s.adapter.name, addr, err), time.Now().UTC()
-		res.Verdict = report.Verdict{Violations: []string{"could not run: " + res.Error}}
-		if werr := report.Write(out, res); werr != nil {
+		res.Status, res.Error, res.FinishedAt = result.StatusFailed, fmt.Sprintf("%s at %s: %v", s.adapter.name, addr, err), time.Now().UTC()
+		res.Verdict = result.Verdict{Violations: []string{"could not run: " + res.Error}}
+		if werr := result.Write(out, res); werr != nil {
 			fmt.Fprintln(stderr, "mqbench run: writing result:", werr)
 		}
 		return res, code
 	}
 	defer drv.Close()
 	info := drv.Info()
-	res.Broker = report.Broker{Name: info.Name, Client: info.Client, ClientVersion: info.ClientVersion,
+	res.Broker = result.Broker{Name: info.Name, Client: info.Client, ClientVersion: info.ClientVersion,
 		Protocol: info.Protocol, Version: info.BrokerVersion, Addr: s.addr, Capabilities: info.Capabilities}
 	if s.launcher != nil && s.adapter.external {
 		if sts, err := s.launcher.Status(ctx, []string{s.adapter.name}); err == nil && len(sts) == 1 {
@@ -256,7 +257,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*report.R
 	code := exitOK
 	switch {
 	case runErr != nil:
-		res.Status, res.Error = report.StatusFailed, runErr.Error()
+		res.Status, res.Error = result.StatusFailed, runErr.Error()
 		res.Verdict.Pass = false
 		res.Verdict.Violations = append(res.Verdict.Violations, "run failed: "+runErr.Error())
 		code = exitFailed
@@ -264,22 +265,22 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*report.R
 			code = exitUnreachable
 		}
 	case ctx.Err() != nil:
-		res.Status = report.StatusInterrupted
+		res.Status = result.StatusInterrupted
 		res.Accounting.Complete = false
 		code = exitInterrupted
 	default:
-		res.Status = report.StatusComplete
+		res.Status = result.StatusComplete
 		if !res.Verdict.Pass {
 			code = exitFailed
 		}
 	}
-	if err := report.Write(out, res); err != nil {
+	if err := result.Write(out, res); err != nil {
 		fmt.Fprintln(stderr, "mqbench run: writing result:", err)
 		return res, exitUsage
 	}
 	fmt.Fprintf(stdout, "result: %s\n", filepath.Join(out, "result.json"))
 	if s.report {
-		if path, err := report.WriteHTML(out, []*report.Result{res}, report.Options{}); err != nil {
+		if path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{}); err != nil {
 			fmt.Fprintln(stderr, "mqbench run: writing report:", err)
 		} else {
 			fmt.Fprintf(stdout, "report: %s\n", path)
@@ -299,9 +300,9 @@ func newRunID() uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-func environment() report.Environment {
+func environment() result.Environment {
 	host, _ := os.Hostname()
-	env := report.Environment{Host: host, CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version()}
+	env := result.Environment{Host: host, CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version()}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		var kb int64
 		for _, line := range strings.Split(string(b), "\n") {

@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 )
 
 // printSummary prints a one-screen summary of a result.
-func printSummary(w io.Writer, r *report.Result) {
+func printSummary(w io.Writer, r *result.Result) {
 	verdict := "PASS"
 	if !r.Verdict.Pass {
 		verdict = "FAIL"

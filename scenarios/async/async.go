@@ -33,7 +33,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/internal/svc"
 	"github.com/mqbench/mqbench/scenarios/load"
@@ -250,7 +250,7 @@ func (n *notifier) handle(ctx context.Context, d *driver.Delivery, h envelope.He
 }
 
 // Run implements scenarios.Scenario.
-func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*report.Result, error) {
+func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*result.Result, error) {
 	c, ok := cfg.(*Config)
 	if !ok {
 		return nil, fmt.Errorf("async: config is %T, want *async.Config", cfg)
@@ -286,7 +286,7 @@ func (r *run) note(format string, args ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, args...))
 }
 
-func (r *run) run(ctx context.Context) (*report.Result, error) {
+func (r *run) run(ctx context.Context) (*result.Result, error) {
 	c, env := r.c, r.env
 	env.Report("setup", 0)
 	var err error
@@ -497,9 +497,9 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
-func interrupted(c *Config) *report.Result {
-	res := &report.Result{Config: c}
-	res.Verdict = report.Verdict{Pass: true}
+func interrupted(c *Config) *result.Result {
+	res := &result.Result{Config: c}
+	res.Verdict = result.Verdict{Pass: true}
 	return res
 }
 
@@ -560,17 +560,17 @@ func (r *run) request(ctx context.Context, m *mode, intended time.Time) {
 	}
 }
 
-func (r *run) result(ctx context.Context, st *probe.Stick, modes []*mode, complete, drained bool, start time.Time, total time.Duration) *report.Result {
+func (r *run) result(ctx context.Context, st *probe.Stick, modes []*mode, complete, drained bool, start time.Time, total time.Duration) *result.Result {
 	c := r.c
 	sum := st.Summary(complete && drained)
-	res := &report.Result{
+	res := &result.Result{
 		Config:     c,
 		Latency:    sum.Latency,
 		Throughput: sum.Throughput,
 		Accounting: sum.Accounting,
 	}
 	if res.Latency == nil {
-		res.Latency = report.Latencies{}
+		res.Latency = result.Latencies{}
 	}
 	runSeconds := int((time.Since(start) + time.Second - 1) / time.Second)
 	res.Timeline = svc.ExtendTimeline(sum.Timeline, max(runSeconds, int((total+time.Second-1)/time.Second)))
@@ -630,7 +630,7 @@ func (r *run) result(ctx context.Context, st *probe.Stick, modes []*mode, comple
 	res.Notes = append(res.Notes, "databases: "+r.dbs.Describe())
 
 	// Verdict.
-	res.Verdict = report.Verdict{Pass: true}
+	res.Verdict = result.Verdict{Pass: true}
 	res.Verdict.Check(doubles == 0, "%d notifications sent twice (idempotency broken)", doubles)
 	if !complete {
 		return res

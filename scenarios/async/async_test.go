@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/memory"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/scenariotest"
 	"go.yaml.in/yaml/v3"
@@ -30,7 +30,7 @@ func smallConfig(modes ...string) *Config {
 	return c
 }
 
-func metric(t *testing.T, res *report.Result, name string) float64 {
+func metric(t *testing.T, res *result.Result, name string) float64 {
 	t.Helper()
 	m, ok := res.Metrics[name]
 	if !ok {

@@ -39,7 +39,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/internal/svc"
 	"github.com/mqbench/mqbench/scenarios/probe"
@@ -202,7 +202,7 @@ type mode struct {
 }
 
 // Run implements scenarios.Scenario.
-func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*report.Result, error) {
+func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*result.Result, error) {
 	c, ok := cfg.(*Config)
 	if !ok {
 		return nil, fmt.Errorf("decoupling: config is %T, want *decoupling.Config", cfg)
@@ -254,7 +254,7 @@ func (r *run) note(format string, args ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, args...))
 }
 
-func (r *run) run(ctx context.Context) (*report.Result, error) {
+func (r *run) run(ctx context.Context) (*result.Result, error) {
 	c, env := r.c, r.env
 	env.Report("setup", 0)
 	var err error
@@ -349,8 +349,8 @@ func (r *run) run(ctx context.Context) (*report.Result, error) {
 				x.Close()
 			}
 			if ctx.Err() != nil {
-				res := &report.Result{Config: c}
-				res.Verdict = report.Verdict{Pass: true}
+				res := &result.Result{Config: c}
+				res.Verdict = result.Verdict{Pass: true}
 				return res, nil
 			}
 			return nil, fmt.Errorf("decoupling: %w", err)
@@ -760,17 +760,17 @@ func (r *run) drain(ctx context.Context) bool {
 	}
 }
 
-func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, backlogSeries, depthSeries *svc.Series, complete, drained bool, start time.Time, total time.Duration) *report.Result {
+func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, backlogSeries, depthSeries *svc.Series, complete, drained bool, start time.Time, total time.Duration) *result.Result {
 	c := r.c
 	sum := r.st.Summary(complete && drained)
-	res := &report.Result{
+	res := &result.Result{
 		Config:     c,
 		Latency:    sum.Latency,
 		Throughput: sum.Throughput,
 		Accounting: sum.Accounting,
 	}
 	if res.Latency == nil {
-		res.Latency = report.Latencies{}
+		res.Latency = result.Latencies{}
 	}
 	runSeconds := int((time.Since(start) + time.Second - 1) / time.Second)
 	res.Timeline = svc.ExtendTimeline(sum.Timeline, max(runSeconds, int((total+time.Second-1)/time.Second)))
@@ -855,13 +855,13 @@ func (r *run) result(ctx context.Context, modes []*mode, s *backlogSampler, back
 		}
 	}
 
-	res.Verdict = report.Verdict{Pass: true}
+	res.Verdict = result.Verdict{Pass: true}
 	m := r.mqMode
 	if m == nil {
 		res.Notes = append(res.Notes, r.notes...)
 		return res
 	}
-	l := func(h *svc.Hist, name string) *report.Latency {
+	l := func(h *svc.Hist, name string) *result.Latency {
 		x := h.Summary()
 		res.Latency[name] = x
 		return x

@@ -34,7 +34,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/probe"
 	"github.com/mqbench/mqbench/scenarios/store"
@@ -228,7 +228,7 @@ func (r *run) reserve() bool {
 }
 
 // Run implements scenarios.Scenario.
-func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*report.Result, error) {
+func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*result.Result, error) {
 	c, ok := cfg.(*Config)
 	if !ok {
 		return nil, fmt.Errorf("peakshaving: config is %T, want *peakshaving.Config", cfg)
@@ -379,7 +379,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 
 	complete := ctx.Err() == nil
 	sum := st.Summary(complete && drained)
-	res := &report.Result{
+	res := &result.Result{
 		Config:     c,
 		Latency:    sum.Latency,
 		Throughput: sum.Throughput,
@@ -476,7 +476,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 
 	res.Series = r.series(len(sum.Timeline))
 
-	res.Verdict = report.Verdict{Pass: true}
+	res.Verdict = result.Verdict{Pass: true}
 	res.Verdict.Check(oversold == 0, "oversold %d items (sold %d of %d, final stock %d)", oversold, fin.sold, c.Stock, fin.stock)
 	res.Verdict.Check(fin.stock == int64(c.Stock)-fin.sold, "stock %d ≠ initial %d − sold %d", fin.stock, c.Stock, fin.sold)
 	res.Verdict.Check(fin.sold == min(int64(c.Stock), fin.processed), "sold %d ≠ min(stock %d, processed %d)", fin.sold, c.Stock, fin.processed)

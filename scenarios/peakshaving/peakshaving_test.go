@@ -12,7 +12,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"go.yaml.in/yaml/v3"
 )
@@ -116,7 +116,7 @@ func testConfig() *Config {
 	return c
 }
 
-func runScenario(t *testing.T, ctx context.Context, d driver.Driver, c *Config) *report.Result {
+func runScenario(t *testing.T, ctx context.Context, d driver.Driver, c *Config) *result.Result {
 	t.Helper()
 	env := scenarios.Env{
 		Driver: d, Profile: driver.Durable, RunID: 42, Prefix: t.Name(),
@@ -129,7 +129,7 @@ func runScenario(t *testing.T, ctx context.Context, d driver.Driver, c *Config) 
 	return res
 }
 
-func metric(t *testing.T, res *report.Result, name string) float64 {
+func metric(t *testing.T, res *result.Result, name string) float64 {
 	t.Helper()
 	m, ok := res.Metrics[name]
 	if !ok {
@@ -138,7 +138,7 @@ func metric(t *testing.T, res *report.Result, name string) float64 {
 	return m.Value
 }
 
-func checkInvariants(t *testing.T, res *report.Result, c *Config) {
+func checkInvariants(t *testing.T, res *result.Result, c *Config) {
 	t.Helper()
 	t.Logf("metrics %v\nnotes %q\nseries %v", res.Metrics, res.Notes, res.Series)
 	if !res.Verdict.Pass {

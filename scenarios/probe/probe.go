@@ -35,7 +35,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 )
 
 // Histogram range: 1 µs to 10 minutes, 3 significant digits, in ns.
@@ -355,12 +355,12 @@ func (s *Stick) Snapshot() Progress {
 
 // Summary is what a Stick measured.
 type Summary struct {
-	Accounting report.Accounting
-	Latency    report.Latencies
-	Throughput report.Throughput
-	Timeline   []report.Second
+	Accounting result.Accounting
+	Latency    result.Latencies
+	Throughput result.Throughput
+	Timeline   []result.Second
 	// PerGroup accounting, by group name.
-	PerGroup map[string]report.Accounting
+	PerGroup map[string]result.Accounting
 }
 
 // Summary merges every probe and computes the accounting. Call it once all
@@ -403,10 +403,10 @@ func (s *Stick) Summary(complete bool) Summary {
 		measuredRecv += c.measuredRecv
 		lastRecv = max(lastRecv, c.lastNs)
 	}
-	sum.PerGroup = map[string]report.Accounting{}
+	sum.PerGroup = map[string]result.Accounting{}
 	confirmedSets := s.pledger.all()
 	for _, g := range s.order {
-		ga := report.Accounting{
+		ga := result.Accounting{
 			Sent: a.Sent, Confirmed: a.Confirmed, Unconfirmed: a.Unconfirmed, Rejected: a.Rejected,
 			Received: g.received.Load(), Deliveries: g.deliveries.Load(),
 			Duplicated: g.duplicated.Load(), Reordered: reordered[g], Groups: 1, Complete: complete,
@@ -432,7 +432,7 @@ func (s *Stick) Summary(complete bool) Summary {
 		a.Lost += ga.Lost
 	}
 
-	sum.Latency = report.Latencies{
+	sum.Latency = result.Latencies{
 		Publish:            summarize(pub, true),
 		PublishUncorrected: summarize(pubRaw, false),
 		EndToEnd:           summarize(e2e, true),
@@ -451,7 +451,7 @@ func (s *Stick) Summary(complete bool) Summary {
 	return sum
 }
 
-func (s *Stick) timelineLocked() []report.Second {
+func (s *Stick) timelineLocked() []result.Second {
 	last := -1
 	for i := range s.timeline {
 		t := &s.timeline[i]
@@ -460,11 +460,11 @@ func (s *Stick) timelineLocked() []report.Second {
 		}
 	}
 	groups := int64(max(len(s.order), 1))
-	out := make([]report.Second, 0, last+1)
+	out := make([]result.Second, 0, last+1)
 	var cumConf, cumRecv int64
 	for i := 0; i <= last; i++ {
 		t := &s.timeline[i]
-		sec := report.Second{T: i, Sent: t.sent.Load(), Confirmed: t.confirmed.Load(), Received: t.received.Load(), Errors: t.errors.Load()}
+		sec := result.Second{T: i, Sent: t.sent.Load(), Confirmed: t.confirmed.Load(), Received: t.received.Load(), Errors: t.errors.Load()}
 		cumConf += sec.Confirmed
 		cumRecv += sec.Received
 		sec.Backlog = max(0, (cumConf*groups-cumRecv)/groups)
@@ -473,9 +473,9 @@ func (s *Stick) timelineLocked() []report.Second {
 	return out
 }
 
-// Summarize turns a histogram of nanoseconds into a report.Latency in ms.
+// Summarize turns a histogram of nanoseconds into a result.Latency in ms.
 // Scenarios use it for their own latency figures.
-func Summarize(h *hdrhistogram.Histogram) *report.Latency { return summarize(h, false) }
+func Summarize(h *hdrhistogram.Histogram) *result.Latency { return summarize(h, false) }
 
 // NewHistogram returns a histogram with the Stick's range (ns, 1 µs to 10
 // min, 3 significant digits) for scenario-specific latencies.
@@ -484,9 +484,9 @@ func NewHistogram() *hdrhistogram.Histogram { return newHist() }
 // RecordNs records a duration in ns into h, clamped to the range.
 func RecordNs(h *hdrhistogram.Histogram, ns int64) { record(h, ns) }
 
-func summarize(h *hdrhistogram.Histogram, corrected bool) *report.Latency {
+func summarize(h *hdrhistogram.Histogram, corrected bool) *result.Latency {
 	ms := func(v int64) float64 { return float64(v) / 1e6 }
-	l := &report.Latency{Count: h.TotalCount(), Unit: "ms", Corrected: corrected}
+	l := &result.Latency{Count: h.TotalCount(), Unit: "ms", Corrected: corrected}
 	if l.Count > 0 {
 		l.P50 = ms(h.ValueAtQuantile(50))
 		l.P90 = ms(h.ValueAtQuantile(90))
@@ -501,7 +501,7 @@ func summarize(h *hdrhistogram.Histogram, corrected bool) *report.Latency {
 	return l
 }
 
-// DecodeHistogram decodes a report.Latency's Histogram field.
+// DecodeHistogram decodes a result.Latency's Histogram field.
 func DecodeHistogram(s string) (*hdrhistogram.Histogram, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/load"
 	"github.com/mqbench/mqbench/scenarios/probe"
@@ -69,7 +69,7 @@ func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 }
 
 // Run implements scenarios.Scenario.
-func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*report.Result, error) {
+func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*result.Result, error) {
 	c, ok := cfg.(*Config)
 	if !ok {
 		return nil, fmt.Errorf("pubsub: config is %T, want *pubsub.Config", cfg)
@@ -198,7 +198,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 
 	complete := ctx.Err() == nil
 	sum := st.Summary(complete && drained)
-	res := &report.Result{
+	res := &result.Result{
 		Config:     c,
 		Latency:    sum.Latency,
 		Throughput: sum.Throughput,
@@ -214,7 +214,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 		res.Notes = append(res.Notes, "consumer stopped: "+err.Error())
 	}
 	a := sum.Accounting
-	res.Verdict = report.Verdict{Pass: true}
+	res.Verdict = result.Verdict{Pass: true}
 	if complete {
 		res.Verdict.Check(a.Lost == 0, "%d confirmed messages lost", a.Lost)
 		res.Verdict.Check(drained, "drain did not complete within %s: %d messages missing", c.Drain, st.Snapshot().Remaining())

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/pubsub"
 )
@@ -43,7 +43,7 @@ func TestValidate(t *testing.T) {
 }
 
 // run runs a short pubsub on a fresh memory broker with faults.
-func run(t *testing.T, faults memory.Faults, edit func(c *pubsub.Config)) *report.Result {
+func run(t *testing.T, faults memory.Faults, edit func(c *pubsub.Config)) *result.Result {
 	t.Helper()
 	drv, err := memory.NewBroker(memory.Options{Faults: faults}).Driver(driver.Config{})
 	if err != nil {

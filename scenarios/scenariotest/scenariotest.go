@@ -12,7 +12,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/store/storetest"
 )
@@ -46,7 +46,7 @@ func Env(t *testing.T, d driver.Driver) scenarios.Env {
 // failed without one under MQBENCH_REQUIRE_BROKERS=1). setURL puts the
 // database URL into cfg. The test fails if Run returns an error; the run is
 // bounded by timeout.
-func RunPostgres(t *testing.T, timeout time.Duration, sc scenarios.Scenario, cfg scenarios.Config, setURL func(url string)) *report.Result {
+func RunPostgres(t *testing.T, timeout time.Duration, sc scenarios.Scenario, cfg scenarios.Config, setURL func(url string)) *result.Result {
 	t.Helper()
 	env := Env(t, Memory(t, memory.Options{}))
 	setURL(storetest.PostgresURL(t, env.RunID))

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios/probe"
 )
 
 // fill completes res from the probes, the counters and the two databases
 // (the authority on the end state).
-func (r *run) fill(ctx context.Context, res *report.Result, complete, consistentInTime, drained bool) {
+func (r *run) fill(ctx context.Context, res *result.Result, complete, consistentInTime, drained bool) {
 	c := r.c
 	dsum := r.dst.Summary(complete && drained)
 	rsum := r.rst.Summary(complete && drained)
@@ -94,7 +94,7 @@ func (r *run) fill(ctx context.Context, res *report.Result, complete, consistent
 	}
 	res.Series = r.series(len(res.Timeline))
 
-	res.Verdict = report.Verdict{Pass: true}
+	res.Verdict = result.Verdict{Pass: true}
 	res.Verdict.Check(dupApplied == 0, "%d duplicate deductions applied", dupApplied)
 	res.Verdict.Check(fin.extra == 0, "%d deductions of orders the order database does not have", fin.extra)
 	if !complete {
@@ -118,8 +118,8 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func mergeAccounting(a, b report.Accounting) report.Accounting {
-	return report.Accounting{
+func mergeAccounting(a, b result.Accounting) result.Accounting {
+	return result.Accounting{
 		Sent: a.Sent + b.Sent, Confirmed: a.Confirmed + b.Confirmed, Unconfirmed: a.Unconfirmed + b.Unconfirmed,
 		Rejected: a.Rejected + b.Rejected, Received: a.Received + b.Received, Deliveries: a.Deliveries + b.Deliveries,
 		Lost: a.Lost + b.Lost, Duplicated: a.Duplicated + b.Duplicated, Reordered: a.Reordered + b.Reordered,
@@ -127,11 +127,11 @@ func mergeAccounting(a, b report.Accounting) report.Accounting {
 	}
 }
 
-func mergeTimeline(a, b []report.Second) []report.Second {
-	out := make([]report.Second, max(len(a), len(b)))
+func mergeTimeline(a, b []result.Second) []result.Second {
+	out := make([]result.Second, max(len(a), len(b)))
 	for i := range out {
 		out[i].T = i
-		for _, tl := range [][]report.Second{a, b} {
+		for _, tl := range [][]result.Second{a, b} {
 			if i < len(tl) {
 				s := tl[i]
 				out[i].Sent += s.Sent

@@ -48,7 +48,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/load"
 	"github.com/mqbench/mqbench/scenarios/probe"
@@ -276,7 +276,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // Run implements scenarios.Scenario.
-func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*report.Result, error) {
+func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config) (*result.Result, error) {
 	c, ok := cfg.(*Config)
 	if !ok {
 		return nil, fmt.Errorf("transaction: config is %T, want *transaction.Config", cfg)
@@ -287,7 +287,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	info := env.Driver.Info()
 	transactor, isTx := env.Driver.(driver.Transactor)
 	nativeOK := isTx && info.Capabilities.NativeTransaction
-	res := &report.Result{Config: c}
+	res := &result.Result{Config: c}
 	if nativeOK {
 		res.SetMetric("native_supported", 1, "bool")
 	} else {

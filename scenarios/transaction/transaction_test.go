@@ -12,7 +12,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/scenariotest"
 	"go.yaml.in/yaml/v3"
@@ -100,7 +100,7 @@ func testConfig(mode string) *Config {
 	return c
 }
 
-func runScenario(t *testing.T, ctx context.Context, d driver.Driver, c *Config) (*report.Result, error) {
+func runScenario(t *testing.T, ctx context.Context, d driver.Driver, c *Config) (*result.Result, error) {
 	t.Helper()
 	env := scenarios.Env{
 		Driver: d, Profile: driver.Durable, RunID: 7, Prefix: "tx",
@@ -109,7 +109,7 @@ func runScenario(t *testing.T, ctx context.Context, d driver.Driver, c *Config) 
 	return Scenario{}.Run(ctx, env, c)
 }
 
-func metric(t *testing.T, res *report.Result, name string) float64 {
+func metric(t *testing.T, res *result.Result, name string) float64 {
 	t.Helper()
 	m, ok := res.Metrics[name]
 	if !ok {
@@ -120,7 +120,7 @@ func metric(t *testing.T, res *report.Result, name string) float64 {
 
 // checkConsistent asserts the scenario's invariants and the metrics the
 // issue names.
-func checkConsistent(t *testing.T, res *report.Result) {
+func checkConsistent(t *testing.T, res *result.Result) {
 	t.Helper()
 	t.Logf("metrics %v\nnotes %q\naccounting %+v", res.Metrics, res.Notes, res.Accounting)
 	if !res.Verdict.Pass {
@@ -301,7 +301,7 @@ func TestInterrupted(t *testing.T) {
 	}
 }
 
-func hasNote(res *report.Result, s string) bool {
+func hasNote(res *result.Result, s string) bool {
 	for _, n := range res.Notes {
 		if strings.Contains(n, s) {
 			return true

@@ -20,7 +20,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios/load"
 	"github.com/mqbench/mqbench/scenarios/probe"
 )
@@ -348,16 +348,16 @@ func Consume(recv, work context.Context, c driver.Consumer, pr *probe.Consumer, 
 const ackEvery = 20 * time.Millisecond
 
 func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.Consumer, opts ConsumeOptions, h Handler) error {
-	type result struct {
+	type outcome struct {
 		d  *driver.Delivery
 		ok bool
 	}
 	par := opts.Parallel
-	results := make(chan result, par) // never blocks a handler: at most par in flight
+	results := make(chan outcome, par) // never blocks a handler: at most par in flight
 	inflight := 0
 	var ack, nack []*driver.Delivery
 	var b load.Backoff
-	collect := func(r result) {
+	collect := func(r outcome) {
 		inflight--
 		if r.ok {
 			ack = append(ack, r.d)
@@ -441,7 +441,7 @@ func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.C
 			}
 			inflight++
 			go func() {
-				results <- result{d, h(work, d, hd, kind) == nil}
+				results <- outcome{d, h(work, d, hd, kind) == nil}
 			}()
 		}
 	}
@@ -570,7 +570,7 @@ func (h *Hist) Count() int64 {
 }
 
 // Summary summarises the histogram in ms.
-func (h *Hist) Summary() *report.Latency {
+func (h *Hist) Summary() *result.Latency {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return probe.Summarize(h.h)
@@ -590,13 +590,13 @@ func Merge(hs ...*Hist) *Hist {
 // ExtendTimeline pads tl with empty seconds up to n entries, carrying the
 // last backlog forward, so per-second series of a scenario whose early
 // phases send no message line up with it.
-func ExtendTimeline(tl []report.Second, n int) []report.Second {
+func ExtendTimeline(tl []result.Second, n int) []result.Second {
 	var backlog int64
 	if len(tl) > 0 {
 		backlog = tl[len(tl)-1].Backlog
 	}
 	for i := len(tl); i < n; i++ {
-		tl = append(tl, report.Second{T: i, Backlog: backlog})
+		tl = append(tl, result.Second{T: i, Backlog: backlog})
 	}
 	return tl
 }
@@ -604,7 +604,7 @@ func ExtendTimeline(tl []report.Second, n int) []report.Second {
 // SetPercentile records metric name as percentile p ("p50", "p90", "p99",
 // "p999" or "max") of l in ms, and only when l holds values: a mode that
 // never ran gets no figure rather than a made-up zero.
-func SetPercentile(res *report.Result, name string, l *report.Latency, p string) {
+func SetPercentile(res *result.Result, name string, l *result.Latency, p string) {
 	if l == nil || l.Count == 0 {
 		return
 	}
@@ -629,7 +629,7 @@ func SetPercentile(res *report.Result, name string, l *report.Latency, p string)
 // SetRate records metric name as count per second over the measured window
 // [from, min(to, now)), and only when that window is not empty (an
 // interrupted mode is rated over the part that ran).
-func SetRate(res *report.Result, name string, count int64, from, to time.Time) {
+func SetRate(res *result.Result, name string, count int64, from, to time.Time) {
 	end := to
 	if now := time.Now(); now.Before(end) {
 		end = now

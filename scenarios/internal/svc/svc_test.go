@@ -11,7 +11,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
 	"github.com/mqbench/mqbench/adapters/memory"
-	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios/probe"
 	"github.com/mqbench/mqbench/scenarios/scenariotest"
 )
@@ -62,7 +62,7 @@ func TestSeriesAndTimeline(t *testing.T) {
 			t.Fatalf("Values = %v, want %v", got, want)
 		}
 	}
-	tl := ExtendTimeline([]report.Second{{T: 0, Backlog: 4}}, 3)
+	tl := ExtendTimeline([]result.Second{{T: 0, Backlog: 4}}, 3)
 	if len(tl) != 3 || tl[2].T != 2 || tl[2].Backlog != 4 {
 		t.Fatalf("ExtendTimeline = %+v", tl)
 	}
@@ -208,11 +208,11 @@ func TestWaitReadyTimeout(t *testing.T) {
 }
 
 func TestSetPercentileAndRate(t *testing.T) {
-	res := &report.Result{}
-	SetPercentile(res, "empty", &report.Latency{}, "p50")
+	res := &result.Result{}
+	SetPercentile(res, "empty", &result.Latency{}, "p50")
 	SetPercentile(res, "nil", nil, "p50")
-	SetPercentile(res, "bad", &report.Latency{Count: 1, P50: 1}, "p42")
-	l := &report.Latency{Count: 3, P50: 1, P90: 2, P99: 3, P999: 4, Max: 5}
+	SetPercentile(res, "bad", &result.Latency{Count: 1, P50: 1}, "p42")
+	l := &result.Latency{Count: 3, P50: 1, P90: 2, P99: 3, P999: 4, Max: 5}
 	for _, p := range []string{"p50", "p90", "p99", "p999", "max"} {
 		SetPercentile(res, p, l, p)
 	}

@@ -1,7 +1,9 @@
-// Package report holds the result model every run writes (result.json,
-// schema_version 1) and renders results into one self-contained HTML report
-// with comparison and selection advice.
-package report
+// Package result is the result model every run writes (result.json,
+// schema_version 1): what was measured, under which conditions, and how
+// every message was accounted. It is the data model only: the scenarios and
+// the probe fill it, package report groups and renders it, and nothing here
+// depends on plotting or HTML.
+package result
 
 import (
 	"encoding/json"
