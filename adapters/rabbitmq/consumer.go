@@ -31,7 +31,7 @@ type csession struct {
 
 // consumer implements driver.Consumer.
 type consumer struct {
-	d        *rmq
+	d        *Driver
 	dest     driver.Destination
 	queue    string
 	prefetch int
@@ -44,7 +44,7 @@ type consumer struct {
 	lastFail time.Time // last failed reconnection; only the user goroutine touches it
 }
 
-func newConsumer(d *rmq, dest driver.Destination, opts driver.ConsumerOptions) *consumer {
+func newConsumer(d *Driver, dest driver.Destination, opts driver.ConsumerOptions) *consumer {
 	c := &consumer{
 		d:        d,
 		dest:     dest,

@@ -182,7 +182,7 @@ func (s *psession) onConfirm(p *producer, c amqp.Confirmation) {
 
 // producer implements driver.Producer.
 type producer struct {
-	d        *rmq
+	d        *Driver
 	dest     driver.Destination
 	exchange string
 	window   int
@@ -196,7 +196,7 @@ type producer struct {
 	lastFail time.Time // last failed reconnection; only the user goroutine touches it
 }
 
-func newProducer(d *rmq, dest driver.Destination, opts driver.ProducerOptions) *producer {
+func newProducer(d *Driver, dest driver.Destination, opts driver.ProducerOptions) *producer {
 	p := &producer{
 		d:        d,
 		dest:     dest,

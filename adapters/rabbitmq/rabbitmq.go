@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", driver.ErrUnreachable, err)
 	}
-	d := &rmq{
+	d := &Driver{
 		url:       u,
 		cfg:       cfg,
 		profile:   profile,
@@ -136,11 +136,12 @@ func capabilities() driver.Capabilities {
 // clientVersion reads the amqp091-go version this binary was built with.
 func clientVersion() string { return driver.ClientVersion(clientModule, pinnedClientVersion) }
 
-// rmq is the Driver. Admin operations (Provision, Depth, cleanup) run on a
-// shared admin connection, one short-lived channel each; producers and
-// consumers get a connection of their own so that flow control on
-// publishers never stalls acks, and a broken one does not affect others.
-type rmq struct {
+// Driver is the driver.Driver of one RabbitMQ broker. Admin operations
+// (Provision, Depth, cleanup) run on a shared admin connection, one
+// short-lived channel each; producers and consumers get a connection of their
+// own so that flow control on publishers never stalls acks, and a broken one
+// does not affect others.
+type Driver struct {
 	url     string
 	cfg     driver.Config
 	profile driver.Profile
@@ -155,10 +156,10 @@ type rmq struct {
 }
 
 // Info describes the adapter and the broker; no I/O.
-func (d *rmq) Info() driver.Info { return d.info }
+func (d *Driver) Info() driver.Info { return d.info }
 
 // adminConn returns the admin connection, reconnecting when it died.
-func (d *rmq) adminConn(ctx context.Context) (*amqp.Connection, error) {
+func (d *Driver) adminConn(ctx context.Context) (*amqp.Connection, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -178,7 +179,7 @@ func (d *rmq) adminConn(ctx context.Context) (*amqp.Connection, error) {
 
 // withChannel runs fn on a fresh admin channel. fn bounds each of its RPCs
 // with call; the channel is closed afterwards (bounded too).
-func (d *rmq) withChannel(ctx context.Context, what string, fn func(ch *amqp.Channel, call func(what string, op func() error) error) error) error {
+func (d *Driver) withChannel(ctx context.Context, what string, fn func(ch *amqp.Channel, call func(what string, op func() error) error) error) error {
 	conn, err := d.adminConn(ctx)
 	if err != nil {
 		return fmt.Errorf("rabbitmq: %s: %w", what, err)
@@ -205,7 +206,7 @@ func (d *rmq) withChannel(ctx context.Context, what string, fn func(ch *amqp.Cha
 // change: redeclaring an existing queue with another MaxLength fails with
 // the broker's PRECONDITION_FAILED. The cleanup deletes the queues (with any
 // messages in them) and the exchange.
-func (d *rmq) Provision(ctx context.Context, dest driver.Destination) (func(context.Context) error, error) {
+func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(context.Context) error, error) {
 	if err := validate(dest); err != nil {
 		return nil, err
 	}
@@ -266,7 +267,7 @@ func (d *rmq) Provision(ctx context.Context, dest driver.Destination) (func(cont
 // Depth returns the number of messages ready in group's queue (delivered but
 // unacknowledged messages are not counted), read with a passive
 // queue.declare.
-func (d *rmq) Depth(ctx context.Context, dest driver.Destination, group string) (int64, error) {
+func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group string) (int64, error) {
 	if err := validName("destination", dest.Name); err != nil {
 		return 0, err
 	}
@@ -288,7 +289,7 @@ func (d *rmq) Depth(ctx context.Context, dest driver.Destination, group string) 
 // NewProducer opens a producer connection and channel, checks that the
 // destination's exchange exists, and puts the channel in confirm mode unless
 // the profile is Unsafe.
-func (d *rmq) NewProducer(ctx context.Context, dest driver.Destination, opts driver.ProducerOptions) (driver.Producer, error) {
+func (d *Driver) NewProducer(ctx context.Context, dest driver.Destination, opts driver.ProducerOptions) (driver.Producer, error) {
 	if err := validName("destination", dest.Name); err != nil {
 		return nil, err
 	}
@@ -309,7 +310,7 @@ func (d *rmq) NewProducer(ctx context.Context, dest driver.Destination, opts dri
 
 // NewConsumer opens a consumer connection and channel with the prefetch and
 // starts consuming the group's queue with manual acks.
-func (d *rmq) NewConsumer(ctx context.Context, dest driver.Destination, opts driver.ConsumerOptions) (driver.Consumer, error) {
+func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts driver.ConsumerOptions) (driver.Consumer, error) {
 	if err := validate(dest); err != nil {
 		return nil, err
 	}
@@ -332,7 +333,7 @@ func (d *rmq) NewConsumer(ctx context.Context, dest driver.Destination, opts dri
 }
 
 // forget drops a closed producer or consumer from the driver's books.
-func (d *rmq) forget(p *producer, c *consumer) {
+func (d *Driver) forget(p *producer, c *consumer) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if p != nil {
@@ -345,7 +346,7 @@ func (d *rmq) forget(p *producer, c *consumer) {
 
 // Close closes every producer and consumer still open, then the admin
 // connection. Each close is bounded by the operation timeout.
-func (d *rmq) Close() error {
+func (d *Driver) Close() error {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -16,8 +15,6 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
-	"github.com/mqbench/mqbench/adapters/drivertest"
-	"github.com/mqbench/mqbench/compose/launch"
 )
 
 // brokerAddr returns the Kafka address for integration tests
@@ -82,37 +79,6 @@ func provision(t testing.TB, d *Driver, dest driver.Destination) {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-}
-
-func TestConformance(t *testing.T) {
-	addr := os.Getenv("MQBENCH_KAFKA_ADDR")
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	first, _, _ := strings.Cut(addr, ",")
-	drivertest.RequireBroker(t, Name, first)
-	drivertest.Run(t, drivertest.Harness{
-		Name: Name,
-		New: func(ctx context.Context, p driver.Profile) (driver.Driver, error) {
-			return New(ctx, driver.Config{Addr: addr, Profile: p, Logger: testLogger(t)})
-		},
-		Restart: restartHook(),
-	})
-}
-
-// restartHook restarts the broker through the launcher when
-// MQBENCH_RESTART=1, else nil (the persistence test is then skipped).
-func restartHook() func(context.Context) error {
-	if os.Getenv("MQBENCH_RESTART") != "1" {
-		return nil
-	}
-	return func(ctx context.Context) error {
-		l, err := launch.New(launch.Options{})
-		if err != nil {
-			return err
-		}
-		return l.Restart(ctx, launch.Kafka, io.Discard)
-	}
 }
 
 // msg builds a message whose body carries its key and sequence.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"runtime"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
-	"github.com/mqbench/mqbench/compose/launch"
 )
 
 // testAddr is the broker under test: MQBENCH_RABBITMQ_ADDR or DefaultAddr.
@@ -47,29 +45,6 @@ func testHostPort(t *testing.T) string {
 func requireBroker(t *testing.T) {
 	t.Helper()
 	drivertest.RequireBroker(t, Name, testHostPort(t))
-}
-
-// TestConformance runs the shared suite. The persistence test restarts the
-// shared broker through compose/launch, so it only runs with
-// MQBENCH_RESTART=1 (it is reported as skipped otherwise).
-func TestConformance(t *testing.T) {
-	requireBroker(t)
-	h := drivertest.Harness{
-		Name: Name,
-		New: func(ctx context.Context, p driver.Profile) (driver.Driver, error) {
-			return New(ctx, driver.Config{Addr: testAddr(), Profile: p})
-		},
-	}
-	if os.Getenv("MQBENCH_RESTART") == "1" {
-		h.Restart = func(ctx context.Context) error {
-			l, err := launch.New(launch.Options{})
-			if err != nil {
-				return err
-			}
-			return l.Restart(ctx, launch.RabbitMQ, io.Discard)
-		}
-	}
-	drivertest.Run(t, h)
 }
 
 // ---- unit tests (no broker) ----
@@ -247,7 +222,7 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func openDriver(t *testing.T, p driver.Profile) *rmq {
+func openDriver(t *testing.T, p driver.Profile) *Driver {
 	t.Helper()
 	requireBroker(t)
 	d, err := New(ctxFor(t, 10*time.Second), driver.Config{Addr: testAddr(), Profile: p})
@@ -255,10 +230,10 @@ func openDriver(t *testing.T, p driver.Profile) *rmq {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d.(*rmq)
+	return d.(*Driver)
 }
 
-func provision(t *testing.T, d *rmq, dest driver.Destination) {
+func provision(t *testing.T, d *Driver, dest driver.Destination) {
 	t.Helper()
 	cleanup, err := d.Provision(ctxFor(t, 10*time.Second), dest)
 	if err != nil {
@@ -271,7 +246,7 @@ func provision(t *testing.T, d *rmq, dest driver.Destination) {
 	})
 }
 
-func newProducerT(t *testing.T, d *rmq, dest driver.Destination, window int) driver.Producer {
+func newProducerT(t *testing.T, d *Driver, dest driver.Destination, window int) driver.Producer {
 	t.Helper()
 	p, err := d.NewProducer(ctxFor(t, 10*time.Second), dest, driver.ProducerOptions{MaxInFlight: window})
 	if err != nil {
@@ -281,7 +256,7 @@ func newProducerT(t *testing.T, d *rmq, dest driver.Destination, window int) dri
 	return p
 }
 
-func newConsumerT(t *testing.T, d *rmq, dest driver.Destination, group string, prefetch int) driver.Consumer {
+func newConsumerT(t *testing.T, d *Driver, dest driver.Destination, group string, prefetch int) driver.Consumer {
 	t.Helper()
 	c, err := d.NewConsumer(ctxFor(t, 10*time.Second), dest, driver.ConsumerOptions{Group: group, Prefetch: prefetch})
 	if err != nil {
@@ -330,7 +305,7 @@ func expectNothing(t *testing.T, c driver.Consumer) {
 }
 
 // waitDepth waits until group's queue holds exactly want ready messages.
-func waitDepth(t *testing.T, d *rmq, dest driver.Destination, group string, want int64) {
+func waitDepth(t *testing.T, d *Driver, dest driver.Destination, group string, want int64) {
 	t.Helper()
 	ctx := ctxFor(t, 30*time.Second)
 	for {

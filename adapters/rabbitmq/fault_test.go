@@ -91,7 +91,7 @@ func runCmd(ctx context.Context, cmd string, args ...string) error {
 	return nil
 }
 
-func faultDriver(t *testing.T) (*rmq, driver.Destination) {
+func faultDriver(t *testing.T) (*Driver, driver.Destination) {
 	t.Helper()
 	faultEnv(t, "MQBENCH_RABBITMQ_ADDR")
 	requireBroker(t)
@@ -101,8 +101,8 @@ func faultDriver(t *testing.T) (*rmq, driver.Destination) {
 	}
 	t.Cleanup(func() { d.Close() })
 	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
-	provision(t, d.(*rmq), dest)
-	return d.(*rmq), dest
+	provision(t, d.(*Driver), dest)
+	return d.(*Driver), dest
 }
 
 // logBrokerState logs the node's queues and connections, to explain a
