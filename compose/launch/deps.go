@@ -18,13 +18,6 @@ import (
 	"time"
 )
 
-// Files the Debian packages provide and native mode runs.
-const (
-	rabbitmqServerBin = "/usr/lib/rabbitmq/bin/rabbitmq-server"
-	activemqJar       = "/usr/share/activemq/bin/activemq.jar"
-	activemqHome      = "/usr/share/activemq"
-)
-
 // aptPackage names the Debian package providing a required file.
 type aptPackage struct{ file, pkg string }
 
@@ -35,15 +28,10 @@ func (l *Launcher) prerequisites(ctx context.Context, names []string, w *syncWri
 	var apt []aptPackage
 	needJava, needMaven := false, false
 	for _, n := range names {
-		switch n {
-		case RabbitMQ:
-			apt = append(apt, aptPackage{rabbitmqServerBin, "rabbitmq-server"})
-		case ActiveMQ:
-			apt = append(apt, aptPackage{activemqJar, "activemq"})
-			needJava = true
-		case Kafka, RocketMQ:
-			needJava, needMaven = true, true
-		}
+		b := l.broker(n)
+		apt = append(apt, b.apt...)
+		needJava = needJava || b.java
+		needMaven = needMaven || b.maven
 	}
 	if err := l.ensureApt(ctx, apt, w); err != nil {
 		return err

@@ -30,24 +30,6 @@ import (
 	"time"
 )
 
-// Broker names, as used on the command line and in results.
-const (
-	ActiveMQ = "activemq"
-	RabbitMQ = "rabbitmq"
-	Kafka    = "kafka"
-	RocketMQ = "rocketmq"
-)
-
-// Pinned versions of the brokers native mode runs from Maven Central jars.
-// The compose file pins the same releases.
-const (
-	KafkaVersion    = "4.1.1"
-	RocketMQVersion = "5.3.3"
-)
-
-// Names returns every broker name in a fixed order (a new slice each call).
-func Names() []string { return []string{ActiveMQ, RabbitMQ, Kafka, RocketMQ} }
-
 // ParseNames parses a comma-separated broker list; "" and "all" mean every
 // broker. Names are case-insensitive, duplicates are dropped and the result
 // keeps the order of Names. An unknown name is an error listing valid ones.

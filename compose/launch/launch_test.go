@@ -168,8 +168,8 @@ func TestDurabilityReadsRenderedConfig(t *testing.T) {
 			if err := l.prepare(b); err != nil {
 				t.Fatal(err)
 			}
-			if got := l.durability(b); got != want || got != wantDurability(name, async) {
-				t.Errorf("%s async=%v durability %q, want %q (wantDurability %q)", name, async, got, want, wantDurability(name, async))
+			if got := b.durability(b.dir); got != want || got != b.wantDurability(async) {
+				t.Errorf("%s async=%v durability %q, want %q (wantDurability %q)", name, async, got, want, b.wantDurability(async))
 			}
 		}
 	}
@@ -372,13 +372,12 @@ func TestFailedStartReportsLogTail(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	b := brokerSpec{
-		name:   "fake",
-		dir:    filepath.Join(l.Home(), "fake"),
+	b := instance{Spec: Spec{
+		Name:   "fake",
 		procs:  []procSpec{{"fake", "fake.pid", []string{"mqbench-fake-broker"}}},
 		checks: []check{{port, "stomp", ProbeSTOMP, false}},
 		logs:   []string{"logs/stdout.log"},
-	}
+	}, dir: filepath.Join(l.Home(), "fake")}
 	if err := l.startProc(b, b.procs[0], "stdout.log", nil, []string{sh, "-c", "echo mqbench-fake-broker: cannot bind; sleep 1; exit 1", "mqbench-fake-broker", b.dir}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,100 +13,11 @@ import (
 	"time"
 )
 
-// check is one endpoint of a broker and its handshake.
-type check struct {
-	port     int
-	protocol string
-	probe    func(ctx context.Context, addr string, timeout time.Duration) Handshake
-	// nativeOnly marks a port the compose file does not publish.
-	nativeOnly bool
-}
-
-// brokerSpec describes one broker in native mode.
-type brokerSpec struct {
-	name   string
-	dir    string
-	procs  []procSpec
-	checks []check
-	// extraPorts are other ports its processes hold; Down waits for them too.
-	extraPorts []int
-	// logs are tailed (relative to dir) when a start fails.
-	logs []string
-}
-
-// kafkaClusterID is the fixed KRaft cluster id (base64url of
-// "mqbench-kafka-01").
-const kafkaClusterID = "bXFiZW5jaC1rYWZrYS0wMQ"
-
-// rabbitNode is the Erlang node name: @localhost always resolves, so the
-// machine's short hostname need not be in /etc/hosts.
-const rabbitNode = "mqbench@localhost"
-
 const probeTimeout = 5 * time.Second
-
-func rocketNamesrvCheck(requireBroker bool) check {
-	want := ""
-	if requireBroker {
-		want = net.JoinHostPort(host, strconv.Itoa(PortRocketMQBroker))
-	}
-	return check{PortRocketMQNamesrv, "rocketmq-remoting (name server)", func(ctx context.Context, addr string, t time.Duration) Handshake {
-		return ProbeRocketMQNamesrv(ctx, addr, want, t)
-	}, false}
-}
-
-// broker returns the spec of a known broker name.
-func (l *Launcher) broker(name string) brokerSpec {
-	dir := filepath.Join(l.home, name)
-	switch name {
-	case ActiveMQ:
-		return brokerSpec{
-			name: name, dir: dir,
-			procs: []procSpec{{"activemq", "activemq.pid", []string{"activemq.jar"}}},
-			checks: []check{
-				{PortActiveMQStomp, "stomp", ProbeSTOMP, false},
-				{PortActiveMQOpenWire, "openwire", ProbeOpenWire, false},
-			},
-			logs: []string{"logs/activemq.log", "logs/stdout.log"},
-		}
-	case RabbitMQ:
-		return brokerSpec{
-			name: name, dir: dir,
-			procs:      []procSpec{{"rabbitmq", "rabbitmq.pid", []string{"beam", "rabbit"}}},
-			checks:     []check{{PortRabbitMQ, "amqp-0-9-1", ProbeAMQP, false}},
-			extraPorts: []int{25672},
-			logs:       []string{"logs/" + rabbitNode + ".log", "logs/startup.log"},
-		}
-	case Kafka:
-		return brokerSpec{
-			name: name, dir: dir,
-			procs: []procSpec{{"kafka", "kafka.pid", []string{"kafka.Kafka"}}},
-			checks: []check{
-				{PortKafka, "kafka (ApiVersions)", ProbeKafka, false},
-				{PortKafkaController, "kafka controller (ApiVersions)", ProbeKafka, true},
-			},
-			logs: []string{"logs/server.log", "logs/stdout.log", "logs/format.log"},
-		}
-	case RocketMQ:
-		return brokerSpec{
-			name: name, dir: dir,
-			procs: []procSpec{
-				{"namesrv", "namesrv.pid", []string{"NamesrvStartup"}},
-				{"broker", "broker.pid", []string{"BrokerStartup"}},
-			},
-			checks: []check{
-				rocketNamesrvCheck(true),
-				{PortRocketMQBroker, "rocketmq-remoting (broker)", ProbeRocketMQBroker, false},
-			},
-			extraPorts: []int{PortRocketMQBroker - 2, PortRocketMQBroker + 1},
-			logs:       []string{"logs/namesrv.log", "logs/broker.log", "logs/namesrv.stdout.log", "logs/broker.stdout.log"},
-		}
-	}
-	panic("launch: unknown broker " + name) // names are validated by checkNames
-}
 
 // livePID returns the pid of p when its pid file names a live process whose
 // command line matches.
-func (l *Launcher) livePID(b brokerSpec, p procSpec) (int, bool) {
+func (l *Launcher) livePID(b instance, p procSpec) (int, bool) {
 	pid := readPID(filepath.Join(b.dir, p.pidFile))
 	if pid == 0 {
 		return 0, false
@@ -116,7 +25,7 @@ func (l *Launcher) livePID(b brokerSpec, p procSpec) (int, bool) {
 	return pid, processAlive(pid, append(slices.Clone(p.markers), b.dir))
 }
 
-func (l *Launcher) logTail(b brokerSpec) string {
+func (l *Launcher) logTail(b instance) string {
 	var parts []string
 	for _, rel := range b.logs {
 		p := filepath.Join(b.dir, rel)
@@ -176,68 +85,13 @@ func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status
 	case mode == ModeCompose:
 		st.Running = answered
 	}
-	if st.Version == "" && name == Kafka && len(st.PIDs) > 0 {
-		st.Version = kafkaVersionOf(st.PIDs[0])
+	if st.Version == "" && b.version != nil && len(st.PIDs) > 0 {
+		st.Version = b.version(st.PIDs[0])
 	}
 	if st.Managed {
-		st.Durability = l.durability(b)
+		st.Durability = b.durability(b.dir)
 	}
 	return st
-}
-
-var kafkaJarRe = regexp.MustCompile(`kafka_2\.1[0-9]-([0-9][0-9A-Za-z.\-]*)\.jar`)
-
-// kafkaVersionOf reads the Kafka release from the jar on a process's
-// classpath (Kafka does not report it over the wire).
-func kafkaVersionOf(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return ""
-	}
-	if m := kafkaJarRe.FindSubmatch(b); m != nil {
-		return string(m[1])
-	}
-	return ""
-}
-
-var (
-	flushRe       = regexp.MustCompile(`(?m)^flushDiskType=(\S+)`)
-	journalSyncRe = regexp.MustCompile(`journalDiskSyncStrategy="([a-z]+)"`)
-)
-
-// durability reads the disk-sync setting from a broker's rendered config.
-func (l *Launcher) durability(b brokerSpec) string {
-	switch b.name {
-	case RocketMQ:
-		if c, err := os.ReadFile(filepath.Join(b.dir, "conf", "broker.conf")); err == nil {
-			if m := flushRe.FindSubmatch(c); m != nil {
-				return "flushDiskType=" + string(m[1])
-			}
-		}
-	case ActiveMQ:
-		if c, err := os.ReadFile(filepath.Join(b.dir, "conf", "activemq.xml")); err == nil {
-			if m := journalSyncRe.FindSubmatch(c); m != nil {
-				return "kahadb journal sync " + string(m[1])
-			}
-		}
-	case Kafka:
-		return "acks decide; fsync left to the OS"
-	case RabbitMQ:
-		return "persistent + confirms fsync"
-	}
-	return ""
-}
-
-// wantDurability is what durability reports for a broker started with the
-// given flush option ("" when the option does not change it).
-func wantDurability(name string, async bool) string {
-	switch name {
-	case RocketMQ:
-		return map[bool]string{false: "flushDiskType=SYNC_FLUSH", true: "flushDiskType=ASYNC_FLUSH"}[async]
-	case ActiveMQ:
-		return map[bool]string{false: "kahadb journal sync always", true: "kahadb journal sync periodic"}[async]
-	}
-	return ""
 }
 
 // upOne starts one broker natively unless it already answers.
@@ -247,7 +101,7 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 	if st.Healthy && st.Running {
 		if st.Managed {
 			w.printf("%s: already running (pid %s, version %s)", name, joinInts(st.PIDs), nonEmpty(st.Version, "?"))
-			if want := wantDurability(name, l.opts.AsyncFlush); want != "" && st.Durability != want {
+			if want := b.wantDurability(l.opts.AsyncFlush); want != "" && st.Durability != want {
 				w.printf("%s: warning: it runs with %s, not %s; stop it (mqbench down --brokers %s) and start it again to change", name, st.Durability, want, name)
 			}
 		} else {
@@ -271,18 +125,7 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 	if err := l.prepare(b); err != nil {
 		return &StartError{Broker: name, Err: err}
 	}
-	var err error
-	switch name {
-	case ActiveMQ:
-		err = l.startActiveMQ(ctx, b)
-	case RabbitMQ:
-		err = l.startRabbitMQ(ctx, b)
-	case Kafka:
-		err = l.startKafka(ctx, b, w)
-	case RocketMQ:
-		err = l.startRocketMQ(ctx, b, w)
-	}
-	if err != nil {
+	if err := b.start(ctx, l, b, w); err != nil {
 		return &StartError{Broker: name, Err: err, LogTail: l.logTail(b)}
 	}
 	st = l.statusOne(ctx, name, ModeNative)
@@ -291,18 +134,15 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 }
 
 // prepare creates the broker's directories and writes its config files.
-func (l *Launcher) prepare(b brokerSpec) error {
+func (l *Launcher) prepare(b instance) error {
 	for _, d := range []string{"conf", "data", "logs"} {
 		if err := os.MkdirAll(filepath.Join(b.dir, d), 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	files, err := brokerFiles(b.name, b.dir, l.opts.AsyncFlush)
+	files, err := renderFiles(b.Spec, b.dir, l.opts.AsyncFlush)
 	if err != nil {
 		return err
-	}
-	if b.name == RabbitMQ {
-		files = append(files, renderedFile{path: "conf/enabled_plugins", data: []byte("[].\n")})
 	}
 	for _, f := range files {
 		if err := writeFileAtomic(filepath.Join(b.dir, f.path), f.data, 0o644); err != nil {
@@ -314,7 +154,7 @@ func (l *Launcher) prepare(b brokerSpec) error {
 
 // waitReady polls until every check answers, a process of procs dies, ctx
 // ends or Options.StartTimeout passes.
-func (l *Launcher) waitReady(ctx context.Context, b brokerSpec, procs []procSpec, checks []check) error {
+func (l *Launcher) waitReady(ctx context.Context, b instance, procs []procSpec, checks []check) error {
 	deadline := time.Now().Add(l.opts.StartTimeout)
 	for {
 		for _, p := range procs {
@@ -343,160 +183,18 @@ func (l *Launcher) waitReady(ctx context.Context, b brokerSpec, procs []procSpec
 	}
 }
 
+// jvmCommon are the JVM flags every Java broker process gets.
+func jvmCommon() []string {
+	return []string{"-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true", "-XX:+ExitOnOutOfMemoryError"}
+}
+
 // startProc spawns argv as process p of b unless it already runs.
-func (l *Launcher) startProc(b brokerSpec, p procSpec, logName string, env, argv []string) error {
+func (l *Launcher) startProc(b instance, p procSpec, logName string, env, argv []string) error {
 	if _, ok := l.livePID(b, p); ok {
 		return nil
 	}
 	_, err := spawn(b.dir, filepath.Join(b.dir, "logs", logName), filepath.Join(b.dir, p.pidFile), env, argv)
 	return err
-}
-
-func jvmCommon() []string {
-	return []string{"-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true", "-XX:+ExitOnOutOfMemoryError"}
-}
-
-func (l *Launcher) startActiveMQ(ctx context.Context, b brokerSpec) error {
-	java, err := l.java(ctx)
-	if err != nil {
-		return err
-	}
-	d := b.dir
-	argv := append([]string{java, "-Xms128m", "-Xmx512m"}, jvmCommon()...)
-	argv = append(argv,
-		"-Dactivemq.home="+activemqHome, "-Dactivemq.base="+d,
-		"-Dactivemq.conf="+d+"/conf", "-Dactivemq.data="+d+"/data",
-		"-Dactivemq.classpath="+d+"/conf", "-Djava.io.tmpdir="+d+"/data/tmp",
-		"-Dlog4j.configuration=file:"+d+"/conf/log4j.properties",
-		"-jar", activemqJar, "start", "xbean:file:"+d+"/conf/activemq.xml")
-	if err := os.MkdirAll(d+"/data/tmp", 0o755); err != nil {
-		return fmt.Errorf("create tmp dir: %w", err)
-	}
-	if err := l.startProc(b, b.procs[0], "stdout.log", nil, argv); err != nil {
-		return err
-	}
-	return l.waitReady(ctx, b, b.procs, b.checks)
-}
-
-// rabbitEnv confines a RabbitMQ node to the broker directory and loopback.
-func rabbitEnv(dir string) []string {
-	return []string{
-		"HOME=" + dir, // the Erlang cookie lives here
-		"RABBITMQ_NODENAME=" + rabbitNode,
-		"RABBITMQ_USE_LONGNAME=false",
-		"RABBITMQ_MNESIA_BASE=" + dir + "/data",
-		"RABBITMQ_LOG_BASE=" + dir + "/logs",
-		"RABBITMQ_PID_FILE=" + dir + "/rabbitmq.pid",
-		"RABBITMQ_CONFIG_FILE=" + dir + "/conf/rabbitmq.conf",
-		"RABBITMQ_ADVANCED_CONFIG_FILE=" + dir + "/conf/advanced.config",
-		"RABBITMQ_ENABLED_PLUGINS_FILE=" + dir + "/conf/enabled_plugins",
-		"RABBITMQ_DIST_PORT=25672",
-		"ERL_EPMD_ADDRESS=" + host,
-		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}",
-	}
-}
-
-func (l *Launcher) startRabbitMQ(ctx context.Context, b brokerSpec) error {
-	p := b.procs[0]
-	pidPath := filepath.Join(b.dir, p.pidFile)
-	if _, ok := l.livePID(b, p); !ok {
-		_ = os.Remove(pidPath) // stale
-		logPath := filepath.Join(b.dir, "logs", "startup.log")
-		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return fmt.Errorf("open log: %w", err)
-		}
-		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		cmd := exec.CommandContext(cctx, rabbitmqServerBin, "-detached")
-		cmd.Dir = b.dir
-		cmd.Env = append(os.Environ(), rabbitEnv(b.dir)...)
-		cmd.Stdout, cmd.Stderr = f, f
-		err = cmd.Run()
-		cancel()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("rabbitmq-server -detached: %w", err)
-		}
-		// The node writes its pid file early in boot.
-		deadline := time.Now().Add(60 * time.Second)
-		for readPID(pidPath) == 0 {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("no pid file %s 60 s after rabbitmq-server -detached", pidPath)
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %s: %w", pidPath, ctx.Err())
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	return l.waitReady(ctx, b, b.procs, b.checks)
-}
-
-func (l *Launcher) startKafka(ctx context.Context, b brokerSpec, w *syncWriter) error {
-	java, err := l.java(ctx)
-	if err != nil {
-		return err
-	}
-	cp, err := l.classpath(ctx, b.dir, "kafka "+KafkaVersion, w)
-	if err != nil {
-		return err
-	}
-	d := b.dir
-	logCfg := "-Dlog4j2.configurationFile=" + d + "/conf/log4j2.properties"
-	if !fileExists(filepath.Join(d, "data", "meta.properties")) {
-		fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		out, err := exec.CommandContext(fctx, java, "-Xmx256m", logCfg, "-cp", cp,
-			"kafka.tools.StorageTool", "format", "-t", kafkaClusterID, "-c", d+"/conf/server.properties", "--ignore-formatted").CombinedOutput()
-		cancel()
-		_ = os.WriteFile(filepath.Join(d, "logs", "format.log"), out, 0o644)
-		if err != nil {
-			return fmt.Errorf("format KRaft storage: %w: %s", err, lastLines(string(out), 10))
-		}
-	}
-	argv := append([]string{java, "-Xms256m", "-Xmx1g"}, jvmCommon()...)
-	argv = append(argv, logCfg, "-Dkafka.logs.dir="+d+"/logs", "-cp", cp, "kafka.Kafka", d+"/conf/server.properties")
-	if err := l.startProc(b, b.procs[0], "stdout.log", nil, argv); err != nil {
-		return err
-	}
-	return l.waitReady(ctx, b, b.procs, b.checks)
-}
-
-func (l *Launcher) startRocketMQ(ctx context.Context, b brokerSpec, w *syncWriter) error {
-	java, err := l.java(ctx)
-	if err != nil {
-		return err
-	}
-	d := b.dir
-	if r, err := diskUsedRatio(d); err == nil && r >= 0.90 {
-		return fmt.Errorf("the disk holding %s is %.0f%% full: the RocketMQ broker refuses every write at 90%% (a hard limit), free space or set MQBENCH_HOME to another disk", d, r*100)
-	} else if err == nil && r >= 0.80 {
-		w.printf("rocketmq: warning: the disk holding %s is %.0f%% full; the broker refuses writes at 90%%", d, r*100)
-	}
-	cp, err := l.classpath(ctx, d, "rocketmq "+RocketMQVersion, w)
-	if err != nil {
-		return err
-	}
-	common := append(jvmCommon(),
-		"--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
-		"--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-		"-Duser.home="+d, "-Drocketmq.home.dir="+d)
-	ns := append([]string{java, "-Xms128m", "-Xmx256m"}, common...)
-	ns = append(ns, "-Drmq.logback.configurationFile="+d+"/conf/namesrv.logback.xml",
-		"-cp", cp, "org.apache.rocketmq.namesrv.NamesrvStartup", "-c", d+"/conf/namesrv.conf")
-	if err := l.startProc(b, b.procs[0], "namesrv.stdout.log", nil, ns); err != nil {
-		return err
-	}
-	if err := l.waitReady(ctx, b, b.procs[:1], []check{rocketNamesrvCheck(false)}); err != nil {
-		return fmt.Errorf("name server: %w", err)
-	}
-	br := append([]string{java, "-Xms256m", "-Xmx1g", "-XX:MaxDirectMemorySize=1g"}, common...)
-	br = append(br, "-Drmq.logback.configurationFile="+d+"/conf/broker.logback.xml",
-		"-cp", cp, "org.apache.rocketmq.broker.BrokerStartup", "-c", d+"/conf/broker.conf")
-	if err := l.startProc(b, b.procs[1], "broker.stdout.log", nil, br); err != nil {
-		return err
-	}
-	return l.waitReady(ctx, b, b.procs, b.checks)
 }
 
 // downOne stops the processes of one broker mqbench started (in reverse
@@ -524,8 +222,8 @@ func (l *Launcher) downOne(ctx context.Context, name string, w *syncWriter, kill
 		w.printf("%s: killed", name)
 		return nil
 	}
-	if name == RabbitMQ && stopped > 0 {
-		stopEPMD(ctx)
+	if b.afterStop != nil && stopped > 0 {
+		b.afterStop(ctx)
 	}
 	var ports []int
 	for _, c := range b.checks {
@@ -545,27 +243,6 @@ func (l *Launcher) downOne(ctx context.Context, name string, w *syncWriter, kill
 	}
 	w.printf("%s: stopped", name)
 	return nil
-}
-
-// stopEPMD stops the Erlang port mapper RabbitMQ started, unless another
-// Erlang node still uses it. Best effort, bounded to 10 s.
-func stopEPMD(ctx context.Context) {
-	epmd, err := exec.LookPath("epmd")
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	env := append(os.Environ(), "ERL_EPMD_ADDRESS="+host)
-	names := exec.CommandContext(ctx, epmd, "-names")
-	names.Env = env
-	out, err := names.Output()
-	if err != nil || strings.Contains(string(out), "\nname ") {
-		return
-	}
-	k := exec.CommandContext(ctx, epmd, "-kill")
-	k.Env = env
-	_ = k.Run()
 }
 
 func joinInts(v []int) string {

@@ -1,0 +1,186 @@
+package launch
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Spec is everything the launcher knows about one broker: its name, the
+// address clients dial, its native launch (processes, config templates,
+// prerequisites, start sequence, readiness handshakes, log files, disk-sync
+// setting) and which sockets it listens on. Each broker's Spec lives in its
+// own file (activemq.go, rabbitmq.go, kafka.go, rocketmq.go); Specs is the
+// explicit table of them. The generic launcher code reads only Specs.
+type Spec struct {
+	// Name is the broker name used on the command line, in results and by the
+	// adapter table (adapters/brokers), which must use the same names.
+	Name string
+	// Title is the human-readable broker name, e.g. "ActiveMQ Classic".
+	Title string
+	// Version is the release native mode runs from Maven Central jars, ""
+	// when it runs the Debian package's release.
+	Version string
+	// ClientPort is the port on host its adapter dials by default; Addr
+	// returns it with the host.
+	ClientPort int
+
+	// procs are its OS processes in start order.
+	procs []procSpec
+	// checks are its endpoints and their handshakes; Status reports them in
+	// this order.
+	checks []check
+	// extraPorts are other ports its processes hold; Down waits for them too.
+	extraPorts []int
+	// binds names, for every port it listens on and every address it
+	// advertises, the setting that keeps it on loopback (or why none can).
+	binds []bind
+	// logs are tailed (relative to its directory) when a start fails.
+	logs []string
+
+	// apt are the Debian packages native mode runs (installed when root).
+	apt []aptPackage
+	// java and maven: native mode needs Java 17+ / Maven for it.
+	java, maven bool
+
+	// files lists the config files written into its directory dir before
+	// every start; asyncFlush selects the "fast" disk settings.
+	files func(dir string, asyncFlush bool) []configFile
+	// env, when set, is added to the environment of its processes.
+	env func(dir string) []string
+	// start launches its processes (config already written) and waits until
+	// every check answers.
+	start func(ctx context.Context, l *Launcher, b instance, w *syncWriter) error
+	// afterStop, when set, runs after Down stopped at least one of its
+	// processes.
+	afterStop func(ctx context.Context)
+	// durability reads the disk-sync setting from the config rendered in
+	// dir; wantDurability is what it reads for a broker started with the
+	// given flush option ("" when the option does not change it).
+	durability     func(dir string) string
+	wantDurability func(asyncFlush bool) string
+	// version, when set, finds the release from a process when no
+	// handshake carries it ("" when unknown).
+	version func(pid int) string
+}
+
+// Specs returns the brokers mqbench can launch, in a fixed order (a new slice
+// each call). Adding a broker means adding its file and one row here.
+func Specs() []Spec {
+	return []Spec{activemqSpec(), rabbitmqSpec(), kafkaSpec(), rocketmqSpec()}
+}
+
+// Names returns every broker name in the order of Specs (a new slice each
+// call).
+func Names() []string {
+	specs := Specs()
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// Find returns the Spec of the broker named name.
+func Find(name string) (Spec, bool) {
+	for _, s := range Specs() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Spec{}, false
+}
+
+// Addr returns the address its adapter dials by default, host:ClientPort.
+func (s Spec) Addr() string { return net.JoinHostPort(host, strconv.Itoa(s.ClientPort)) }
+
+// Ports returns the ports whose handshake Status performs, in order,
+// including those only native mode opens.
+func (s Spec) Ports() []int {
+	ports := make([]int, len(s.checks))
+	for i, c := range s.checks {
+		ports[i] = c.port
+	}
+	return ports
+}
+
+// Exposed returns, for every port the broker listens on beyond loopback when
+// mqbench runs it natively, a sentence saying which and why ("" none).
+func (s Spec) Exposed() []string {
+	var out []string
+	for _, b := range s.binds {
+		if b.exposed != "" {
+			out = append(out, "port "+strconv.Itoa(b.port)+" ("+b.role+") listens on every interface, not "+host+": "+b.exposed)
+		}
+	}
+	return out
+}
+
+// check is one endpoint of a broker and its handshake.
+type check struct {
+	port     int
+	protocol string
+	probe    func(ctx context.Context, addr string, timeout time.Duration) Handshake
+	// nativeOnly marks a port the compose file does not publish.
+	nativeOnly bool
+}
+
+// bind is one socket a broker listens on (port > 0) or one address it
+// advertises to clients (port 0), and the setting mqbench renders for it.
+type bind struct {
+	port int
+	role string
+	// file is the rendered config file (relative to the broker directory)
+	// holding the setting, or envFile for the process environment.
+	file string
+	// setting matches the setting; its first group is the address (an IP,
+	// "localhost" or an Erlang tuple such as {127,0,0,1}).
+	setting *regexp.Regexp
+	// exposed, when not empty, says why the broker cannot bind this port to
+	// loopback (file and setting are then empty).
+	exposed string
+}
+
+// envFile is the bind.file of a setting passed in the environment.
+const envFile = "(environment)"
+
+// configFile is one config file a broker needs: templates/<tmpl>.tmpl
+// rendered with data, or raw bytes when tmpl is empty.
+type configFile struct {
+	tmpl, path string
+	data       map[string]any
+	raw        []byte
+}
+
+// instance is a Spec placed in a state directory.
+type instance struct {
+	Spec
+	dir string
+}
+
+// broker returns the instance of a known broker name; names are validated
+// by checkNames before.
+func (l *Launcher) broker(name string) instance {
+	s, ok := Find(name)
+	if !ok {
+		panic("launch: unknown broker " + name)
+	}
+	return instance{Spec: s, dir: filepath.Join(l.home, name)}
+}
+
+// readSetting returns the first group of re in the file rel under dir, ""
+// when the file or the setting is absent.
+func readSetting(dir, rel string, re *regexp.Regexp) string {
+	c, err := os.ReadFile(filepath.Join(dir, rel))
+	if err != nil {
+		return ""
+	}
+	if m := re.FindSubmatch(c); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
