@@ -1,6 +1,10 @@
 // Package brokers is the explicit table of the real broker adapters: name,
 // standard local address, constructor and static description. The CLI and
 // the integration tests read it; nothing registers itself.
+//
+// The native launcher has its own table (compose/launch.Specs), which does
+// not import the adapters; the two are joined by name, and a test in
+// cmd/mqbench fails when their names or default addresses disagree.
 package brokers
 
 import (
@@ -18,7 +22,8 @@ import (
 type Broker struct {
 	// Name is the adapter and broker name, as `mqbench up` knows it.
 	Name string
-	// DefaultAddr is the standard local address the adapter dials.
+	// DefaultAddr is the standard local address the adapter dials (the
+	// adapter package's DefaultAddr).
 	DefaultAddr string
 	// New connects to the broker (see driver.Constructor).
 	New driver.Constructor
@@ -31,10 +36,10 @@ type Broker struct {
 // each call).
 func Real() []Broker {
 	return []Broker{
-		{Name: "activemq", DefaultAddr: "127.0.0.1:61613", New: activemq.New, Describe: activemq.Describe},
-		{Name: "kafka", DefaultAddr: "127.0.0.1:9092", New: kafka.New, Describe: kafka.Describe},
-		{Name: "rabbitmq", DefaultAddr: "127.0.0.1:5672", New: rabbitmq.New, Describe: rabbitmq.Describe},
-		{Name: "rocketmq", DefaultAddr: "127.0.0.1:9876", New: rocketmq.New, Describe: rocketmq.Describe},
+		{Name: "activemq", DefaultAddr: activemq.DefaultAddr, New: activemq.New, Describe: activemq.Describe},
+		{Name: "kafka", DefaultAddr: kafka.DefaultAddr, New: kafka.New, Describe: kafka.Describe},
+		{Name: "rabbitmq", DefaultAddr: rabbitmq.DefaultAddr, New: rabbitmq.New, Describe: rabbitmq.Describe},
+		{Name: "rocketmq", DefaultAddr: rocketmq.DefaultAddr, New: rocketmq.New, Describe: rocketmq.Describe},
 	}
 }
 

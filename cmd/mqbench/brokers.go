@@ -84,11 +84,11 @@ func brokerCmdHelp(cmd string) string {
 	switch cmd {
 	case "up":
 		return `Starts the brokers on 127.0.0.1 and waits until each answers a real protocol
-handshake (ActiveMQ STOMP 61613 + OpenWire 61616, RabbitMQ AMQP 5672, Kafka 9092,
-RocketMQ name server 9876 + broker 10911). Brokers already answering are reported
-and left alone. Native mode needs Java 17+ and Maven (Kafka and RocketMQ jars come
-from Maven Central into ~/.m2) and the Debian packages rabbitmq-server and activemq
-(installed with apt-get when run as root). Exit 3 when a broker does not come up.`
+handshake on its ports: ` + brokerPorts() + `.
+Brokers already answering are reported and left alone. Native mode needs Java 17+
+and Maven (Kafka and RocketMQ jars come from Maven Central into ~/.m2) and the
+Debian packages rabbitmq-server and activemq (installed with apt-get when run as
+root). Exit 3 when a broker does not come up.`
 	case "down":
 		return `Stops the brokers mqbench up started (by pid: SIGTERM, then SIGKILL) and waits
 until their ports are free. Data is kept. Brokers mqbench did not start are left running.`
@@ -97,6 +97,24 @@ until their ports are free. Data is kept. Brokers mqbench did not start are left
 handshake on every port. Exit 3 when a requested broker is not healthy.`
 	}
 	return ""
+}
+
+// brokerPorts lists each broker's handshake ports from the launcher's
+// table, e.g. "ActiveMQ Classic 61613+61616, RabbitMQ 5672".
+func brokerPorts() string {
+	var parts []string
+	for _, s := range launch.Specs() {
+		parts = append(parts, s.Title+" "+strings.ReplaceAll(joinPorts(s.Ports()), ",", "+"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func joinPorts(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
 }
 
 // cmdUp starts brokers: `mqbench up [--brokers a,b|all] [--mode auto|compose|native]`.
@@ -201,12 +219,8 @@ func writeStatusTable(w io.Writer, st []launch.Status) {
 		for i, p := range s.PIDs {
 			pids[i] = strconv.Itoa(p)
 		}
-		ports := make([]string, len(s.Endpoints))
-		for i, e := range s.Endpoints {
-			ports[i] = strconv.Itoa(e.Port)
-		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, stateOf(s), dash(s.Version),
-			dash(strings.Join(pids, ",")), strings.Join(ports, ","), dash(s.Durability))
+			dash(strings.Join(pids, ",")), joinPorts(s.Ports()), dash(s.Durability))
 	}
 	tw.Flush()
 	for _, s := range st {
@@ -219,6 +233,9 @@ func writeStatusTable(w io.Writer, st []launch.Status) {
 		}
 		if s.Detail != "" {
 			fmt.Fprintf(w, "  %s: %s\n", s.Name, s.Detail)
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(w, "  %s: note: %s\n", s.Name, n)
 		}
 	}
 }

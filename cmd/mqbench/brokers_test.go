@@ -9,8 +9,44 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqbench/mqbench/adapters/brokers"
 	"github.com/mqbench/mqbench/compose/launch"
 )
+
+// TestAdapterAndLaunchTablesAgree: the adapter table (adapters/brokers) and
+// the launcher's (compose/launch, which must not import the adapters) are
+// two explicit tables joined by name. They must list the same brokers, each
+// adapter's default address must be where the launcher makes its broker
+// listen, and the CLI's adapter table must mark exactly those as external.
+func TestAdapterAndLaunchTablesAgree(t *testing.T) {
+	var adapterNames []string
+	for _, b := range brokers.Real() {
+		adapterNames = append(adapterNames, b.Name)
+		s, ok := launch.Find(b.Name)
+		if !ok {
+			t.Errorf("adapter %q has no launch spec (compose/launch.Specs)", b.Name)
+			continue
+		}
+		if s.Addr() != b.DefaultAddr {
+			t.Errorf("%s: the adapter dials %s by default, the launcher listens on %s", b.Name, b.DefaultAddr, s.Addr())
+		}
+	}
+	launchNames := launch.Names()
+	slices.Sort(adapterNames)
+	slices.Sort(launchNames)
+	if !slices.Equal(adapterNames, launchNames) {
+		t.Errorf("adapter table %v, launch table %v: want the same brokers", adapterNames, launchNames)
+	}
+	var external []string
+	for _, a := range adapters() {
+		if a.external {
+			external = append(external, a.name)
+		}
+	}
+	if !slices.Equal(external, launchNames) {
+		t.Errorf("CLI external adapters %v, want the launchable brokers %v", external, launchNames)
+	}
+}
 
 func TestParseBrokerArgs(t *testing.T) {
 	for _, tc := range []struct {
@@ -116,6 +152,11 @@ func TestStatusJSONAndExitCode(t *testing.T) {
 		if len(s.Endpoints) == 0 {
 			t.Errorf("%s: no endpoints", s.Name)
 		}
+		// The one port a native broker opens beyond loopback is named.
+		notes := strings.Join(s.Notes, "\n")
+		if exposed := strings.Contains(notes, "10912"); exposed != (s.Name == launch.RocketMQ) {
+			t.Errorf("%s: notes %q: want RocketMQ's HA port 10912 named, and only there", s.Name, notes)
+		}
 	}
 	if want := map[bool]int{true: exitOK, false: exitUnreachable}[healthy]; code != want {
 		t.Errorf("exit %d with all healthy=%v, want %d", code, healthy, want)
@@ -128,7 +169,7 @@ func TestWriteStatusTable(t *testing.T) {
 			Endpoints: []launch.Endpoint{{Port: 9092, Protocol: "kafka (ApiVersions)", Handshake: launch.Handshake{OK: true, Detail: "ApiVersions: 60 APIs"}}}},
 		{Name: "rabbitmq", Mode: launch.ModeNative, Running: true, Healthy: true, Version: "3.10.8",
 			Endpoints: []launch.Endpoint{{Port: 5672, Protocol: "amqp-0-9-1", Handshake: launch.Handshake{OK: true}}}},
-		{Name: "rocketmq", Mode: launch.ModeNative, Managed: true, PIDs: []int{7}, Detail: "not running: broker",
+		{Name: "rocketmq", Mode: launch.ModeNative, Managed: true, PIDs: []int{7}, Detail: "not running: broker", Notes: []string{"port 10912 (HA) listens on every interface"},
 			Endpoints: []launch.Endpoint{{Port: 9876, Handshake: launch.Handshake{Detail: "connection refused"}}}},
 		{Name: "activemq", Mode: launch.ModeNative,
 			Endpoints: []launch.Endpoint{{Port: 61613, Handshake: launch.Handshake{Detail: "refused"}}}},
@@ -141,6 +182,7 @@ func TestWriteStatusTable(t *testing.T) {
 		"healthy (not started by mqbench)", "unhealthy", "stopped",
 		"kafka 9092 kafka (ApiVersions): ok ApiVersions: 60 APIs",
 		"rocketmq 9876 : FAIL connection refused", "rocketmq: not running: broker",
+		"rocketmq: note: port 10912 (HA) listens on every interface",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
