@@ -227,6 +227,9 @@ type Status struct {
 	// started runs with ("" for others).
 	Durability string `json:"durability,omitempty"`
 	Detail     string `json:"detail,omitempty"`
+	// Notes are facts about how it runs that need the reader's attention;
+	// in native mode: every port it listens on beyond loopback, and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Ports returns the ports of the endpoints.

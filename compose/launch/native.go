@@ -91,6 +91,9 @@ func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status
 	if st.Managed {
 		st.Durability = b.durability(b.dir)
 	}
+	if mode == ModeNative {
+		st.Notes = b.Exposed()
+	}
 	return st
 }
 
