@@ -104,7 +104,7 @@ handshake on every port. Exit 3 when a requested broker is not healthy.`
 func brokerPorts() string {
 	var parts []string
 	for _, s := range launch.Specs() {
-		parts = append(parts, s.Title+" "+strings.ReplaceAll(joinPorts(s.Ports()), ",", "+"))
+		parts = append(parts, s.Title+" "+strings.ReplaceAll(joinPorts(s.Ports(launch.ModeNative)), ",", "+"))
 	}
 	return strings.Join(parts, ", ")
 }

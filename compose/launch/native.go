@@ -39,9 +39,7 @@ func (l *Launcher) logTail(b instance) string {
 // statusOne inspects one broker; it changes nothing.
 func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status {
 	b := l.broker(name)
-	if mode == ModeCompose {
-		b.checks = slices.DeleteFunc(slices.Clone(b.checks), func(c check) bool { return c.nativeOnly })
-	}
+	b.checks = b.checksFor(mode)
 	st := Status{Name: name, Mode: mode, Endpoints: make([]Endpoint, len(b.checks))}
 	var missing []string
 	if mode == ModeNative {

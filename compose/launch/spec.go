@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -98,14 +99,22 @@ func Find(name string) (Spec, bool) {
 // Addr returns the address its adapter dials by default, host:ClientPort.
 func (s Spec) Addr() string { return net.JoinHostPort(host, strconv.Itoa(s.ClientPort)) }
 
-// Ports returns the ports whose handshake Status performs, in order,
-// including those only native mode opens.
-func (s Spec) Ports() []int {
-	ports := make([]int, len(s.checks))
-	for i, c := range s.checks {
-		ports[i] = c.port
+// Ports returns the ports whose handshake Status performs in mode, in
+// order: in compose mode those the compose file publishes, else all.
+func (s Spec) Ports(mode Mode) []int {
+	var ports []int
+	for _, c := range s.checksFor(mode) {
+		ports = append(ports, c.port)
 	}
 	return ports
+}
+
+// checksFor returns the checks Status performs in mode.
+func (s Spec) checksFor(mode Mode) []check {
+	if mode != ModeCompose {
+		return s.checks
+	}
+	return slices.DeleteFunc(slices.Clone(s.checks), func(c check) bool { return c.nativeOnly })
 }
 
 // Exposed returns, for every port the broker listens on beyond loopback when

@@ -25,8 +25,8 @@ func TestSpecs(t *testing.T) {
 				s.files == nil || s.start == nil || s.durability == nil || s.wantDurability == nil {
 				t.Errorf("incomplete spec %+v", s)
 			}
-			if !slices.Contains(s.Ports(), s.ClientPort) {
-				t.Errorf("client port %d is not one of the handshake ports %v", s.ClientPort, s.Ports())
+			if !slices.Contains(s.Ports(ModeNative), s.ClientPort) {
+				t.Errorf("client port %d is not one of the handshake ports %v", s.ClientPort, s.Ports(ModeNative))
 			}
 			if _, port, _ := net.SplitHostPort(s.Addr()); port == "" || !strings.HasPrefix(s.Addr(), host+":") {
 				t.Errorf("Addr() = %q, want %s:<client port>", s.Addr(), host)
@@ -112,7 +112,7 @@ func TestListenersOnLoopback(t *testing.T) {
 					t.Errorf("%s (port %d): %s sets %q, not a loopback address", b.role, b.port, b.file, m[1])
 				}
 			}
-			for _, p := range append(s.Ports(), s.extraPorts...) {
+			for _, p := range append(s.Ports(ModeNative), s.extraPorts...) {
 				if !covered[p] {
 					t.Errorf("port %d: no bind setting and no documented exception", p)
 				}
