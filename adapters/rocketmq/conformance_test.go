@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,22 +39,4 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	drivertest.Run(t, h)
-}
-
-// The fallback client version must be the one go.mod requires.
-func TestPinnedClientVersionMatchesGoMod(t *testing.T) {
-	mod, err := os.ReadFile("../../go.mod")
-	if err != nil {
-		t.Skipf("go.mod not found: %v", err)
-	}
-	for _, line := range strings.Split(string(mod), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == ClientModule {
-			if f[1] != pinnedClientVersion {
-				t.Errorf("go.mod requires %s %s, pinnedClientVersion is %s", ClientModule, f[1], pinnedClientVersion)
-			}
-			return
-		}
-	}
-	t.Errorf("go.mod does not require %s", ClientModule)
 }
