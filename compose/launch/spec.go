@@ -117,8 +117,9 @@ func (s Spec) checksFor(mode Mode) []check {
 	return slices.DeleteFunc(slices.Clone(s.checks), func(c check) bool { return c.nativeOnly })
 }
 
-// Exposed returns, for every port the broker listens on beyond loopback when
-// mqbench runs it natively, a sentence saying which and why ("" none).
+// Exposed returns one sentence for every port the broker listens on beyond
+// loopback when mqbench runs it natively, naming the port and why (none for
+// most brokers).
 func (s Spec) Exposed() []string {
 	var out []string
 	for _, b := range s.binds {
