@@ -6,7 +6,6 @@ package load
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
@@ -125,91 +124,6 @@ func Produce(ctx context.Context, p driver.Producer, pr *probe.Producer, s *Sche
 				return failed, last
 			}
 		}
-	}
-}
-
-// Handler processes one delivery after the probe recorded it. Returning an
-// error nacks the delivery (or leaves it unacked where nack is unsupported).
-type Handler func(ctx context.Context, d *driver.Delivery, kind probe.Kind) error
-
-// Backoff paces a consume loop's retries after broker errors: it waits
-// 50 ms after the first failure, doubling up to 2 s, until a success resets
-// it. The zero value is ready; it is not safe for concurrent use.
-type Backoff struct {
-	wait time.Duration
-	// Err is the last error passed to Retry since the last Reset.
-	Err error
-}
-
-// Retry records err and waits before the next attempt. It returns false at
-// once, without waiting, when ctx is done or err wraps driver.ErrClosed:
-// then the loop should stop.
-func (b *Backoff) Retry(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, driver.ErrClosed) {
-		return false
-	}
-	b.Err = err
-	if b.wait == 0 {
-		b.wait = 50 * time.Millisecond
-	}
-	t := time.NewTimer(b.wait)
-	defer t.Stop()
-	b.wait = min(2*b.wait, 2*time.Second)
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// Reset records a success: the next failure waits the shortest time again,
-// and Err is cleared.
-func (b *Backoff) Reset() { b.wait, b.Err = 0, nil }
-
-// Consume receives from c until ctx is done or c is closed, records every
-// delivery with pr, calls h (when non-nil) and acks. A failed Receive, Ack
-// or Nack does not stop it: brokers recover (a restarted broker redelivers
-// what was not acked, and the ledger counts those duplicates), so it backs
-// off and goes on. It returns nil when it stopped cleanly, or the last
-// Receive error when it stopped while Receive was failing.
-func Consume(ctx context.Context, c driver.Consumer, pr *probe.Consumer, maxBatch int, h Handler) error {
-	var ack, nack []*driver.Delivery
-	var b Backoff
-	for {
-		ds, err := c.Receive(ctx, maxBatch)
-		if err != nil {
-			if b.Retry(ctx, err) {
-				continue
-			}
-			return b.Err
-		}
-		b.Reset()
-		now := time.Now()
-		ack, nack = ack[:0], nack[:0]
-		for _, d := range ds {
-			_, kind := pr.Record(d.Body, now)
-			if h != nil {
-				if herr := h(ctx, d, kind); herr != nil {
-					nack = append(nack, d)
-					continue
-				}
-			}
-			ack = append(ack, d)
-		}
-		Settle(ctx, c, ack, nack)
-	}
-}
-
-// Settle acks ack and nacks nack (either may be empty). A failure is not
-// reported: what was not settled comes again, and the ledger counts it as a
-// duplicate, so there is nothing to stop for.
-func Settle(ctx context.Context, c driver.Consumer, ack, nack []*driver.Delivery) {
-	if len(ack) > 0 {
-		_ = c.Ack(ctx, ack)
-	}
-	if len(nack) > 0 {
-		_ = c.Nack(ctx, nack)
 	}
 }
 

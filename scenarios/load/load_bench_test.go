@@ -54,7 +54,7 @@ func benchHarness(b *testing.B, size int) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = load.Consume(cctx, c, st.Consumer("g"), 100, nil)
+		_ = load.Consume(cctx, c, st.Consumer("g"), 100)
 	}()
 	b.ReportAllocs()
 	b.SetBytes(int64(size))

@@ -128,7 +128,7 @@ func TestLedgerCatchesInjectedFaults(t *testing.T) {
 				cwg.Add(1)
 				go func() {
 					defer cwg.Done()
-					if err := load.Consume(cctx, c, pr, 100, nil); err != nil {
+					if err := load.Consume(cctx, c, pr, 100); err != nil {
 						t.Error(err)
 					}
 				}()
@@ -191,7 +191,7 @@ func TestConsumeSurvivesBrokerErrors(t *testing.T) {
 	fc := &scenariotest.FlakyConsumer{FailReceives: 2, FailAcks: 1, Bodies: bodies}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- load.Consume(ctx, fc, st.Consumer("g"), 10, nil) }()
+	go func() { done <- load.Consume(ctx, fc, st.Consumer("g"), 10) }()
 	for st.Snapshot().Received < 3 {
 		time.Sleep(5 * time.Millisecond)
 	}

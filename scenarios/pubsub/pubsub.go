@@ -139,7 +139,7 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
-			if err := load.Consume(consCtx, cn, pr, c.Batch, nil); err != nil {
+			if err := load.Consume(consCtx, cn, pr, c.Batch); err != nil {
 				consErrs <- err
 			}
 		}()

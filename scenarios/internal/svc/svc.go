@@ -276,199 +276,56 @@ type ConsumeOptions struct {
 	Ready    *Ready // marked when a ping arrives; may be nil
 }
 
-// Consume receives from c until recv is done, work is done, or c is closed.
-// A failed Receive, Ack or Nack does not stop it: the adapters reconnect,
-// and what was not acked comes again (the ledger counts the duplicates), so
-// it backs off (load.Backoff) and goes on. It returns nil, or the last
-// Receive error when it stopped while Receive was failing. Pings are acked and
-// marked in opts.Ready; every other delivery is recorded with pr (in
-// arrival order, on this goroutine) and handed to h (with a nil pr, only
-// pings are handled; anything else is nacked). Consume acks what h accepted
-// and nacks the rest (where the broker cannot nack they come back when c
-// closes).
+// Consume runs load.Loop on c for a service: pings are acked and marked
+// in opts.Ready, never recorded nor handled; every other delivery is
+// recorded with pr (in arrival order, on this goroutine) and handed to h
+// (foreign bodies are acked without it; with a nil pr, only pings are
+// handled and anything else is nacked). Consume acks what h accepted and
+// nacks the rest (where the broker cannot nack they come back when c
+// closes). A failed Receive, Ack or Nack does not stop it: the adapters
+// reconnect, and what was not acked comes again (the ledger counts the
+// duplicates), so it backs off (load.Backoff) and goes on. It returns
+// nil, or the last Receive error when it stopped while Receive was
+// failing; it does not close c.
 //
-// With opts.Parallel 1, deliveries are handled in order, one batch at a
-// time, and each batch is acked once handled. With opts.Parallel > 1 the
-// loop is pipelined: each delivery is handled in its own goroutine as soon
-// as it arrives (at most Parallel at once), and finished deliveries are
-// acked between Receives (Receive then waits at most ackEvery while
-// handlers run, so acks are not held back by a quiet queue). Only this
-// goroutine touches c, as the driver contract requires.
-//
-// Cancelling recv stops receiving, lets the handlers in progress finish and
-// acks them. Cancelling work abandons the deliveries in progress unacked,
-// as if the process died.
+// With opts.Parallel 1 deliveries are handled in order, one batch at a
+// time; with opts.Parallel > 1 the loop is pipelined (see
+// load.LoopOptions). Cancelling recv stops receiving, lets the handlers in
+// progress finish and acks them. Cancelling work abandons the deliveries
+// in progress unacked, as if the process died.
 func Consume(recv, work context.Context, c driver.Consumer, pr *probe.Consumer, opts ConsumeOptions, h Handler) error {
-	rctx, cancel := context.WithCancel(recv)
-	defer cancel()
-	stop := context.AfterFunc(work, cancel)
-	defer stop()
-	if opts.Parallel > 1 {
-		return consumePipelined(rctx, work, c, pr, opts, h)
+	lo := load.LoopOptions{
+		Batch:     opts.Batch,
+		Parallel:  opts.Parallel,
+		Probe:     pr,
+		Intercept: intercept(opts.Ready, opts.Group, pr == nil),
 	}
-	var ack, nack []*driver.Delivery
-	var b load.Backoff
-	for {
-		ds, err := c.Receive(rctx, max(opts.Batch, 1))
-		if err != nil {
-			if b.Retry(rctx, err) {
-				continue
+	var lh load.Handler
+	if h != nil && pr != nil {
+		lh = func(ctx context.Context, d *driver.Delivery, hd envelope.Header, kind probe.Kind) load.Verdict {
+			if h(ctx, d, hd, kind) != nil {
+				return load.Nack
 			}
-			return b.Err
+			return load.Ack
 		}
-		b.Reset()
-		now := time.Now()
-		ack, nack = ack[:0], nack[:0]
-		for _, d := range ds {
-			if work.Err() != nil {
-				return nil // died mid-batch: nothing acked
-			}
-			hd, kind, business := classify(d, pr, opts, now)
-			var ok bool
-			if business {
-				ok = h(work, d, hd, kind) == nil
-			} else {
-				ok = settledWithoutHandler(d, pr)
-			}
-			if ok {
-				ack = append(ack, d)
-			} else {
-				nack = append(nack, d)
-			}
-		}
-		if work.Err() != nil {
-			return nil
-		}
-		load.Settle(work, c, ack, nack)
 	}
+	return load.Loop(recv, work, c, lo, lh)
 }
 
-// ackEvery bounds how long finished deliveries wait for their ack in the
-// pipelined loop.
-const ackEvery = 20 * time.Millisecond
-
-func consumePipelined(rctx, work context.Context, c driver.Consumer, pr *probe.Consumer, opts ConsumeOptions, h Handler) error {
-	type outcome struct {
-		d  *driver.Delivery
-		ok bool
-	}
-	par := opts.Parallel
-	results := make(chan outcome, par) // never blocks a handler: at most par in flight
-	inflight := 0
-	var ack, nack []*driver.Delivery
-	var b load.Backoff
-	collect := func(r outcome) {
-		inflight--
-		if r.ok {
-			ack = append(ack, r.d)
-		} else {
-			nack = append(nack, r.d)
-		}
-	}
-	flush := func() {
-		if work.Err() == nil {
-			load.Settle(work, c, ack, nack)
-		}
-		ack, nack = ack[:0], nack[:0]
-	}
-	// finish waits for the handlers in progress and acks them (graceful
-	// stop), unless work is cancelled.
-	finish := func() {
-		for inflight > 0 {
-			select {
-			case r := <-results:
-				collect(r)
-			case <-work.Done():
-				return
+// intercept returns the load.Loop intercept of a service consumer: pings
+// are acked and mark ready (when non-nil) for group; with nackAll, any
+// other delivery is nacked (a business message arriving before the stick
+// exists).
+func intercept(ready *Ready, group string, nackAll bool) func(*driver.Delivery) (load.Verdict, bool) {
+	return func(d *driver.Delivery) (load.Verdict, bool) {
+		if Kind(d.Body) == KindPing {
+			if ready != nil {
+				ready.Mark(group)
 			}
+			return load.Ack, true
 		}
-		flush()
+		return load.Nack, nackAll
 	}
-	for {
-		for done := false; !done; {
-			select {
-			case r := <-results:
-				collect(r)
-			default:
-				done = true
-			}
-		}
-		flush()
-		if work.Err() != nil {
-			return nil
-		}
-		if inflight >= par {
-			select {
-			case r := <-results:
-				collect(r)
-				continue
-			case <-rctx.Done():
-				finish()
-				return b.Err
-			}
-		}
-		rc, cancelRc := rctx, context.CancelFunc(func() {})
-		if inflight > 0 {
-			rc, cancelRc = context.WithTimeout(rctx, ackEvery)
-		}
-		ds, err := c.Receive(rc, min(max(opts.Batch, 1), par-inflight))
-		timedOut := rc.Err() != nil && rctx.Err() == nil
-		cancelRc()
-		if err != nil {
-			switch {
-			case timedOut:
-				continue
-			case b.Retry(rctx, err):
-				continue
-			case rctx.Err() != nil:
-				finish()
-				return b.Err
-			default:
-				return b.Err // closed
-			}
-		}
-		b.Reset()
-		now := time.Now()
-		for _, d := range ds {
-			hd, kind, business := classify(d, pr, opts, now)
-			if !business {
-				if settledWithoutHandler(d, pr) {
-					ack = append(ack, d)
-				} else {
-					nack = append(nack, d)
-				}
-				continue
-			}
-			inflight++
-			go func() {
-				results <- outcome{d, h(work, d, hd, kind) == nil}
-			}()
-		}
-	}
-}
-
-// classify handles pings (marks readiness) and records business deliveries
-// with pr. business is false for pings, foreign bodies and, with a nil pr,
-// everything.
-func classify(d *driver.Delivery, pr *probe.Consumer, opts ConsumeOptions, now time.Time) (envelope.Header, probe.Kind, bool) {
-	if Kind(d.Body) == KindPing {
-		if opts.Ready != nil {
-			opts.Ready.Mark(opts.Group)
-		}
-		return envelope.Header{}, probe.Foreign, false
-	}
-	if pr == nil {
-		return envelope.Header{}, probe.Foreign, false
-	}
-	hd, kind := pr.Record(d.Body, now)
-	return hd, kind, kind != probe.Foreign
-}
-
-// settledWithoutHandler says whether a delivery classify did not hand to
-// the handler is acked (a ping, or a foreign body) rather than nacked (a
-// business message arriving before the stick exists).
-func settledWithoutHandler(d *driver.Delivery, pr *probe.Consumer) bool {
-	return Kind(d.Body) == KindPing || pr != nil
 }
 
 // Pacer limits a service to a capacity of n operations per second: each
