@@ -13,6 +13,7 @@ import (
 // (the authority on the end state).
 func (r *run) fill(ctx context.Context, res *result.Result, complete, consistentInTime, drained bool) {
 	c := r.c
+	k := r.stats.snapshot()
 	dsum := r.dst.Summary(complete && drained)
 	rsum := r.rst.Summary(complete && drained)
 	res.Accounting = mergeAccounting(dsum.Accounting, rsum.Accounting)
@@ -52,12 +53,12 @@ func (r *run) fill(ctx context.Context, res *result.Result, complete, consistent
 
 	res.SetMetric("orders", float64(fin.orders), "count")
 	res.SetMetric("orders_per_s", float64(fin.orders)/elapsed, "orders/s")
-	res.SetMetric("published", float64(r.published.Load()), "count")
-	res.SetMetric("duplicates_delivered", float64(r.dupDelivered.Load()), "count")
+	res.SetMetric("published", float64(k.published), "count")
+	res.SetMetric("duplicates_delivered", float64(k.dupDelivered), "count")
 	res.SetMetric("duplicates_applied", float64(dupApplied), "count")
 	res.SetMetric("outbox_remaining", float64(fin.outbox), "count")
 	res.SetMetric("history_rows", float64(fin.history), "count")
-	res.SetMetric("retries", float64(r.retries.Load()), "count")
+	res.SetMetric("retries", float64(k.retries), "count")
 	if ttc.Count > 0 {
 		res.SetMetric("ttc_p50_ms", ttc.P50, "ms")
 		res.SetMetric("ttc_p99_ms", ttc.P99, "ms")
@@ -68,28 +69,26 @@ func (r *run) fill(ctx context.Context, res *result.Result, complete, consistent
 	res.SetMetric("stock_initial", float64(c.InitialStock), "count")
 	res.SetMetric("stock_final", float64(fin.stock), "count")
 	res.SetMetric("orders_not_deducted", float64(fin.missing), "count")
-	res.SetMetric("failures_injected", float64(r.failures.Load()), "count")
-	res.SetMetric("consumer_crashes", float64(r.crashes.Load()), "count")
-	res.SetMetric("relay_crashes", float64(r.relayCrashes.Load()), "count")
-	res.SetMetric("failed_results", float64(r.failedResults.Load()), "count")
-	res.SetMetric("duplicate_results", float64(r.dupResults.Load()), "count")
-	res.SetMetric("send_failures", float64(r.sendFailures.Load()), "count")
-	res.SetMetric("order_errors", float64(r.orderErrs.Load()), "count")
-	if n := r.insufficient.Load(); n > 0 {
+	res.SetMetric("failures_injected", float64(k.failures), "count")
+	res.SetMetric("consumer_crashes", float64(k.crashes), "count")
+	res.SetMetric("relay_crashes", float64(k.relayCrashes), "count")
+	res.SetMetric("failed_results", float64(k.failedResults), "count")
+	res.SetMetric("duplicate_results", float64(k.dupResults), "count")
+	res.SetMetric("send_failures", float64(k.sendFailures), "count")
+	res.SetMetric("order_errors", float64(k.orderErrs), "count")
+	if n := k.insufficient; n > 0 {
 		res.SetMetric("insufficient_stock", float64(n), "count")
 	}
-	if n := r.restarts.Load(); n > 0 {
+	if n := k.restarts; n > 0 {
 		res.SetMetric("consumer_restarts", float64(n), "count")
 	}
-	if n := r.unknownOrders.Load(); n > 0 {
+	if n := k.unknownOrders; n > 0 {
 		res.SetMetric("unknown_orders", float64(n), "count")
 	}
-	r.errMu.Lock()
-	if r.lastErr != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d errors, the last: %v", r.nErrs, r.lastErr))
+	if k.lastErr != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d errors, the last: %v", k.nErrs, k.lastErr))
 	}
-	r.errMu.Unlock()
-	if r.native && r.retries.Load() == 0 {
+	if r.native && k.retries == 0 {
 		res.Notes = append(res.Notes, "retries: native mode has no relay; redeliveries are the broker's")
 	}
 	res.Series = r.series(len(res.Timeline))
@@ -101,7 +100,7 @@ func (r *run) fill(ctx context.Context, res *result.Result, complete, consistent
 		res.Notes = append(res.Notes, "interrupted: the end state was not waited for; consistency is not judged")
 		return
 	}
-	res.Verdict.Check(consistentInTime, "not consistent within drain %s: %d of %d orders confirmed", c.Drain, r.consistentN.Load(), r.orders.Load())
+	res.Verdict.Check(consistentInTime, "not consistent within drain %s: %d of %d orders confirmed", c.Drain, k.consistent, k.orders)
 	res.Verdict.Check(fin.outbox == 0, "%d rows remain in the message table", fin.outbox)
 	res.Verdict.Check(fin.history == fin.orders, "history has %d rows for %d orders", fin.history, fin.orders)
 	res.Verdict.Check(fin.missing == 0, "%d orders never deducted", fin.missing)
@@ -143,25 +142,4 @@ func mergeTimeline(a, b []result.Second) []result.Second {
 		}
 	}
 	return out
-}
-
-// series returns the per-second chart data: orders placed, orders reaching
-// consistency, the most orders pending, and the longest time to consistency
-// among orders confirmed in that second.
-func (r *run) series(n int) map[string][]float64 {
-	last := -1
-	for i := range r.ordersPS {
-		if r.ordersPS[i].Load()+r.consistentPS[i].Load()+r.pendingPS[i].Load() > 0 {
-			last = i
-		}
-	}
-	n = min(max(n, last+1), len(r.ordersPS))
-	o, cs, p, t := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	for i := range n {
-		o[i] = float64(r.ordersPS[i].Load())
-		cs[i] = float64(r.consistentPS[i].Load())
-		p[i] = float64(r.pendingPS[i].Load())
-		t[i] = float64(r.ttcMaxPS[i].Load()) / 1e6
-	}
-	return map[string][]float64{"orders_per_s": o, "consistent_per_s": cs, "pending_orders": p, "ttc_max_ms": t}
 }
