@@ -3,89 +3,69 @@ package peakshaving
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
 	"github.com/mqbench/mqbench/scenarios/internal/svc"
+	"github.com/mqbench/mqbench/scenarios/load"
 	"github.com/mqbench/mqbench/scenarios/probe"
 )
 
-// saleInstance runs one sale service instance until ctx is done, opening a
-// new consumer after an error (the old one's unacked deliveries go back to
-// the queue). It closes its consumer.
+// saleInstance runs one sale service instance on the shared consume loop
+// until ctx is done, opening a new consumer after an error (the old one's
+// unacked deliveries go back to the queue). It owns cn.
 func (r *run) saleInstance(ctx context.Context, cn driver.Consumer, pr *probe.Consumer) {
-	for {
-		err := r.sell(ctx, cn, pr)
-		cn.Close()
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			err = driver.ErrClosed
-		}
-		r.stats.noteErr(fmt.Errorf("sale service consumer: %w", err))
-		r.stats.restarts.Add(1)
-		for {
-			if svc.Sleep(ctx, 500*time.Millisecond) != nil {
-				return
-			}
-			if cn, err = r.env.Driver.NewConsumer(ctx, r.dest, driver.ConsumerOptions{Group: r.dest.Groups[0], Prefetch: r.c.Prefetch}); err == nil {
-				break
-			}
-			r.stats.noteErr(fmt.Errorf("sale service consumer: %w", err))
-		}
-	}
+	s := &seller{r: r, pr: pr, interval: time.Duration(float64(r.c.Consumers) / r.c.Capacity * 1e9)}
+	opts := load.LoopOptions{Batch: r.c.Prefetch, Reopen: s.reopen}
+	_ = load.Loop(ctx, ctx, cn, opts, s.handle)
 }
 
-// sell processes deliveries from cn at the instance's share of the
-// capacity and acks each batch after the database committed. It returns nil
-// when ctx is done or cn is closed, or the error that stopped it.
-func (r *run) sell(ctx context.Context, cn driver.Consumer, pr *probe.Consumer) error {
-	interval := time.Duration(float64(r.c.Consumers) / r.c.Capacity * 1e9)
-	var next time.Time
-	var ack, nack []*driver.Delivery
+// seller is one sale instance's state; only its consume loop's goroutine
+// uses it.
+type seller struct {
+	r        *run
+	pr       *probe.Consumer
+	interval time.Duration // between two requests: the instance's share of the capacity
+	next     time.Time     // when the next request may be processed
+}
+
+// handle processes one delivery at the instance's pace; it is acked once
+// the database committed, nacked when the database failed.
+func (s *seller) handle(ctx context.Context, d *driver.Delivery, _ envelope.Header, _ probe.Kind) load.Verdict {
+	now := time.Now()
+	if s.next.Before(now.Add(-s.interval)) {
+		s.next = now
+	}
+	if svc.Sleep(ctx, s.next.Sub(now)) != nil {
+		return load.Nack // abandoned: unprocessed deliveries return to the queue on Close
+	}
+	s.next = s.next.Add(s.interval)
+	if err := s.r.process(ctx, d, s.pr); err != nil {
+		s.r.stats.dbErrs.Add(1)
+		s.r.stats.noteErr(err)
+		return load.Nack
+	}
+	return load.Ack
+}
+
+// reopen is the loop's Reopen: it notes the cause, counts a restart and
+// opens a new consumer every 500 ms until one opens or ctx is done.
+func (s *seller) reopen(ctx context.Context, cause error) (driver.Consumer, error) {
+	r := s.r
+	r.stats.noteErr(fmt.Errorf("sale service consumer: %w", cause))
+	r.stats.restarts.Add(1)
+	s.next = time.Time{}
 	for {
-		ds, err := cn.Receive(ctx, r.c.Prefetch)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, driver.ErrClosed) {
-				return nil
-			}
-			return err
+		if err := svc.Sleep(ctx, 500*time.Millisecond); err != nil {
+			return nil, err
 		}
-		ack, nack = ack[:0], nack[:0]
-		for _, d := range ds {
-			now := time.Now()
-			if next.Before(now.Add(-interval)) {
-				next = now
-			}
-			if svc.Sleep(ctx, next.Sub(now)) != nil {
-				break // unprocessed deliveries return to the queue on Close
-			}
-			next = next.Add(interval)
-			if err := r.process(ctx, d, pr); err != nil {
-				r.stats.dbErrs.Add(1)
-				r.stats.noteErr(err)
-				nack = append(nack, d)
-				continue
-			}
-			ack = append(ack, d)
+		cn, err := r.env.Driver.NewConsumer(ctx, r.dest, driver.ConsumerOptions{Group: r.dest.Groups[0], Prefetch: r.c.Prefetch})
+		if err == nil {
+			return cn, nil
 		}
-		if len(ack) > 0 {
-			if err := cn.Ack(ctx, ack); err != nil && ctx.Err() == nil && !errors.Is(err, driver.ErrClosed) {
-				return fmt.Errorf("ack: %w", err)
-			}
-		}
-		if len(nack) > 0 {
-			if err := cn.Nack(ctx, nack); err != nil && ctx.Err() == nil && !errors.Is(err, driver.ErrClosed) && !errors.Is(err, errors.ErrUnsupported) {
-				return fmt.Errorf("nack: %w", err)
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
+		r.stats.noteErr(fmt.Errorf("sale service consumer: %w", err))
 	}
 }
 
