@@ -177,8 +177,8 @@ func TestHTTPInventoryDownAndUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stock != 7 || len(deducted) != 3 || inv.dupes.Load() != 1 {
-		t.Fatalf("stock %d, deducted %v, dupes %d; want 7, 3 orders, 1", stock, deducted, inv.dupes.Load())
+	if stock != 7 || len(deducted) != 3 || inv.stats.dupes.Load() != 1 {
+		t.Fatalf("stock %d, deducted %v, dupes %d; want 7, 3 orders, 1", stock, deducted, inv.stats.dupes.Load())
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, *h.url.Load()+"?order=x", nil)
 	resp, err := client.Do(req)
@@ -313,8 +313,8 @@ func TestDeductCountsALostCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if applied != tc.wantApplied || inv.applied.Load() != tc.wantCount {
-			t.Fatalf("deduct(%d) = %v with %d counted; want %v with %d", tc.order, applied, inv.applied.Load(), tc.wantApplied, tc.wantCount)
+		if applied != tc.wantApplied || inv.stats.applied.Load() != tc.wantCount {
+			t.Fatalf("deduct(%d) = %v with %d counted; want %v with %d", tc.order, applied, inv.stats.applied.Load(), tc.wantApplied, tc.wantCount)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package decoupling
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/envelope"
 	"github.com/mqbench/mqbench/scenarios/internal/svc"
+	"github.com/mqbench/mqbench/scenarios/probe"
 	"github.com/mqbench/mqbench/scenarios/store"
 )
 
@@ -28,9 +32,7 @@ type inventory struct {
 	db    *store.DB
 	pacer *svc.Pacer
 
-	applied atomic.Int64 // orders known to be deducted (see counted)
-	dupes   atomic.Int64 // deductions refused because the order was deducted already
-	errs    atomic.Int64 // database errors
+	stats inventoryStats
 
 	// counted holds the orders counted in applied. A commit can succeed on
 	// the server and still return an error to a consumer killed mid-call
@@ -43,7 +45,7 @@ type inventory struct {
 // count adds order to applied once, however often it is reported.
 func (inv *inventory) count(order int64) {
 	if _, dup := inv.counted.LoadOrStore(order, struct{}{}); !dup {
-		inv.applied.Add(1)
+		inv.stats.applied.Add(1)
 	}
 }
 
@@ -80,26 +82,26 @@ func (inv *inventory) deduct(ctx context.Context, order int64) (bool, error) {
 	}
 	tx, err := inv.db.BeginTx(ctx, nil)
 	if err != nil {
-		inv.errs.Add(1)
+		inv.stats.errs.Add(1)
 		return false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO deductions (order_id, qty, at_ns) VALUES (?, 1, ?) ON CONFLICT (order_id) DO NOTHING`, order, time.Now().UnixNano())
 	if err != nil {
-		inv.errs.Add(1)
+		inv.stats.errs.Add(1)
 		return false, fmt.Errorf("record deduction of order %d: %w", order, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		inv.dupes.Add(1)
+		inv.stats.dupes.Add(1)
 		inv.count(order) // deducted by a call whose commit reported an error
 		return false, nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE stock SET n = n - 1 WHERE sku = ?`, sku); err != nil {
-		inv.errs.Add(1)
+		inv.stats.errs.Add(1)
 		return false, fmt.Errorf("deduct order %d: %w", order, err)
 	}
 	if err := tx.Commit(); err != nil {
-		inv.errs.Add(1)
+		inv.stats.errs.Add(1)
 		return false, fmt.Errorf("commit order %d: %w", order, err)
 	}
 	inv.count(order)
@@ -236,6 +238,40 @@ func (h *httpInventory) call(ctx context.Context, client *http.Client, order int
 	}
 	if err != nil {
 		return fmt.Errorf("%w: reading the answer: %w", errDown, err)
+	}
+	return nil
+}
+
+// handle is the mq inventory service: deduct the order once.
+func (r *run) handle(ctx context.Context, d *driver.Delivery, h envelope.Header, _ probe.Kind) error {
+	if svc.Kind(d.Body) != kindOrderPlaced || len(d.Body) < minSize {
+		return nil
+	}
+	m := r.mqMode
+	order := int64(binary.BigEndian.Uint64(d.Body[svc.PayloadOffset:]))
+	applied, err := m.inv.deduct(ctx, order)
+	if err != nil {
+		return err
+	}
+	if !applied {
+		return nil
+	}
+	now := time.Now()
+	r.deductSeries.Add(now, 1)
+	if !now.Before(m.upAt) {
+		r.firstDeductAfterUp.CompareAndSwap(0, now.UnixNano())
+	}
+	if h.IntendNs < m.measuredStart.UnixNano() {
+		return nil
+	}
+	e2e := time.Duration(now.UnixNano() - h.IntendNs)
+	switch {
+	case h.IntendNs < m.downAt.UnixNano():
+		r.e2eBefore.Record(e2e)
+	case h.IntendNs < m.upAt.UnixNano():
+		r.e2eDuring.Record(e2e)
+	default:
+		r.e2eAfter.Record(e2e)
 	}
 	return nil
 }

@@ -258,79 +258,95 @@ type outcome struct {
 	v Verdict
 }
 
+// pipe is the state of one pipelined run: the handlers in flight and
+// whether one of them crashed.
+type pipe struct {
+	l        *loop
+	results  chan outcome // never blocks a handler: at most Parallel in flight
+	inflight int
+	crashed  bool
+}
+
+// collect takes one handler's verdict; after a crash verdicts are dropped.
+func (p *pipe) collect(r outcome) {
+	p.inflight--
+	switch {
+	case p.crashed:
+	case r.v == Crash:
+		p.crashed = true
+	default:
+		p.l.add(r.d, r.v)
+	}
+}
+
+// collectDone takes the verdicts already in, without waiting.
+func (p *pipe) collectDone() {
+	for {
+		select {
+		case r := <-p.results:
+			p.collect(r)
+		default:
+			return
+		}
+	}
+}
+
+// wait waits for the handlers in progress, unless work is done.
+func (p *pipe) wait() {
+	for p.inflight > 0 {
+		select {
+		case r := <-p.results:
+			p.collect(r)
+		case <-p.l.work.Done():
+			return
+		}
+	}
+}
+
+// finish is the graceful stop: the handlers in progress finish and are
+// settled.
+func (p *pipe) finish(cause error) error {
+	p.wait()
+	_ = p.l.settle()
+	return cause
+}
+
 // pipelined handles each delivery in its own goroutine, at most
 // opts.Parallel at once, and settles between Receives. It returns like
 // sequential, once no handler it started runs any more (unless work is
 // done).
 func (l *loop) pipelined() error {
 	par := l.opts.Parallel
-	results := make(chan outcome, par) // never blocks a handler: at most par in flight
-	inflight := 0
-	crashed := false
-	collect := func(r outcome) {
-		inflight--
-		switch {
-		case crashed:
-		case r.v == Crash:
-			crashed = true
-		default:
-			l.add(r.d, r.v)
-		}
-	}
-	// wait waits for the handlers in progress, unless work is done.
-	wait := func() {
-		for inflight > 0 {
-			select {
-			case r := <-results:
-				collect(r)
-			case <-l.work.Done():
-				return
-			}
-		}
-	}
-	// finish is the graceful stop: the handlers in progress finish and are
-	// settled.
-	finish := func(cause error) error {
-		wait()
-		_ = l.settle()
-		return cause
-	}
+	p := &pipe{l: l, results: make(chan outcome, par)}
 	for {
-		for drained := false; !drained; {
-			select {
-			case r := <-results:
-				collect(r)
-			default:
-				drained = true
-			}
-		}
-		if crashed {
+		p.collectDone()
+		if p.crashed {
 			_ = l.settle()
-			wait() // what the others decide now is abandoned with the crash
+			p.wait() // what the others decide now is abandoned with the crash
 			return ErrCrash
 		}
 		if err := l.settle(); err != nil && l.opts.Reopen != nil {
-			wait()
+			p.wait()
 			l.drop()
 			return err
 		}
 		if l.work.Err() != nil {
 			return nil
 		}
-		if inflight >= par {
+		if p.inflight >= par {
 			select {
-			case r := <-results:
-				collect(r)
+			case r := <-p.results:
+				p.collect(r)
 				continue
 			case <-l.rctx.Done():
-				return finish(l.b.Err)
+				return p.finish(l.b.Err)
 			}
 		}
 		rc, cancelRc := l.rctx, context.CancelFunc(func() {})
-		if inflight > 0 {
+		if p.inflight > 0 {
 			rc, cancelRc = context.WithTimeout(l.rctx, ackEvery)
 		}
-		ds, err := l.c.Receive(rc, min(l.batch, par-inflight))
+		ds, err := l.c.Receive(rc, min(l.batch, par-p.inflight))
 		timedOut := rc.Err() != nil && l.rctx.Err() == nil
 		cancelRc()
 		if err != nil {
@@ -339,16 +355,16 @@ func (l *loop) pipelined() error {
 			}
 			if l.rctx.Err() != nil {
 				if l.opts.Reopen != nil {
-					return finish(nil)
+					return p.finish(nil)
 				}
-				return finish(l.b.Err)
+				return p.finish(l.b.Err)
 			}
 			again, cause := l.received(err)
 			if again {
 				continue
 			}
 			if cause != nil && l.opts.Reopen != nil {
-				wait()
+				p.wait()
 				l.drop()
 			}
 			return cause // closed, without Reopen: nothing can be settled
@@ -361,9 +377,9 @@ func (l *loop) pipelined() error {
 				l.add(d, v)
 				continue
 			}
-			inflight++
+			p.inflight++
 			go func() {
-				results <- outcome{d, l.h(l.work, d, h, kind)}
+				p.results <- outcome{d, l.h(l.work, d, h, kind)}
 			}()
 		}
 	}
