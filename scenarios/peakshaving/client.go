@@ -59,7 +59,7 @@ func (r *run) client(ctx context.Context, i int, p driver.Producer, pr *probe.Pr
 			return
 		}
 		r.stats.issued.Add(1)
-		r.input[r.sec(intended)].Add(1)
+		r.input.Add(intended, 1)
 		taken := time.Now()
 		if r.gate.app {
 			if !r.gate.reserve() {

@@ -39,6 +39,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/internal/svc"
 	"github.com/mqbench/mqbench/scenarios/probe"
 	"github.com/mqbench/mqbench/scenarios/store"
 )
@@ -72,7 +73,8 @@ type run struct {
 	states []atomic.Int32
 	stats  stats
 
-	input, processed, depth []atomic.Int64 // per second
+	seconds                 int         // slots of each series
+	input, processed, depth *svc.Series // per second
 }
 
 // outcome is what the phases of a run leave for the result.
@@ -200,8 +202,9 @@ func (r *run) execute(ctx context.Context) outcome {
 	window := c.window()
 	seconds := int((window+c.Drain)/time.Second) + 60
 	r.states = make([]atomic.Int32, c.Requests)
-	r.input, r.processed, r.depth = make([]atomic.Int64, seconds), make([]atomic.Int64, seconds), make([]atomic.Int64, seconds)
 	r.start = time.Now().Add(50 * time.Millisecond) // let every client reach its first wait
+	r.seconds = seconds
+	r.input, r.processed, r.depth = svc.NewSeries(r.start, seconds), svc.NewSeries(r.start, seconds), svc.NewSeries(r.start, seconds)
 	st := probe.New(probe.Options{RunID: r.env.RunID, Groups: []string{group}, Start: r.start, Seconds: seconds})
 
 	// Sale service.

@@ -100,7 +100,7 @@ func (r *run) process(ctx context.Context, d *driver.Delivery, pr *probe.Consume
 	if prev == stAdmitted {
 		r.stats.done.Add(1)
 	}
-	r.processed[r.sec(now)].Add(1)
+	r.processed.Add(now, 1)
 	r.observeDepth(now)
 	return nil
 }

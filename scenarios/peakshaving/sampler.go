@@ -3,19 +3,15 @@ package peakshaving
 import (
 	"context"
 	"time"
-)
 
-// sec is the index of the per-second slot of t.
-func (r *run) sec(t time.Time) int {
-	i := int(t.Sub(r.start) / time.Second)
-	return min(max(i, 0), len(r.input)-1)
-}
+	"github.com/mqbench/mqbench/scenarios/internal/svc"
+)
 
 // observeDepth records the current queue depth for the peak and the series.
 func (r *run) observeDepth(at time.Time) {
 	d := r.stats.depth()
-	atomicMax(&r.stats.peak, d)
-	atomicMax(&r.depth[r.sec(at)], d)
+	svc.AtomicMax(&r.stats.peak, d)
+	r.depth.Max(at, d)
 }
 
 // sample observes the queue depth every 100 ms, so that the series stays
@@ -62,19 +58,24 @@ func (r *run) waitProcessed(ctx context.Context, timeout time.Duration) bool {
 // series returns the per-second chart data, n points (at least as many as
 // seconds with data).
 func (r *run) series(n int) map[string][]float64 {
-	last := -1
-	for i := range r.input {
-		if r.input[i].Load()+r.processed[i].Load()+r.depth[i].Load() > 0 {
-			last = i
-		}
-	}
-	n = max(n, last+1)
-	in, pr, dp, th := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	for i := range n {
-		in[i] = float64(r.input[i].Load())
-		pr[i] = float64(r.processed[i].Load())
-		dp[i] = float64(r.depth[i].Load())
+	n = max(n, lastSecond(r.seconds, r.input, r.processed, r.depth)+1)
+	th := make([]float64, n)
+	for i := range th {
 		th[i] = float64(r.c.Threshold)
 	}
-	return map[string][]float64{"input_per_s": in, "processed_per_s": pr, "queue_depth": dp, "threshold": th}
+	return map[string][]float64{"input_per_s": r.input.Values(n), "processed_per_s": r.processed.Values(n), "queue_depth": r.depth.Values(n), "threshold": th}
+}
+
+// lastSecond is the last of the first seconds slots where any of ss is not
+// zero, or -1.
+func lastSecond(seconds int, ss ...*svc.Series) int {
+	last := -1
+	for _, s := range ss {
+		for i, v := range s.Values(seconds) {
+			if v != 0 && i > last {
+				last = i
+			}
+		}
+	}
+	return last
 }

@@ -72,7 +72,7 @@ func (r *run) placeOrders(ctx context.Context, sched *load.Schedule) {
 				continue
 			}
 			r.stats.orders.Add(1)
-			r.ordersPS[r.sec(created)].Add(1)
+			r.ordersPS.Add(created, 1)
 		}
 	}
 }
@@ -116,7 +116,7 @@ func (r *run) placeOrderNative(ctx context.Context, tp driver.TxProducer, pr *pr
 		}
 		committed = true
 		r.stats.orders.Add(1)
-		r.ordersPS[r.sec(created)].Add(1)
+		r.ordersPS.Add(created, 1)
 		return driver.TxCommit
 	})
 	serr := err
@@ -206,12 +206,11 @@ func (r *run) orderResult(ctx context.Context, d *driver.Delivery, pr *probe.Con
 			break
 		}
 		r.stats.consistent.Add(1)
-		s := r.sec(now)
-		r.consistentPS[s].Add(1)
+		r.consistentPS.Add(now, 1)
 		if created >= r.warmEnd.UnixNano() {
 			ns := now.UnixNano() - created
 			probe.RecordNs(r.ttc, ns)
-			atomicMax(&r.ttcMaxPS[s], ns)
+			r.ttcMaxPS.Max(now, ns)
 		}
 	case outcomeFailed:
 		r.stats.failedResults.Add(1)

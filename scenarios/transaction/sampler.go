@@ -3,13 +3,9 @@ package transaction
 import (
 	"context"
 	"time"
-)
 
-// sec is the index of the per-second slot of t.
-func (r *run) sec(t time.Time) int {
-	i := int(t.Sub(r.start) / time.Second)
-	return min(max(i, 0), len(r.ordersPS)-1)
-}
+	"github.com/mqbench/mqbench/scenarios/internal/svc"
+)
 
 // sample records the most pending orders per second every 100 ms and
 // reports progress (total is warm-up plus duration), until ctx is done.
@@ -21,7 +17,7 @@ func (r *run) sample(ctx context.Context, total time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			atomicMax(&r.pendingPS[r.sec(now)], r.stats.pending())
+			r.pendingPS.Max(now, r.stats.pending())
 			if el := now.Sub(r.start); el < total {
 				r.env.Report("orders", float64(el)/float64(total))
 			} else if o := r.stats.orders.Load(); o > 0 {
@@ -56,19 +52,24 @@ func (r *run) waitConsistent(ctx context.Context, timeout time.Duration) bool {
 // consistency, the most orders pending, and the longest time to consistency
 // among orders confirmed in that second.
 func (r *run) series(n int) map[string][]float64 {
+	n = min(max(n, lastSecond(r.seconds, r.ordersPS, r.consistentPS, r.pendingPS)+1), r.seconds)
+	t := r.ttcMaxPS.Values(n)
+	for i := range t {
+		t[i] /= 1e6
+	}
+	return map[string][]float64{"orders_per_s": r.ordersPS.Values(n), "consistent_per_s": r.consistentPS.Values(n), "pending_orders": r.pendingPS.Values(n), "ttc_max_ms": t}
+}
+
+// lastSecond is the last of the first seconds slots where any of ss is not
+// zero, or -1.
+func lastSecond(seconds int, ss ...*svc.Series) int {
 	last := -1
-	for i := range r.ordersPS {
-		if r.ordersPS[i].Load()+r.consistentPS[i].Load()+r.pendingPS[i].Load() > 0 {
-			last = i
+	for _, s := range ss {
+		for i, v := range s.Values(seconds) {
+			if v != 0 && i > last {
+				last = i
+			}
 		}
 	}
-	n = min(max(n, last+1), len(r.ordersPS))
-	o, cs, p, t := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	for i := range n {
-		o[i] = float64(r.ordersPS[i].Load())
-		cs[i] = float64(r.consistentPS[i].Load())
-		p[i] = float64(r.pendingPS[i].Load())
-		t[i] = float64(r.ttcMaxPS[i].Load()) / 1e6
-	}
-	return map[string][]float64{"orders_per_s": o, "consistent_per_s": cs, "pending_orders": p, "ttc_max_ms": t}
+	return last
 }

@@ -65,13 +65,3 @@ func (s *stats) noteErr(err error) {
 	s.nErrs++
 	s.errMu.Unlock()
 }
-
-// atomicMax raises a to v if v is larger.
-func atomicMax(a *atomic.Int64, v int64) {
-	for {
-		cur := a.Load()
-		if v <= cur || a.CompareAndSwap(cur, v) {
-			return
-		}
-	}
-}

@@ -53,6 +53,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/internal/svc"
 	"github.com/mqbench/mqbench/scenarios/load"
 	"github.com/mqbench/mqbench/scenarios/probe"
 	"github.com/mqbench/mqbench/scenarios/store"
@@ -89,7 +90,8 @@ type run struct {
 
 	finished sync.Map // native: order ids whose local transaction returned
 
-	ordersPS, consistentPS, ttcMaxPS, pendingPS []atomic.Int64
+	seconds                                     int         // slots of each series
+	ordersPS, consistentPS, ttcMaxPS, pendingPS *svc.Series // per second
 }
 
 // noteErr records an error of what (counted, the last one kept for the
@@ -211,9 +213,10 @@ func (r *run) execute(ctx context.Context, res *result.Result) (complete, consis
 	c := r.c
 	total := c.Warmup + c.Duration
 	seconds := int((total+c.Drain)/time.Second) + 90
-	r.ordersPS, r.consistentPS = make([]atomic.Int64, seconds), make([]atomic.Int64, seconds)
-	r.ttcMaxPS, r.pendingPS = make([]atomic.Int64, seconds), make([]atomic.Int64, seconds)
 	r.start = time.Now()
+	r.seconds = seconds
+	r.ordersPS, r.consistentPS = svc.NewSeries(r.start, seconds), svc.NewSeries(r.start, seconds)
+	r.ttcMaxPS, r.pendingPS = svc.NewSeries(r.start, seconds), svc.NewSeries(r.start, seconds)
 	r.warmEnd = r.start.Add(c.Warmup)
 	r.dst = probe.New(probe.Options{RunID: r.env.RunID, Groups: []string{inventoryGroup}, Start: r.start, Warmup: c.Warmup, Seconds: seconds})
 	r.rst = probe.New(probe.Options{RunID: r.env.RunID, Groups: []string{orderGroup}, Start: r.start, Warmup: c.Warmup, Seconds: seconds})
