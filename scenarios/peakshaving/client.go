@@ -10,6 +10,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
+	"github.com/mqbench/mqbench/scenarios/internal/svc"
 	"github.com/mqbench/mqbench/scenarios/probe"
 )
 
@@ -47,15 +48,7 @@ func (r *run) client(ctx context.Context, i int, p driver.Producer, pr *probe.Pr
 	msgs := []driver.Message{{Key: key, Body: body}}
 	for k := i; k < r.c.Requests; k += clients {
 		intended := r.start.Add(time.Duration(float64(k) / rate * 1e9))
-		if wait := time.Until(intended); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-		} else if ctx.Err() != nil {
+		if svc.Sleep(ctx, time.Until(intended)) != nil {
 			return
 		}
 		r.stats.issued.Add(1)
