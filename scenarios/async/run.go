@@ -94,7 +94,7 @@ func (r *run) run(ctx context.Context) (*result.Result, error) {
 			RunID: env.RunID, Size: c.Size, Batch: c.Batch, Groups: r.groups, Timeout: c.ReadyTimeout})
 		if err != nil {
 			if ctx.Err() != nil {
-				return interrupted(c), nil
+				return svc.Interrupted(c), nil
 			}
 			return nil, fmt.Errorf("async: %w", err)
 		}

@@ -123,9 +123,7 @@ func (r *run) run(ctx context.Context) (*result.Result, error) {
 			RunID: env.RunID, Size: c.Size, Batch: c.Batch, Groups: []string{Group}, Timeout: c.ReadyTimeout})
 		if err != nil {
 			if ctx.Err() != nil {
-				res := &result.Result{Config: c}
-				res.Verdict = result.Verdict{Pass: true}
-				return res, nil
+				return svc.Interrupted(c), nil
 			}
 			return nil, fmt.Errorf("decoupling: %w", err)
 		}

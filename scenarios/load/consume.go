@@ -22,8 +22,9 @@ const (
 	Nack
 	// Crash simulates a process crash at this delivery: it and the rest of
 	// its batch stay unsettled (the broker redelivers them once the
-	// consumer is closed), the verdicts given before it in the batch are
-	// settled, and the consumer is replaced (see LoopOptions.Reopen).
+	// consumer is closed), the verdicts given before it are settled, and
+	// the consumer is replaced (see LoopOptions.Reopen). Pipelined, the
+	// handlers still running are waited for and their verdicts dropped.
 	Crash
 )
 
@@ -57,8 +58,8 @@ type LoopOptions struct {
 	// header and kind probe.Foreign (it may record itself).
 	Probe *probe.Consumer
 	// Intercept, when non-nil, sees each delivery first; when it returns
-	// true the delivery is settled with v, neither recorded nor handled
-	// (readiness pings). It runs on the loop's goroutine.
+	// true the delivery is settled with v (Ack or Nack), neither recorded
+	// nor handled (readiness pings). It runs on the loop's goroutine.
 	Intercept func(d *driver.Delivery) (v Verdict, taken bool)
 	// Reopen, when non-nil, replaces a broken consumer: after a failed
 	// Receive, Ack or Nack (ErrClosed included; an unsupported Nack is not
@@ -209,8 +210,9 @@ func (l *loop) drop() {
 	l.ack, l.nack = l.ack[:0], l.nack[:0]
 }
 
-// sequential handles each batch in order on this goroutine. It returns nil
-// to stop, or the cause for which the consumer must be replaced.
+// sequential handles each batch in order on this goroutine. It returns
+// nil when stopped; a non-nil error is, with Reopen, the cause for which
+// the consumer must be replaced and, without, what Loop returns.
 func (l *loop) sequential() error {
 	for {
 		ds, err := l.c.Receive(l.rctx, l.batch)

@@ -23,6 +23,7 @@ type script struct {
 	next    int
 	failAt  int // fail once when next == failAt (-1: never)
 	failErr error
+	failAck error // the first Ack fails with it, when non-nil
 
 	mu           sync.Mutex
 	acked, nacks []int // envelope sequence numbers
@@ -62,6 +63,10 @@ func (s *script) settle(dst *[]int, ds []*driver.Delivery) {
 }
 
 func (s *script) Ack(_ context.Context, ds []*driver.Delivery) error {
+	if err := s.failAck; err != nil {
+		s.failAck = nil
+		return err
+	}
 	s.settle(&s.acked, ds)
 	return nil
 }
@@ -268,5 +273,96 @@ func TestLoopCrashReopens(t *testing.T) {
 	}
 	if acked, nacked, closed := sc.result(); len(acked)+len(nacked) != 0 || closed {
 		t.Errorf("without Reopen: acked %v nacked %v closed %v, want nothing settled and c left open", acked, nacked, closed)
+	}
+}
+
+// TestLoopStops: cancelling recv lets the handlers in progress finish and
+// settles them; cancelling work abandons them unsettled. In order and
+// pipelined alike.
+func TestLoopStops(t *testing.T) {
+	for _, parallel := range []int{1, 4} {
+		for _, graceful := range []bool{true, false} {
+			st := probe.New(probe.Options{RunID: 5, Groups: []string{"g"}})
+			sc := &script{bodies: stamped(st, 3), failAt: -1}
+			started, release := make(chan struct{}, 3), make(chan struct{})
+			h := func(ctx context.Context, _ *driver.Delivery, _ envelope.Header, _ probe.Kind) load.Verdict {
+				started <- struct{}{}
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return load.Ack
+			}
+			recv, stopRecv := context.WithCancel(context.Background())
+			work, kill := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- load.Loop(recv, work, sc, load.LoopOptions{Batch: 3, Parallel: parallel, Probe: st.Consumer("g")}, h)
+			}()
+			<-started
+			if graceful {
+				stopRecv()
+				close(release)
+			} else {
+				kill()
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("parallel %d graceful %v: Loop returned %v", parallel, graceful, err)
+			}
+			acked, _, _ := sc.result()
+			switch {
+			case graceful && len(acked) == 0:
+				t.Errorf("parallel %d: a graceful stop settled nothing", parallel)
+			case !graceful && len(acked) != 0:
+				t.Errorf("parallel %d: a crash settled %v", parallel, acked)
+			}
+			stopRecv()
+			kill()
+		}
+	}
+}
+
+// TestLoopReopensAfterFailedAck: with Reopen a failed Ack replaces the
+// consumer, and what it did not ack comes again on the new one.
+func TestLoopReopensAfterFailedAck(t *testing.T) {
+	st := probe.New(probe.Options{RunID: 5, Groups: []string{"g"}})
+	bodies := stamped(st, 4)
+	dead := errors.New("ack on a dead connection")
+	first := &script{bodies: bodies, failAt: -1, failAck: dead}
+	var mu sync.Mutex
+	var second *script
+	var cause error
+	reopen := func(_ context.Context, c error) (driver.Consumer, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if second != nil {
+			return nil, errors.New("reopened twice")
+		}
+		cause, second = c, &script{bodies: bodies, failAt: -1}
+		return second, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- load.Loop(ctx, ctx, first, load.LoopOptions{Batch: 4, Probe: st.Consumer("g"), Reopen: reopen}, nil)
+	}()
+	waitFor(t, "the new consumer to ack", func() bool {
+		mu.Lock()
+		sc := second
+		mu.Unlock()
+		if sc == nil {
+			return false
+		}
+		acked, _, _ := sc.result()
+		_, _, closed := first.result()
+		return closed && len(acked) == 4
+	})
+	cancel()
+	if err := <-done; err != nil || !errors.Is(cause, dead) {
+		t.Fatalf("Loop returned %v, Reopen's cause %v; want nil and %v", err, cause, dead)
+	}
+	if a := st.Summary(true).Accounting; a.Received != 4 || a.Duplicated != 4 {
+		t.Errorf("accounting %+v, want 4 received and 4 duplicated (redelivered)", a)
 	}
 }

@@ -57,3 +57,12 @@ func SetRate(res *result.Result, name string, count int64, from, to time.Time) {
 		res.SetMetric(name, float64(count)/secs, "1/s")
 	}
 }
+
+// Interrupted is the result of a run interrupted before its clock started
+// (during the readiness handshake): the configuration and a passing
+// verdict, nothing measured.
+func Interrupted(cfg any) *result.Result {
+	res := &result.Result{Config: cfg}
+	res.Verdict = result.Verdict{Pass: true}
+	return res
+}
