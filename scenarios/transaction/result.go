@@ -13,6 +13,7 @@ import (
 // (the authority on the end state).
 func (r *run) fill(ctx context.Context, res *result.Result, complete, consistentInTime, drained bool) {
 	c := r.c
+	k := r.stats.snapshot()
 	dsum := r.dst.Summary(complete && drained)
 	rsum := r.rst.Summary(complete && drained)
 	res.Accounting = mergeAccounting(dsum.Accounting, rsum.Accounting)
@@ -24,6 +25,25 @@ func (r *run) fill(ctx context.Context, res *result.Result, complete, consistent
 	ttc := probe.Summarize(r.ttc)
 	res.Latency["time_to_consistency"] = ttc
 
+	r.setMode(res)
+
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	fin, err := readFinal(fctx, r.odb, r.idb)
+	if err != nil {
+		res.Notes = append(res.Notes, "could not read the final state: "+err.Error())
+		res.Verdict.Check(false, "final state unreadable: %v", err)
+		return
+	}
+	e := judge(c, fin)
+	r.setCounts(res, k, fin, e, ttc)
+	res.Series = r.series(len(res.Timeline))
+	r.verdict(res, k, fin, e, complete, consistentInTime)
+}
+
+// setMode names the mode and the databases in res.
+func (r *run) setMode(res *result.Result) {
+	c := r.c
 	if r.native {
 		res.SetMetric("native", 1, "bool")
 		res.Notes = append(res.Notes, "mode: native: the order's local transaction runs inside the broker's transactional send (half message, commit or rollback, check-back against the order table); no message table, no relay")
@@ -36,77 +56,89 @@ func (r *run) fill(ctx context.Context, res *result.Result, complete, consistent
 		"time to consistency: from the order's local transaction to its history row (deduction confirmed back to the order service)",
 		"order database: "+r.odbs.Describe(),
 		"inventory database: "+r.idbs.Describe())
+}
 
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	fin, err := readFinal(fctx, r.odb, r.idb)
-	if err != nil {
-		res.Notes = append(res.Notes, "could not read the final state: "+err.Error())
-		res.Verdict.Check(false, "final state unreadable: %v", err)
-		return
-	}
-	dupApplied := fin.deductions - fin.deductedOrders
-	stockOK := fin.stock == c.InitialStock-fin.orders && fin.applied == fin.orders
-	consistent := fin.outbox == 0 && fin.history == fin.orders && stockOK && dupApplied == 0 && fin.missing == 0 && fin.extra == 0
+// endCheck is what the end state says about the run.
+type endCheck struct {
+	dupApplied int64 // deductions applied more than once
+	stockOK    bool  // stock = initial − orders, one deduction per order
+	consistent bool  // both databases agree and the message table is empty
+}
+
+// judge checks the end state fin.
+func judge(c *Config, fin finalState) endCheck {
+	var e endCheck
+	e.dupApplied = fin.deductions - fin.deductedOrders
+	e.stockOK = fin.stock == c.InitialStock-fin.orders && fin.applied == fin.orders
+	e.consistent = fin.outbox == 0 && fin.history == fin.orders && e.stockOK && e.dupApplied == 0 && fin.missing == 0 && fin.extra == 0
+	return e
+}
+
+// setCounts adds the metrics of the counters k and the end state fin,
+// with their notes.
+func (r *run) setCounts(res *result.Result, k counts, fin finalState, e endCheck, ttc *result.Latency) {
+	c := r.c
 	elapsed := (c.Warmup + c.Duration).Seconds()
 
 	res.SetMetric("orders", float64(fin.orders), "count")
 	res.SetMetric("orders_per_s", float64(fin.orders)/elapsed, "orders/s")
-	res.SetMetric("published", float64(r.published.Load()), "count")
-	res.SetMetric("duplicates_delivered", float64(r.dupDelivered.Load()), "count")
-	res.SetMetric("duplicates_applied", float64(dupApplied), "count")
+	res.SetMetric("published", float64(k.published), "count")
+	res.SetMetric("duplicates_delivered", float64(k.dupDelivered), "count")
+	res.SetMetric("duplicates_applied", float64(e.dupApplied), "count")
 	res.SetMetric("outbox_remaining", float64(fin.outbox), "count")
 	res.SetMetric("history_rows", float64(fin.history), "count")
-	res.SetMetric("retries", float64(r.retries.Load()), "count")
+	res.SetMetric("retries", float64(k.retries), "count")
 	if ttc.Count > 0 {
 		res.SetMetric("ttc_p50_ms", ttc.P50, "ms")
 		res.SetMetric("ttc_p99_ms", ttc.P99, "ms")
 	} else {
 		res.Notes = append(res.Notes, "no order reached consistency: ttc_p50_ms and ttc_p99_ms not measured")
 	}
-	res.SetMetric("consistent", b2f(consistent), "bool")
+	res.SetMetric("consistent", b2f(e.consistent), "bool")
 	res.SetMetric("stock_initial", float64(c.InitialStock), "count")
 	res.SetMetric("stock_final", float64(fin.stock), "count")
 	res.SetMetric("orders_not_deducted", float64(fin.missing), "count")
-	res.SetMetric("failures_injected", float64(r.failures.Load()), "count")
-	res.SetMetric("consumer_crashes", float64(r.crashes.Load()), "count")
-	res.SetMetric("relay_crashes", float64(r.relayCrashes.Load()), "count")
-	res.SetMetric("failed_results", float64(r.failedResults.Load()), "count")
-	res.SetMetric("duplicate_results", float64(r.dupResults.Load()), "count")
-	res.SetMetric("send_failures", float64(r.sendFailures.Load()), "count")
-	res.SetMetric("order_errors", float64(r.orderErrs.Load()), "count")
-	if n := r.insufficient.Load(); n > 0 {
+	res.SetMetric("failures_injected", float64(k.failures), "count")
+	res.SetMetric("consumer_crashes", float64(k.crashes), "count")
+	res.SetMetric("relay_crashes", float64(k.relayCrashes), "count")
+	res.SetMetric("failed_results", float64(k.failedResults), "count")
+	res.SetMetric("duplicate_results", float64(k.dupResults), "count")
+	res.SetMetric("send_failures", float64(k.sendFailures), "count")
+	res.SetMetric("order_errors", float64(k.orderErrs), "count")
+	if n := k.insufficient; n > 0 {
 		res.SetMetric("insufficient_stock", float64(n), "count")
 	}
-	if n := r.restarts.Load(); n > 0 {
+	if n := k.restarts; n > 0 {
 		res.SetMetric("consumer_restarts", float64(n), "count")
 	}
-	if n := r.unknownOrders.Load(); n > 0 {
+	if n := k.unknownOrders; n > 0 {
 		res.SetMetric("unknown_orders", float64(n), "count")
 	}
-	r.errMu.Lock()
-	if r.lastErr != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d errors, the last: %v", r.nErrs, r.lastErr))
+	if k.lastErr != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d errors, the last: %v", k.nErrs, k.lastErr))
 	}
-	r.errMu.Unlock()
-	if r.native && r.retries.Load() == 0 {
+	if r.native && k.retries == 0 {
 		res.Notes = append(res.Notes, "retries: native mode has no relay; redeliveries are the broker's")
 	}
-	res.Series = r.series(len(res.Timeline))
+}
 
+// verdict judges the run: nothing applied twice nor unknown and, unless
+// interrupted, both databases consistent in time and nothing lost.
+func (r *run) verdict(res *result.Result, k counts, fin finalState, e endCheck, complete, consistentInTime bool) {
+	c := r.c
 	res.Verdict = result.Verdict{Pass: true}
-	res.Verdict.Check(dupApplied == 0, "%d duplicate deductions applied", dupApplied)
+	res.Verdict.Check(e.dupApplied == 0, "%d duplicate deductions applied", e.dupApplied)
 	res.Verdict.Check(fin.extra == 0, "%d deductions of orders the order database does not have", fin.extra)
 	if !complete {
 		res.Notes = append(res.Notes, "interrupted: the end state was not waited for; consistency is not judged")
 		return
 	}
-	res.Verdict.Check(consistentInTime, "not consistent within drain %s: %d of %d orders confirmed", c.Drain, r.consistentN.Load(), r.orders.Load())
+	res.Verdict.Check(consistentInTime, "not consistent within drain %s: %d of %d orders confirmed", c.Drain, k.consistent, k.orders)
 	res.Verdict.Check(fin.outbox == 0, "%d rows remain in the message table", fin.outbox)
 	res.Verdict.Check(fin.history == fin.orders, "history has %d rows for %d orders", fin.history, fin.orders)
 	res.Verdict.Check(fin.missing == 0, "%d orders never deducted", fin.missing)
-	res.Verdict.Check(stockOK, "stock %d ≠ initial %d − orders %d (deducted %d)", fin.stock, c.InitialStock, fin.orders, fin.applied)
-	res.Verdict.Check(consistent, "order and inventory databases disagree")
+	res.Verdict.Check(e.stockOK, "stock %d ≠ initial %d − orders %d (deducted %d)", fin.stock, c.InitialStock, fin.orders, fin.applied)
+	res.Verdict.Check(e.consistent, "order and inventory databases disagree")
 	res.Verdict.Check(res.Accounting.Lost == 0, "%d confirmed messages lost by the broker", res.Accounting.Lost)
 	res.Verdict.Check(fin.orders > 0, "no order was placed")
 }
@@ -143,25 +175,4 @@ func mergeTimeline(a, b []result.Second) []result.Second {
 		}
 	}
 	return out
-}
-
-// series returns the per-second chart data: orders placed, orders reaching
-// consistency, the most orders pending, and the longest time to consistency
-// among orders confirmed in that second.
-func (r *run) series(n int) map[string][]float64 {
-	last := -1
-	for i := range r.ordersPS {
-		if r.ordersPS[i].Load()+r.consistentPS[i].Load()+r.pendingPS[i].Load() > 0 {
-			last = i
-		}
-	}
-	n = min(max(n, last+1), len(r.ordersPS))
-	o, cs, p, t := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	for i := range n {
-		o[i] = float64(r.ordersPS[i].Load())
-		cs[i] = float64(r.consistentPS[i].Load())
-		p[i] = float64(r.pendingPS[i].Load())
-		t[i] = float64(r.ttcMaxPS[i].Load()) / 1e6
-	}
-	return map[string][]float64{"orders_per_s": o, "consistent_per_s": cs, "pending_orders": p, "ttc_max_ms": t}
 }
