@@ -96,40 +96,69 @@ func NetFaults(t *testing.T, h NetHarness) {
 func runNetFault(t *testing.T, h NetHarness, addr, name string, inject, heal func(*testing.T), cuts bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*h.Timeout)
 	defer cancel()
-	drv, err := h.New(ctx, addr, netOpTimeout)
-	if err != nil {
-		t.Fatalf("open driver through the proxy: %v", err)
-	}
-	defer drv.Close()
-	dest := driver.Destination{Name: fmt.Sprintf("mqb-net-%s-%s-%s", h.Name, strings.ToLower(name), randSuffix()), Groups: []string{"g"}}
-	cleanup, err := drv.Provision(ctx, dest)
-	if err != nil {
-		t.Fatalf("provision %s: %v", dest.Name, err)
-	}
-	defer func() {
-		if err := cleanup(ctx); err != nil {
-			t.Logf("cleanup %s: %v", dest.Name, err)
-		}
-	}()
-	p, err := drv.NewProducer(ctx, dest, driver.ProducerOptions{})
-	if err != nil {
-		t.Fatalf("new producer: %v", err)
-	}
-	defer p.Close()
-	c, err := drv.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: "g", Prefetch: 100})
-	if err != nil {
-		t.Fatalf("new consumer: %v", err)
-	}
-	defer c.Close()
-
-	id := "net-" + randSuffix()
-	l := &netLedger{id: id, confirmed: map[int]bool{}}
+	p, c := openNetPair(ctx, t, h, addr, name)
+	l := &netLedger{id: "net-" + randSuffix(), confirmed: map[int]bool{}}
 	const batch = 10
 	if n := l.send(ctx, t, p, batch); n != batch {
 		t.Fatalf("baseline: %d of %d confirmed before any fault", n, batch)
 	}
 
 	inject(t)
+	underNetFault(ctx, t, l, p, c, name, batch, cuts)
+	if name == "Down" {
+		checkDownUnreachable(ctx, t, h, addr)
+	}
+
+	heal(t)
+	healed := time.Now()
+	for l.send(ctx, t, p, batch) == 0 {
+		if time.Since(healed) > h.Timeout {
+			t.Fatalf("the producer did not recover within %v after %s was healed", h.Timeout, name)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("%s: producer confirmed again %v after healing", name, time.Since(healed).Round(time.Millisecond))
+	drainNetLedger(ctx, t, l, c, name, h.Timeout)
+}
+
+// openNetPair opens a driver through the proxy, provisions a destination of
+// its own and returns a producer and a consumer on it, all closed (and the
+// destination deleted) when the test ends.
+func openNetPair(ctx context.Context, t *testing.T, h NetHarness, addr, name string) (driver.Producer, driver.Consumer) {
+	drv, err := h.New(ctx, addr, netOpTimeout)
+	if err != nil {
+		t.Fatalf("open driver through the proxy: %v", err)
+	}
+	t.Cleanup(func() { drv.Close() })
+	dest := driver.Destination{Name: fmt.Sprintf("mqb-net-%s-%s-%s", h.Name, strings.ToLower(name), randSuffix()), Groups: []string{"g"}}
+	cleanup, err := drv.Provision(ctx, dest)
+	if err != nil {
+		t.Fatalf("provision %s: %v", dest.Name, err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), h.Timeout)
+		defer cancel()
+		if err := cleanup(cctx); err != nil {
+			t.Logf("cleanup %s: %v", dest.Name, err)
+		}
+	})
+	p, err := drv.NewProducer(ctx, dest, driver.ProducerOptions{})
+	if err != nil {
+		t.Fatalf("new producer: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c, err := drv.NewConsumer(ctx, dest, driver.ConsumerOptions{Group: "g", Prefetch: 100})
+	if err != nil {
+		t.Fatalf("new consumer: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return p, c
+}
+
+// underNetFault sends and receives while the fault holds: no call may block
+// past netBound, and a fault that does not cut the connection must not fail
+// a send.
+func underNetFault(ctx context.Context, t *testing.T, l *netLedger, p driver.Producer, c driver.Consumer, name string, batch int, cuts bool) {
 	for range 3 {
 		begin := time.Now()
 		n := l.send(ctx, t, p, batch)
@@ -153,32 +182,29 @@ func runNetFault(t *testing.T, h NetHarness, addr, name string, inject, heal fun
 	if err == nil {
 		_ = c.Ack(ctx, ds) // may fail under the fault: then they are redelivered
 	}
-	if name == "Down" {
-		begin := time.Now()
-		d2, err := h.New(ctx, addr, netOpTimeout)
-		if err == nil {
-			d2.Close()
-			t.Fatal("New through a stopped proxy succeeded")
-		}
-		if !errors.Is(err, driver.ErrUnreachable) {
-			t.Errorf("New through a stopped proxy: %v, want it to wrap driver.ErrUnreachable", err)
-		}
-		if took := time.Since(begin); took > netBound {
-			t.Fatalf("New blocked %v with the proxy down (bound %v)", took, netBound)
-		}
-	}
+}
 
-	heal(t)
-	healed := time.Now()
-	for l.send(ctx, t, p, batch) == 0 {
-		if time.Since(healed) > h.Timeout {
-			t.Fatalf("the producer did not recover within %v after %s was healed", h.Timeout, name)
-		}
-		time.Sleep(200 * time.Millisecond)
+// checkDownUnreachable opens a new driver through the stopped proxy: it must
+// fail promptly with driver.ErrUnreachable.
+func checkDownUnreachable(ctx context.Context, t *testing.T, h NetHarness, addr string) {
+	begin := time.Now()
+	d2, err := h.New(ctx, addr, netOpTimeout)
+	if err == nil {
+		d2.Close()
+		t.Fatal("New through a stopped proxy succeeded")
 	}
-	t.Logf("%s: producer confirmed again %v after healing", name, time.Since(healed).Round(time.Millisecond))
+	if !errors.Is(err, driver.ErrUnreachable) {
+		t.Errorf("New through a stopped proxy: %v, want it to wrap driver.ErrUnreachable", err)
+	}
+	if took := time.Since(begin); took > netBound {
+		t.Fatalf("New blocked %v with the proxy down (bound %v)", took, netBound)
+	}
+}
 
-	deadline := time.Now().Add(h.Timeout)
+// drainNetLedger receives until every confirmed message arrived or timeout
+// passed, then fails the test for each one still missing.
+func drainNetLedger(ctx context.Context, t *testing.T, l *netLedger, c driver.Consumer, name string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
 	for l.missing() > 0 && time.Now().Before(deadline) {
 		rctx, rcancel := context.WithTimeout(ctx, time.Second)
 		ds, err := c.Receive(rctx, 50)
@@ -194,7 +220,7 @@ func runNetFault(t *testing.T, h NetHarness, addr, name string, inject, heal fun
 	t.Logf("%s: sent %d, confirmed %d, received %d distinct (%d of them unconfirmed), %d duplicates",
 		name, l.sent, len(l.confirmed), len(l.seen), l.unconfirmedSeen(), l.dups)
 	if n := l.missing(); n > 0 {
-		t.Fatalf("%s: lost %d confirmed messages: not delivered within %v after healing", name, n, h.Timeout)
+		t.Fatalf("%s: lost %d confirmed messages: not delivered within %v after healing", name, n, timeout)
 	}
 }
 
