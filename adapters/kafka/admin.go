@@ -137,6 +137,7 @@ func (d *Driver) createTopic(ctx context.Context, topic string, parts int) (bool
 			Topic:             topic,
 			NumPartitions:     parts,
 			ReplicationFactor: -1, // the broker's default.replication.factor
+			ConfigEntries:     topicConfigs(d.cfg.EffectiveProfile()),
 		}},
 	})
 	if err != nil {

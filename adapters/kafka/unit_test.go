@@ -235,3 +235,36 @@ func TestChunkRecordsRebuilt(t *testing.T) {
 		t.Fatalf("%d messages in chunks, want %d", n, len(msgs))
 	}
 }
+
+func TestKafkaPromise(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		profile  driver.Profile
+		set      map[string]string
+		rf       int
+		synced   bool
+		replicas int
+	}{
+		{"durable one node", driver.Durable, map[string]string{"acks": "all", "flush.messages": "1", "min.insync.replicas": "1"}, 1, true, 1},
+		{"page cache one node", driver.Durable, map[string]string{"acks": "all", "flush.messages": "9223372036854775807", "min.insync.replicas": "1"}, 1, false, 1},
+		{"replicated", driver.Durable, map[string]string{"acks": "all", "flush.messages": "1", "min.insync.replicas": "2"}, 3, true, 2},
+		{"acks=1 replicated", driver.Fast, map[string]string{"acks": "1", "flush.messages": "9223372036854775807", "min.insync.replicas": "2"}, 3, false, 1},
+		{"unsafe", driver.Unsafe, map[string]string{"acks": "1", "flush.messages": "1"}, 1, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			du := kafkaPromise(tc.profile, tc.set, tc.rf)
+			if du.Synced != tc.synced || du.Replicas != tc.replicas || !du.Verified || du.Promise == "" {
+				t.Fatalf("kafkaPromise = %+v, want synced %v, replicas %d, verified, a promise", du, tc.synced, tc.replicas)
+			}
+		})
+	}
+}
+
+func TestTopicConfigsFlushOnlyWhenDurable(t *testing.T) {
+	for _, p := range driver.Profiles() {
+		got := topicConfigs(p)
+		if want := p == driver.Durable; (len(got) == 1 && got[0].ConfigName == "flush.messages" && got[0].ConfigValue == "1") != want {
+			t.Errorf("topicConfigs(%s) = %v, want flush.messages=1: %v", p, got, want)
+		}
+	}
+}

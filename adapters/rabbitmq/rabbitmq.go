@@ -211,11 +211,7 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 		return nil, err
 	}
 	ex := exchangeName(dest.Name)
-	args := amqp.Table{}
-	if dest.MaxLength > 0 {
-		args["x-max-length"] = int64(dest.MaxLength)
-		args["x-overflow"] = "reject-publish"
-	}
+	args := queueArgs(dest)
 	err := d.withChannel(ctx, "provision "+dest.Name, func(ch *amqp.Channel, call func(string, func() error) error) error {
 		if err := call("declare exchange "+ex, func() error {
 			return ch.ExchangeDeclare(ex, amqp.ExchangeFanout, true, false, false, false, nil)
@@ -379,6 +375,16 @@ func exchangeName(dest string) string { return namePrefix + dest }
 
 // queueName is the queue of one group of a destination. ':' cannot occur in
 // names, so distinct (dest, group) pairs never share a queue.
+// queueArgs are the x-arguments Provision declares each group's queue with.
+func queueArgs(dest driver.Destination) amqp.Table {
+	args := amqp.Table{}
+	if dest.MaxLength > 0 {
+		args["x-max-length"] = int64(dest.MaxLength)
+		args["x-overflow"] = "reject-publish"
+	}
+	return args
+}
+
 func queueName(dest, group string) string { return namePrefix + dest + ":" + group }
 
 // validate checks a destination's name and groups.

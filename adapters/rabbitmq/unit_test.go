@@ -164,3 +164,20 @@ func TestNewBadConfig(t *testing.T) {
 		t.Errorf("bad address: %v", err)
 	}
 }
+
+func TestRabbitPromise(t *testing.T) {
+	for _, tc := range []struct {
+		profile driver.Profile
+		synced  bool
+		mode    string
+	}{
+		{driver.Durable, true, "2 (persistent)"},
+		{driver.Fast, false, "1 (transient)"},
+		{driver.Unsafe, false, "1 (transient)"},
+	} {
+		du := rabbitPromise(tc.profile, 2)
+		if du.Synced != tc.synced || du.Settings["delivery_mode"] != tc.mode || du.Settings["queues"] != "2" || du.Promise == "" {
+			t.Errorf("rabbitPromise(%s) = %+v, want synced %v, delivery_mode %s", tc.profile, du, tc.synced, tc.mode)
+		}
+	}
+}

@@ -346,3 +346,27 @@ func TestPinnedClientVersionMatchesGoMod(t *testing.T) {
 	}
 	t.Errorf("go.mod does not require %s", ClientModule)
 }
+
+func TestRocketmqPromise(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		profile          driver.Profile
+		set              map[string]string
+		n                int
+		synced, verified bool
+	}{
+		{"sync flush", driver.Durable, map[string]string{"flushDiskType": "SYNC_FLUSH"}, 1, true, true},
+		{"async flush", driver.Fast, map[string]string{"flushDiskType": "ASYNC_FLUSH"}, 1, false, true},
+		{"setting missing", driver.Durable, map[string]string{"brokerRole": "ASYNC_MASTER"}, 1, false, false},
+		{"one of two async", driver.Durable, map[string]string{"a.flushDiskType": "SYNC_FLUSH", "b.flushDiskType": "ASYNC_FLUSH"}, 2, false, true},
+		{"two sync", driver.Durable, map[string]string{"a.flushDiskType": "SYNC_FLUSH", "b.flushDiskType": "SYNC_FLUSH"}, 2, true, true},
+		{"unsafe", driver.Unsafe, map[string]string{"flushDiskType": "SYNC_FLUSH"}, 1, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			du := rocketmqPromise(tc.profile, tc.set, tc.n)
+			if du.Synced != tc.synced || du.Verified != tc.verified || du.Promise == "" {
+				t.Fatalf("rocketmqPromise = %+v, want synced %v, verified %v", du, tc.synced, tc.verified)
+			}
+		})
+	}
+}

@@ -1,0 +1,66 @@
+package rabbitmq
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+)
+
+// Durability implements driver.DurabilityReader. AMQP 0.9.1 cannot read a
+// queue's properties, but the broker refuses (PRECONDITION_FAILED) a
+// queue.declare whose durable flag or x-arguments differ from the queue's:
+// so each group's queue is declared again as durable with Provision's
+// arguments, and the broker's acceptance is the reading. Persistence of
+// the messages and confirms are the producer's settings.
+func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (driver.Durability, error) {
+	if err := validate(dest); err != nil {
+		return driver.Durability{}, err
+	}
+	args := queueArgs(dest)
+	err := d.withChannel(ctx, "durability of "+dest.Name, func(ch *amqp.Channel, call func(string, func() error) error) error {
+		for _, g := range dest.Groups {
+			q := queueName(dest.Name, g)
+			if err := call("redeclare queue "+q+" as durable", func() error {
+				_, err := ch.QueueDeclare(q, true, false, false, false, args)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return driver.Durability{}, fmt.Errorf("rabbitmq: read durability of %q: %w", dest.Name, err)
+	}
+	return rabbitPromise(d.profile, len(dest.Groups)), nil
+}
+
+// rabbitPromise states what a confirm means once the broker accepted the
+// durable redeclare of n queues.
+func rabbitPromise(p driver.Profile, n int) driver.Durability {
+	set := map[string]string{
+		"queue.durable":   "true",
+		"queues":          strconv.Itoa(n),
+		"x-queue-type":    "classic (none declared)",
+		"delivery_mode":   "1 (transient)",
+		"publish_confirm": "on",
+	}
+	du := driver.Durability{Settings: set, Source: "queue.declare equivalence check on every group's queue; delivery mode and confirms are the producer's", Verified: true, Replicas: 1}
+	switch p {
+	case driver.Durable:
+		set["delivery_mode"] = "2 (persistent)"
+		du.Synced = true
+		du.Promise = "persistent message in durable classic queues: confirmed once written and fsynced to disk"
+	case driver.Fast:
+		du.Promise = "transient message: confirmed once in broker memory (may be paged to disk, not fsynced)"
+	default:
+		set["publish_confirm"] = "off"
+		du.Replicas = 0
+		du.Promise = "none: published without confirms (unsafe profile)"
+	}
+	return du
+}
