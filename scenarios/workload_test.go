@@ -34,6 +34,10 @@ func TestDecodeWorkload(t *testing.T) {
 		{name: "unknown profile", yaml: "profile: turbo\n", wantErr: "w.yaml:1: profile: unknown profile"},
 		{name: "syntax error", yaml: "rate: [1,\n", wantErr: "w.yaml:"},
 		{name: "bad size", yaml: "size: 3\n", wantErr: "w.yaml:1: size"},
+		{name: "NaN rate", yaml: "duration: 1s\nrate: .nan\n", wantErr: "w.yaml:2: rate: must be a finite number"},
+		{name: "infinite rate", yaml: "rate: .inf\n", wantErr: "w.yaml:1: rate: must be a finite number"},
+		{name: "unreachable rate", yaml: "rate: 1e15\n", wantErr: "w.yaml:1: rate: must be 0 (as fast as possible) or between"},
+		{name: "duration of years", yaml: "duration: 87600h\n", wantErr: "w.yaml:1: duration: must be at most 24h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,7 +87,7 @@ type Config struct {
 // Validate checks every field and returns the first problem as a
 // *scenarios.FieldError.
 func (c *Config) Validate() error {
-	if err := c.ValidateCommon(); err != nil {
+	if err := scenarios.ValidateShared(c); err != nil {
 		return err
 	}
 	fe := func(field, msg string) error { return &scenarios.FieldError{Field: field, Msg: msg} }
@@ -96,6 +96,8 @@ func (c *Config) Validate() error {
 		return fe("size", fmt.Sprintf("must be at least %d bytes (envelope + request id)", bodyMin))
 	case c.Requests < 1 || c.Requests > 10_000_000:
 		return fe("requests", "must be between 1 and 10000000")
+	case c.Rate > 0 && float64(c.Requests)/c.Rate > scenarios.MaxDuration.Seconds():
+		return fe("rate", "too low: the burst (requests / rate) must last at most 24h")
 	case c.Stock < 1 || c.Stock > 1_000_000_000:
 		return fe("stock", "must be between 1 and 1000000000")
 	case c.Threshold < 1 || c.Threshold > 10_000_000:
