@@ -206,7 +206,7 @@ type FieldError struct {
 	Msg   string
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string { return e.Field + ": " + Clip(e.Msg) }
 
 // Env is what a scenario runs with.
 type Env struct {
