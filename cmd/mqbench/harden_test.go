@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -280,6 +281,41 @@ func TestErrorsAreOneLine(t *testing.T) {
 				if strings.ContainsAny(s, "\r\n\t") {
 					t.Errorf("%q is not one line", s)
 				}
+			}
+		})
+	}
+}
+
+// TestNonFiniteMeasurementsDoNotLoseTheResult: a NaN or infinite figure
+// anywhere in a result (JSON cannot encode one) is written as 0 with a
+// note, and the rest of result.json is kept.
+func TestNonFiniteMeasurementsDoNotLoseTheResult(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(r *result.Result)
+		path string
+	}{
+		{"metric", func(r *result.Result) { r.SetMetric("orders_per_s", math.NaN(), "1/s") }, "metrics.orders_per_s.Value"},
+		{"latency", func(r *result.Result) { r.Latency = result.Latencies{"end_to_end": {Count: 1, P99: math.Inf(1)}} }, "latency.end_to_end.P99"},
+		{"throughput", func(r *result.Result) { r.Throughput.SentPerS = math.Inf(-1) }, "throughput.SentPerS"},
+		{"series", func(r *result.Result) { r.Series = map[string][]float64{"backlog": {1, math.NaN()}} }, "series.backlog[1]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			res := &result.Result{SchemaVersion: result.SchemaVersion, Verdict: result.Verdict{Pass: true}}
+			res.SetMetric("kept", 42, "count")
+			tt.set(res)
+			var out, errb bytes.Buffer
+			if code := writeOutputs(runSpec{}, res, dir, settle(context.Background(), res, nil), &out, &errb); code != exitOK {
+				t.Fatalf("exit %d; stderr %s", code, errb.String())
+			}
+			r, err := result.Read(filepath.Join(dir, "result.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Metrics["kept"].Value != 42 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], tt.path) {
+				t.Fatalf("metrics %+v notes %q: want kept=42 and a note naming %s", r.Metrics, r.Notes, tt.path)
 			}
 		})
 	}

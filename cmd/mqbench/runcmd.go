@@ -440,8 +440,10 @@ func writeFailed(code int) int {
 }
 
 // sanitize makes every error string of res one line (see oneLine) and
+// every number finite (see scrubNonFinite), so that res encodes, and
 // returns res.
 func sanitize(res *result.Result) *result.Result {
+	scrubNonFinite(res)
 	res.Error = oneLine(res.Error)
 	for i, v := range res.Verdict.Violations {
 		res.Verdict.Violations[i] = oneLine(v)
