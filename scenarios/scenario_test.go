@@ -83,6 +83,7 @@ func TestBounds(t *testing.T) {
 			c.Base().Rate, c.Base().Duration = scenarios.MaxRate, scenarios.MaxDuration
 		}, "initial_stock"},
 		{"tiny rate stretching the burst", peakshaving.Scenario{}, func(c scenarios.Config) { c.Base().Rate = 0.01 }, "rate"},
+		{"tiny capacity overflowing the sale interval", peakshaving.Scenario{}, func(c scenarios.Config) { c.(*peakshaving.Config).Capacity = 1e-300 }, "capacity"},
 		{"duration of years", pubsub.Scenario{}, func(c scenarios.Config) { c.Base().Duration = 10 * 365 * 24 * time.Hour }, "duration"},
 		{"duration wrapping with warm-up", async.Scenario{}, func(c scenarios.Config) {
 			c.Base().Duration = math.MaxInt64 - time.Second

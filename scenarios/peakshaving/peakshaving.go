@@ -102,8 +102,8 @@ func (c *Config) Validate() error {
 		return fe("stock", "must be between 1 and 1000000000")
 	case c.Threshold < 1 || c.Threshold > 10_000_000:
 		return fe("threshold", "must be between 1 and 10000000")
-	case !(c.Capacity > 0) || c.Capacity > 1e6:
-		return fe("capacity", "must be > 0 and ≤ 1000000 requests per second")
+	case !(c.Capacity >= scenarios.MinRate) || c.Capacity > 1e6:
+		return fe("capacity", "must be between 0.001 and 1000000 requests per second")
 	case c.Admission != AdmissionAuto && c.Admission != AdmissionBroker && c.Admission != AdmissionApplication:
 		return fe("admission", fmt.Sprintf("unknown admission %q (valid: auto, broker, application)", c.Admission))
 	case c.Prefetch < 1 || c.Prefetch > 10000:
