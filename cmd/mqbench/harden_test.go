@@ -229,6 +229,19 @@ func TestGarbageAnswersAreUnreachable(t *testing.T) {
 			if !strings.Contains(stderr, addr) {
 				t.Errorf("stderr does not name %s: %s", addr, stderr)
 			}
+			// One error line; the others are progress lines ("[broker/scenario] ...").
+			errLines, stray := 0, 0
+			for _, l := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+				switch {
+				case strings.HasPrefix(l, "mqbench run:"):
+					errLines++
+				case !strings.HasPrefix(l, "["):
+					stray++
+				}
+			}
+			if errLines != 1 || stray != 0 {
+				t.Errorf("stderr has %d error lines and %d others, want 1 and 0: %q", errLines, stray, stderr)
+			}
 		})
 	}
 }
