@@ -39,7 +39,8 @@ const Overrun = time.Second
 
 // WithLimit caps the schedule at n messages in all (n ≤ 0: no cap) and
 // returns s. With a cap an open-loop schedule yields exactly
-// min(n, rate × duration) messages.
+// min(n, rate × duration) messages to a producer that keeps up (one still
+// behind at end + Overrun is cut short there).
 func (s *Schedule) WithLimit(n int64) *Schedule {
 	s.limit = n
 	return s
