@@ -44,11 +44,14 @@ install() {
 	fi
 	echo "postgres.sh: installing postgresql" >&2
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
+	# A fresh machine runs its automatic updates at boot: wait up to 10
+	# minutes for the dpkg lock instead of failing at once.
+	local apt=(apt-get -o DPkg::Lock::Timeout=600)
+	"${apt[@]}" update -qq
 	# No system cluster: it would start on port 5432; ours is private.
-	apt-get install -y -qq postgresql-common >/dev/null
+	"${apt[@]}" install -y -qq postgresql-common >/dev/null
 	sed -i 's/^#\?\s*create_main_cluster.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
-	apt-get install -y -qq postgresql >/dev/null
+	"${apt[@]}" install -y -qq postgresql >/dev/null
 }
 
 case ${1:-} in
@@ -65,18 +68,20 @@ start)
 	if ! as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
 		PORT=$FIRST_PORT
 		while :; do
-			log_from=$(($(wc -l <"$DIR/server.log" 2>/dev/null || echo 0) + 1))
+			# No server.log yet on a fresh machine: start from its line 1.
+			log_from=1
+			if [ -f "$DIR/server.log" ]; then log_from=$(($(wc -l <"$DIR/server.log") + 1)); fi
 			if as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 \
 				-o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$DIR" start >/dev/null 2>&1; then
 				break
 			fi
-			if tail -n +"$log_from" "$DIR/server.log" | grep -q 'Address already in use' &&
+			if tail -n +"$log_from" "$DIR/server.log" 2>/dev/null | grep -q 'Address already in use' &&
 				[ "$PORT" -lt $((FIRST_PORT + 9)) ]; then
 				echo "postgres.sh: port $PORT is in use, trying $((PORT + 1))" >&2
 				PORT=$((PORT + 1))
 				continue
 			fi
-			tail -n +"$log_from" "$DIR/server.log" | tail -n 30 >&2
+			tail -n +"$log_from" "$DIR/server.log" 2>/dev/null | tail -n 30 >&2
 			exit 1
 		done
 	fi

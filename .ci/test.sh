@@ -25,7 +25,10 @@ go build -o bin/mqbench ./cmd/mqbench
 if ! command -v chromium >/dev/null 2>&1; then
   echo "== installing chromium (report rendering test)"
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    # A fresh machine runs its automatic updates at boot: wait up to 10
+    # minutes for the dpkg lock instead of failing at once.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
   else
     echo "chromium missing: sudo apt-get install chromium" >&2
     exit 1

@@ -9,6 +9,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
@@ -74,19 +77,44 @@ type Common struct {
 // Base implements Config for types that embed Common.
 func (c *Common) Base() *Common { return c }
 
+// Bounds of the shared settings. They keep every count and time a run
+// derives from them (rate × duration messages, per-second timelines,
+// duration + warm-up + drain) far from overflow and within what one
+// machine can hold.
+const (
+	// MaxRate is the highest target rate per second: far beyond what any
+	// broker here reaches, so a larger value is a typo.
+	MaxRate = 10_000_000
+	// MinRate is the lowest positive target rate per second (one message
+	// every 1000 s); 0 means as fast as possible.
+	MinRate = 0.001
+	// MaxDuration bounds the measured duration and every other duration
+	// field of a scenario configuration.
+	MaxDuration = 24 * time.Hour
+	// MaxWarmup and MaxDrain bound the warm-up and the drain.
+	MaxWarmup = time.Hour
+	MaxDrain  = time.Hour
+)
+
 // ValidateCommon checks the shared settings.
 func (c *Common) ValidateCommon() error {
 	switch {
 	case c.Profile != "" && !validProfile(c.Profile):
 		return &FieldError{Field: "profile", Msg: fmt.Sprintf("unknown profile %q (valid: durable, fast, unsafe)", c.Profile)}
+	case math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return &FieldError{Field: "rate", Msg: "must be a finite number"}
 	case c.Rate < 0:
 		return &FieldError{Field: "rate", Msg: "must be ≥ 0 (0 = as fast as possible)"}
+	case c.Rate > 0 && c.Rate < MinRate, c.Rate > MaxRate:
+		return &FieldError{Field: "rate", Msg: fmt.Sprintf("must be 0 (as fast as possible) or between %g and %d per second", MinRate, MaxRate)}
 	case c.Duration <= 0:
 		return &FieldError{Field: "duration", Msg: "must be > 0"}
-	case c.Warmup < 0:
-		return &FieldError{Field: "warmup", Msg: "must be ≥ 0"}
-	case c.Drain < 0:
-		return &FieldError{Field: "drain", Msg: "must be ≥ 0"}
+	case c.Duration > MaxDuration:
+		return &FieldError{Field: "duration", Msg: "must be at most " + fmtDuration(MaxDuration)}
+	case c.Warmup < 0 || c.Warmup > MaxWarmup:
+		return &FieldError{Field: "warmup", Msg: "must be between 0 and " + fmtDuration(MaxWarmup)}
+	case c.Drain < 0 || c.Drain > MaxDrain:
+		return &FieldError{Field: "drain", Msg: "must be between 0 and " + fmtDuration(MaxDrain)}
 	case c.Size < 40 || c.Size > 16<<20:
 		return &FieldError{Field: "size", Msg: "must be between 40 (the envelope) and 16777216 bytes"}
 	case c.Producers < 1 || c.Producers > 1024:
@@ -97,6 +125,73 @@ func (c *Common) ValidateCommon() error {
 		return &FieldError{Field: "partitions", Msg: "must be between 0 and 1024"}
 	}
 	return nil
+}
+
+// ValidateShared checks what every configuration must satisfy whatever its
+// scenario: the shared settings (ValidateCommon), then, by reflection over
+// cfg's fields (a pointer to a struct embedding Common), that every float
+// is a finite number and every time.Duration at most MaxDuration. Each
+// scenario's Validate calls it first, so no field can carry NaN, an
+// infinity or a duration that wraps when added to another.
+func ValidateShared(cfg Config) error {
+	if err := cfg.Base().ValidateCommon(); err != nil {
+		return err
+	}
+	return checkNumbers(reflect.ValueOf(cfg))
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+func checkNumbers(v reflect.Value) error {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := yamlName(f)
+		switch {
+		case f.Anonymous || fv.Kind() == reflect.Struct:
+			if err := checkNumbers(fv); err != nil {
+				return err
+			}
+		case fv.Kind() == reflect.Float32 || fv.Kind() == reflect.Float64:
+			if x := fv.Float(); math.IsNaN(x) || math.IsInf(x, 0) {
+				return &FieldError{Field: name, Msg: "must be a finite number"}
+			}
+		case f.Type == durationType:
+			if time.Duration(fv.Int()) > MaxDuration {
+				return &FieldError{Field: name, Msg: "must be at most " + fmtDuration(MaxDuration)}
+			}
+		}
+	}
+	return nil
+}
+
+// yamlName is the name a field has in a workload file.
+func yamlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "" {
+		return strings.ToLower(f.Name)
+	}
+	return name
+}
+
+// fmtDuration prints whole hours as "24h" rather than "24h0m0s".
+func fmtDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
 }
 
 func validProfile(s string) bool {
@@ -111,7 +206,7 @@ type FieldError struct {
 	Msg   string
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string { return e.Field + ": " + Clip(e.Msg) }
 
 // Env is what a scenario runs with.
 type Env struct {

@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	}
 	c, err := dial(ctx, addr, cfg.Timeout(), cfg.Log())
 	if err != nil {
-		return nil, fmt.Errorf("activemq at %s: %w: %w", addr, driver.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", driver.ErrUnreachable, err) // the caller names broker and address
 	}
 	info := Describe()
 	info.BrokerVersion = brokerVersion(c.Server())

@@ -128,7 +128,7 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		rc.Close()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kafka at %s: %w: %w", strings.Join(addrs, ","), driver.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", driver.ErrUnreachable, err) // the caller names broker and address
 	}
 	log.Debug("kafka preflight ok", "addr", strings.Join(addrs, ","), "took", time.Since(start))
 

@@ -52,7 +52,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(matrixScenarios, ", ")+") or a comma list")
 	quick := fs.Bool("quick", false, "short profile of every scenario")
 	profile := fs.String("profile", "durable", "durability profile: durable or fast")
-	out := fs.String("out", "", "output directory (default results/matrix-<UTC time>)")
+	out := fs.String("out", "", "output directory (default results/matrix-<UTC time>); checked before any broker starts, and refused if it already holds a summary.json (never overwritten) or another run is using it")
 	mode := fs.String("mode", "auto", "how to start brokers that are not running: auto, compose or native")
 	isolate := fs.Bool("isolate", true, "measure one broker at a time: stop the other brokers mqbench manages while one runs, and restore them after")
 	weights := fs.String("weights", "", "advice priorities for the report, e.g. latency=3,reliability=5")
@@ -119,6 +119,12 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if dir == "" {
 		dir = filepath.Join("results", "matrix-"+started.Format("20060102T150405Z"))
 	}
+	release, err := claimOut(dir, "summary.json")
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
+	}
+	defer release()
 	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast"})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
@@ -218,12 +224,14 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w}); err == nil {
 			sum.Report = path
 		} else {
-			fmt.Fprintln(stderr, "mqbench matrix: report:", err)
+			fmt.Fprintln(stderr, "mqbench matrix: report:", oneLine(err.Error()))
+			code = writeFailed(code)
 		}
 	}
 	if b, err := json.MarshalIndent(sum, "", "  "); err == nil {
 		if err := result.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
-			fmt.Fprintln(stderr, "mqbench matrix:", err)
+			fmt.Fprintln(stderr, "mqbench matrix:", oneLine(err.Error()))
+			code = writeFailed(code)
 		}
 	}
 	printMatrix(stdout, sum)

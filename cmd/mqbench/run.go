@@ -37,8 +37,14 @@ Commands:
 
 Run 'mqbench <command> --help' for a command's flags.
 
-Exit codes: 0 ok, 1 a verdict failed, 2 bad usage or input,
-3 a broker or database unreachable, 130 interrupted (partial results written).
+Exit codes: 0 ok, 1 a verdict failed, 2 bad usage or input (also: no
+command given, or a result or report that could not be written), 3 a broker
+or database unreachable, 130 interrupted (partial results written, status
+interrupted, verdict INCOMPLETE).
+`
+
+const shortUsage = `usage: mqbench <command> [flags]  (commands: list, run, matrix, report, up, down, status, help)
+Run 'mqbench help' for what each does, 'mqbench <command> --help' for its flags.
 `
 
 // run is the whole CLI: it parses args, runs one command and returns the
@@ -47,7 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		// A command is missing: bad usage, so a short hint on stderr and
+		// exit 2; `mqbench help` prints the full usage on stdout.
+		fmt.Fprint(stderr, shortUsage)
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,13 +34,36 @@ func TestBadInput(t *testing.T) {
 	badYAML := writeFile(t, "bad.yaml", "rate: 10\nspeed: 3\n")
 	negRate := writeFile(t, "neg.yaml", "rate: -5\n")
 	wrongScenario := writeFile(t, "other.yaml", "scenario: async\n")
+	// Written for async, without a scenario key: one line, not one per field.
+	asyncFields := writeFile(t, "async.yaml", "rate: 50\nmodes: [mq]\nemail_time: 1ms\nsms_time: 1ms\nmax_in_flight: 10\nready_timeout: 5s\n")
+	twoDocs := writeFile(t, "two.yaml", "rate: 50\n---\nrate: 60\n")
+	huge := writeFile(t, "huge.yaml", "profile: "+strings.Repeat("x", 3<<20)+"\n")
+	nanRate := writeFile(t, "nan.yaml", "rate: .nan\n")
+	infCapacity := writeFile(t, "inf.yaml", "scenario: decoupling\ninventory_capacity: .inf\n")
+	wrap := writeFile(t, "wrap.yaml", "duration: 2562047h\nwarmup: 1h\n")
+	aFile := writeFile(t, "file", "x")
+	held := t.TempDir()
+	if err := os.WriteFile(filepath.Join(held, "result.json"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	heldMatrix := t.TempDir()
+	if err := os.WriteFile(filepath.Join(heldMatrix, "summary.json"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	busy := t.TempDir() // locked by a live process: this one
+	if err := os.WriteFile(filepath.Join(busy, lockName), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pubsub := []string{"run", "--broker", "memory", "--scenario", "pubsub", "--quick"}
+	rabbit := []string{"run", "--broker", "rabbitmq", "--scenario", "pubsub", "--quick", "--out", t.TempDir()}
+	with := func(base []string, more ...string) []string { return append(append([]string{}, base...), more...) }
 	tests := []struct {
 		name    string
 		args    []string
 		code    int
 		wantErr string
 	}{
-		{"no command", nil, exitUsage, "Usage"},
+		{"no command", nil, exitUsage, "usage: mqbench <command>"},
 		{"unknown command", []string{"bogus"}, exitUsage, `unknown command "bogus"`},
 		{"run without broker", []string{"run", "--scenario", "pubsub"}, exitUsage, "--broker and --scenario are required"},
 		{"unknown broker", []string{"run", "--broker", "zeromq", "--scenario", "pubsub"}, exitUsage, `unknown broker "zeromq" (valid:`},
@@ -59,6 +83,39 @@ func TestBadInput(t *testing.T) {
 		{"report without dir", []string{"report"}, exitUsage, "a results directory is required"},
 		{"report empty dir", []string{"report", t.TempDir()}, exitUsage, "no result.json found"},
 		{"report bad weights", []string{"report", t.TempDir(), "--weights", "speed=3"}, exitUsage, `unknown criterion "speed"`},
+		// 1: non-finite numbers.
+		{"NaN rate flag", with(pubsub, "--rate", "NaN", "--duration", "1s"), exitUsage, "invalid --rate: must be a finite number"},
+		{"infinite rate flag", with(pubsub, "--rate", "+Inf"), exitUsage, "invalid --rate: must be a finite number"},
+		{"NaN rate in YAML", with(pubsub, "--workload", nanRate), exitUsage, "nan.yaml:1: rate: must be a finite number"},
+		{"infinite scenario float in YAML", []string{"run", "--broker", "memory", "--scenario", "decoupling", "--workload", infCapacity}, exitUsage, "inf.yaml:2: inventory_capacity: must be a finite number"},
+		// 2 and 3: absurd magnitudes.
+		{"unreachable rate", with(pubsub, "--rate", "1e12"), exitUsage, "invalid --rate: must be 0 (as fast as possible) or between"},
+		{"tiny rate", with(pubsub, "--rate", "1e-300"), exitUsage, "invalid --rate"},
+		{"huge rate in transaction", []string{"run", "--broker", "memory", "--scenario", "transaction", "--rate", "1e300"}, exitUsage, "invalid --rate"},
+		{"tiny rate in peakshaving", []string{"run", "--broker", "memory", "--scenario", "peakshaving", "--rate", "0.001"}, exitUsage, "invalid --rate"},
+		{"duration of years", with(pubsub, "--duration", "87600h"), exitUsage, "invalid --duration: must be at most 24h"},
+		{"duration plus warm-up wrapping", with(pubsub, "--workload", wrap), exitUsage, "wrap.yaml:1: duration: must be at most 24h"},
+		// 5: --out checked before connecting, never overwritten.
+		{"out is a file", with(pubsub, "--out", aFile), exitUsage, "is not a directory"},
+		{"out under a file", with(pubsub, "--out", filepath.Join(aFile, "sub")), exitUsage, "cannot be created"},
+		{"out holds a result", with(pubsub, "--out", held), exitUsage, "already holds a result (result.json)"},
+		{"out in use", with(pubsub, "--out", busy), exitUsage, "in use by another mqbench run"},
+		{"out is a file, broker never dialled", []string{"run", "--broker", "rabbitmq", "--scenario", "pubsub", "--addr", "127.0.0.1:1", "--out", aFile}, exitUsage, "is not a directory"},
+		{"matrix out is a file", []string{"matrix", "--brokers", "rabbitmq", "--scenarios", "async", "--out", aFile}, exitUsage, "is not a directory"},
+		{"matrix out holds a summary", []string{"matrix", "--brokers", "rabbitmq", "--scenarios", "async", "--out", heldMatrix}, exitUsage, "already holds a result (summary.json)"},
+		// 7: usage errors are exit 2, before any connection.
+		{"zero preflight", with(rabbit, "--preflight", "0"), exitUsage, "invalid --preflight 0s: must be > 0"},
+		{"negative preflight", with(rabbit, "--preflight", "-1s"), exitUsage, "invalid --preflight -1s"},
+		{"addr without port", with(rabbit, "--addr", "127.0.0.1"), exitUsage, `invalid --addr "127.0.0.1": want host:port`},
+		{"addr port too large", with(rabbit, "--addr", "127.0.0.1:70000"), exitUsage, `port "70000": want a number from 1 to 65535`},
+		{"addr port zero", with(rabbit, "--addr", "127.0.0.1:0"), exitUsage, `port "0"`},
+		{"amqp URL port too large", with(rabbit, "--addr", "amqp://u:p@127.0.0.1:99999/"), exitUsage, `port "99999"`},
+		{"kafka list with a bad entry", []string{"run", "--broker", "kafka", "--scenario", "pubsub", "--addr", "127.0.0.1:9092,127.0.0.1", "--out", t.TempDir()}, exitUsage, "invalid --addr"},
+		{"addr with the memory broker", with(pubsub, "--addr", "127.0.0.1:5672"), exitUsage, "--addr does not apply to the memory broker"},
+		// 11: workload files.
+		{"workload for another scenario without the key", with(pubsub, "--workload", asyncFields), exitUsage, `async.yaml: workload is for scenario "async", not "pubsub"`},
+		{"workload with two documents", with(pubsub, "--workload", twoDocs), exitUsage, "two.yaml:2: a second YAML document"},
+		{"workload with a huge value", with(pubsub, "--workload", huge), exitUsage, "bytes left out"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +129,9 @@ func TestBadInput(t *testing.T) {
 			// Bad input is one line (only the bare command prints the usage).
 			if n := strings.Count(strings.TrimSuffix(stderr, "\n"), "\n") + 1; tt.args != nil && n != 1 {
 				t.Errorf("stderr is %d lines, want 1: %q", n, stderr)
+			}
+			if len(stderr) > 1000 {
+				t.Errorf("stderr is %d bytes, want a short line", len(stderr))
 			}
 			if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
 				t.Errorf("stderr shows a panic: %s", stderr)

@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,10 +39,10 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.broker, "broker", "", "broker adapter (see `mqbench list`)")
 	fs.StringVar(&f.scenario, "scenario", "", "scenario (see `mqbench list`)")
-	fs.StringVar(&f.addr, "addr", "", "broker address host:port (default: the broker's standard local port)")
+	fs.StringVar(&f.addr, "addr", "", "broker address host:port (default: the broker's standard local port; not for the memory broker)")
 	fs.StringVar(&f.profile, "profile", "", "durability profile: durable (default), fast, unsafe")
 	fs.StringVar(&f.workload, "workload", "", "workload YAML file with the scenario's settings")
-	fs.StringVar(&f.out, "out", "", "directory for result.json (default results/<UTC time>-<id>)")
+	fs.StringVar(&f.out, "out", "", "directory for result.json and report.html (default results/<UTC time>-<id>); checked before connecting, and refused if it already holds a result.json (never overwritten) or another run is using it")
 	fs.BoolVar(&f.quick, "quick", false, "short profile that finishes well under a minute")
 	fs.BoolVar(&f.verbose, "v", false, "log diagnostics to stderr")
 	fs.Float64Var(&f.rate, "rate", 0, "target rate per second (0 with the flag set = as fast as possible)")
@@ -47,7 +50,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.size, "size", 0, "message size in bytes")
 	fs.IntVar(&f.producers, "producers", 0, "producer goroutines")
 	fs.IntVar(&f.consumers, "consumers", 0, "consumer goroutines per group")
-	fs.DurationVar(&f.preflight, "preflight", 15*time.Second, "bound on connecting to the broker")
+	fs.DurationVar(&f.preflight, "preflight", 15*time.Second, "bound on connecting to the broker (> 0)")
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -83,6 +86,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
+	if err := checkConnFlags(ad, f, set); err != nil {
+		fmt.Fprintln(stderr, "mqbench run:", err)
+		return exitUsage
+	}
 	spec := runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true}
 	if ad.external && f.addr == "" {
 		// A broker mqbench started on this host: measure its CPU and memory.
@@ -102,16 +109,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // order, and validates the result.
 func buildConfig(sc scenarios.Scenario, f runFlags, set map[string]bool) (scenarios.Config, driver.Profile, error) {
 	cfg := sc.DefaultConfig(f.quick)
+	b := cfg.Base()
+	// Set first, so that a workload naming another scenario is one error.
+	b.Scenario = sc.Name()
 	if f.workload != "" {
 		if err := scenarios.LoadWorkload(f.workload, cfg); err != nil {
+			if other := guessScenario(f.workload, sc, f.quick, err); other != "" {
+				return nil, "", fmt.Errorf("%s: workload is for scenario %q, not %q (its fields are %s fields)", f.workload, other, sc.Name(), other)
+			}
 			return nil, "", err
 		}
 	}
-	b := cfg.Base()
-	if b.Scenario != "" && b.Scenario != sc.Name() {
-		return nil, "", fmt.Errorf("%s: workload is for scenario %q, not %q", f.workload, b.Scenario, sc.Name())
-	}
-	b.Scenario = sc.Name()
 	if set["rate"] {
 		b.Rate = f.rate
 	}
@@ -144,6 +152,93 @@ func buildConfig(sc scenarios.Scenario, f runFlags, set map[string]bool) (scenar
 	return cfg, p, err
 }
 
+// guessScenario names the other scenario a workload file without a
+// scenario key was written for: when err reports only unknown fields and
+// the file decodes without unknown fields into exactly that scenario's
+// configuration. Else it returns "".
+func guessScenario(path string, sc scenarios.Scenario, quick bool, err error) string {
+	var wes scenarios.WorkloadErrors
+	if !errors.As(err, &wes) {
+		return ""
+	}
+	for _, we := range wes {
+		if !strings.HasPrefix(we.Msg, "field ") || !strings.Contains(we.Msg, " not found") {
+			return ""
+		}
+	}
+	var found []string
+	for _, o := range scenarioList() {
+		if o.Name() == sc.Name() {
+			continue
+		}
+		cfg := o.DefaultConfig(quick)
+		if err := scenarios.LoadWorkload(path, cfg); !errors.As(err, &wes) {
+			found = append(found, o.Name())
+		}
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	return found[0]
+}
+
+// checkConnFlags rejects, before anything connects, connection flags that
+// cannot work: a --preflight that is not positive, --addr with the
+// in-process memory broker, and an --addr that is not host:port (with a
+// port 1..65535; Kafka takes a comma-separated list, RabbitMQ an amqp:// URL
+// too).
+func checkConnFlags(ad adapter, f runFlags, set map[string]bool) error {
+	if f.preflight <= 0 {
+		return fmt.Errorf("invalid --preflight %s: must be > 0", f.preflight)
+	}
+	if !set["addr"] {
+		return nil
+	}
+	if !ad.external {
+		return fmt.Errorf("--addr does not apply to the %s broker (it runs in-process); leave it out", ad.name)
+	}
+	parts := []string{f.addr}
+	if ad.name == "kafka" {
+		parts = strings.Split(f.addr, ",")
+	}
+	for _, p := range parts {
+		if err := checkAddr(strings.TrimSpace(p), ad.name == "rabbitmq"); err != nil {
+			return fmt.Errorf("invalid --addr %q: %w", scenarios.Clip(f.addr), err)
+		}
+	}
+	return nil
+}
+
+// checkAddr checks one host:port, or, when urls is set, an amqp:// or
+// amqps:// URL whose port, if any, is valid.
+func checkAddr(a string, urls bool) error {
+	if urls && strings.Contains(a, "://") {
+		u, err := url.Parse(a)
+		if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Hostname() == "" {
+			return errors.New("want host:port or amqp://user:pass@host:port/vhost")
+		}
+		if p := u.Port(); p != "" {
+			return checkPort(p)
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return errors.New("want host:port, e.g. 127.0.0.1:5672")
+	}
+	if host == "" && !urls {
+		return errors.New("want host:port: the host is missing")
+	}
+	return checkPort(port)
+}
+
+func checkPort(p string) error {
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 1 to 65535", p)
+	}
+	return nil
+}
+
 // runSpec is one broker × scenario cell to run.
 type runSpec struct {
 	adapter   adapter
@@ -163,7 +258,8 @@ type runSpec struct {
 }
 
 // runOne connects, runs the scenario and writes the result. It returns the
-// result (nil when nothing ran) and the exit code.
+// result (nil when nothing ran) and the exit code. The output directory is
+// checked and reserved (claimOut) before anything connects.
 func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.Result, int) {
 	runID := newRunID()
 	started := time.Now().UTC()
@@ -181,6 +277,12 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	if out == "" {
 		out = filepath.Join("results", res.ID)
 	}
+	release, err := claimOut(out, "result.json")
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench run:", err)
+		return nil, exitUsage
+	}
+	defer release()
 	logLevel := slog.LevelWarn
 	if s.verbose {
 		logLevel = slog.LevelDebug
@@ -191,25 +293,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	drv, err := s.adapter.new(pctx, driver.Config{Addr: s.addr, Profile: s.profile, Logger: log})
 	cancel()
 	if err != nil {
-		addr := s.addr
-		if addr == "" {
-			addr = s.adapter.defaultAddr
-		}
-		fmt.Fprintf(stderr, "mqbench run: %s at %s: %v\n", s.adapter.name, addr, err)
-		code := exitUnreachable
-		switch {
-		case errors.Is(err, errors.ErrUnsupported):
-			code = exitUsage
-		case ctx.Err() != nil:
-			code = exitInterrupted
-		}
-		// Record the failed cell, so a matrix report shows it.
-		res.Status, res.Error, res.FinishedAt = result.StatusFailed, fmt.Sprintf("%s at %s: %v", s.adapter.name, addr, err), time.Now().UTC()
-		res.Verdict = result.Verdict{Violations: []string{"could not run: " + res.Error}}
-		if werr := result.Write(out, res); werr != nil {
-			fmt.Fprintln(stderr, "mqbench run: writing result:", werr)
-		}
-		return res, code
+		return res, preflightFailed(ctx, s, res, out, err, stderr)
 	}
 	defer drv.Close()
 	info := drv.Info()
@@ -254,42 +338,120 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 			res.Config = got.Config
 		}
 	}
-	code := exitOK
+	code := settle(ctx, res, runErr)
+	code = writeOutputs(s, res, out, code, stdout, stderr)
+	if runErr != nil {
+		fmt.Fprintf(stderr, "mqbench run: %s/%s: %s\n", s.adapter.name, s.scenario.Name(), oneLine(runErr.Error()))
+	}
+	return res, code
+}
+
+// incomplete is the violation an interrupted run's verdict carries.
+const incomplete = "INCOMPLETE: the run was interrupted, so its accounting is not final (messages in flight count as lost) and it has no verdict"
+
+// settle sets the result's status and verdict from how the run ended and
+// returns the exit code. An interruption wins over an error it caused (a
+// connection cut short by Ctrl-C is not a failure): the user interrupted.
+func settle(ctx context.Context, res *result.Result, runErr error) int {
 	switch {
-	case runErr != nil:
-		res.Status, res.Error = result.StatusFailed, runErr.Error()
-		res.Verdict.Pass = false
-		res.Verdict.Violations = append(res.Verdict.Violations, "run failed: "+runErr.Error())
-		code = exitFailed
-		if errors.Is(runErr, driver.ErrUnreachable) || errors.Is(runErr, store.ErrUnreachable) {
-			code = exitUnreachable
-		}
 	case ctx.Err() != nil:
 		res.Status = result.StatusInterrupted
 		res.Accounting.Complete = false
+		res.Verdict.Pass = false
+		res.Verdict.Violations = append(res.Verdict.Violations, incomplete)
+		if runErr != nil {
+			res.Error = oneLine(runErr.Error())
+		}
+		return exitInterrupted
+	case runErr != nil:
+		res.Status, res.Error = result.StatusFailed, oneLine(runErr.Error())
+		res.Verdict.Pass = false
+		res.Verdict.Violations = append(res.Verdict.Violations, "run failed: "+res.Error)
+		if errors.Is(runErr, driver.ErrUnreachable) || errors.Is(runErr, store.ErrUnreachable) {
+			return exitUnreachable
+		}
+		return exitFailed
+	}
+	res.Status = result.StatusComplete
+	if !res.Verdict.Pass {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// preflightFailed records a run whose broker connection failed (so a matrix
+// report shows the cell) and returns the exit code: 130 when the user
+// interrupted, 2 for an unsupported combination, else 3.
+func preflightFailed(ctx context.Context, s runSpec, res *result.Result, out string, err error, stderr io.Writer) int {
+	addr := s.addr
+	if addr == "" {
+		addr = s.adapter.defaultAddr
+	}
+	msg := oneLine(fmt.Sprintf("%s at %s: %v", s.adapter.name, addr, err))
+	fmt.Fprintln(stderr, "mqbench run:", msg)
+	res.FinishedAt = time.Now().UTC()
+	code := exitUnreachable
+	switch {
+	case ctx.Err() != nil:
+		res.Status, res.Error = result.StatusInterrupted, msg
+		res.Verdict = result.Verdict{Violations: []string{incomplete + "; interrupted while connecting: " + msg}}
 		code = exitInterrupted
 	default:
-		res.Status = result.StatusComplete
-		if !res.Verdict.Pass {
-			code = exitFailed
+		if errors.Is(err, errors.ErrUnsupported) {
+			code = exitUsage
 		}
+		res.Status, res.Error = result.StatusFailed, msg
+		res.Verdict = result.Verdict{Violations: []string{"could not run: " + msg}}
 	}
-	if err := result.Write(out, res); err != nil {
-		fmt.Fprintln(stderr, "mqbench run: writing result:", err)
-		return res, exitUsage
+	if werr := result.Write(out, sanitize(res)); werr != nil {
+		fmt.Fprintln(stderr, "mqbench run: writing result:", oneLine(werr.Error()))
+		return writeFailed(code)
+	}
+	return code
+}
+
+// writeOutputs writes result.json and, when asked, report.html, and
+// returns the exit code: a write that failed never leaves it 0.
+func writeOutputs(s runSpec, res *result.Result, out string, code int, stdout, stderr io.Writer) int {
+	if err := result.Write(out, sanitize(res)); err != nil {
+		fmt.Fprintln(stderr, "mqbench run: writing result:", oneLine(err.Error()))
+		return writeFailed(code)
 	}
 	fmt.Fprintf(stdout, "result: %s\n", filepath.Join(out, "result.json"))
 	if s.report {
-		if path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{}); err != nil {
-			fmt.Fprintln(stderr, "mqbench run: writing report:", err)
-		} else {
-			fmt.Fprintf(stdout, "report: %s\n", path)
+		path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{})
+		if err != nil {
+			fmt.Fprintln(stderr, "mqbench run: writing report:", oneLine(err.Error()))
+			return writeFailed(code)
 		}
+		fmt.Fprintf(stdout, "report: %s\n", path)
 	}
-	if runErr != nil {
-		fmt.Fprintf(stderr, "mqbench run: %s/%s: %v\n", s.adapter.name, s.scenario.Name(), runErr)
+	return code
+}
+
+// writeFailed is the exit code after an output could not be written: the
+// run's own code when it already says something went wrong, else 2 (the
+// output directory is bad input), never 0.
+func writeFailed(code int) int {
+	if code == exitOK {
+		return exitUsage
 	}
-	return res, code
+	return code
+}
+
+// sanitize makes every error string of res one line (see oneLine) and
+// every number finite (see scrubNonFinite), so that res encodes, and
+// returns res.
+func sanitize(res *result.Result) *result.Result {
+	scrubNonFinite(res)
+	res.Error = oneLine(res.Error)
+	for i, v := range res.Verdict.Violations {
+		res.Verdict.Violations[i] = oneLine(v)
+	}
+	for i, n := range res.Notes {
+		res.Notes[i] = oneLine(n)
+	}
+	return res
 }
 
 func newRunID() uint64 {

@@ -14,7 +14,10 @@ import (
 // printSummary prints a one-screen summary of a result.
 func printSummary(w io.Writer, r *result.Result) {
 	verdict := "PASS"
-	if !r.Verdict.Pass {
+	switch {
+	case r.Status == result.StatusInterrupted:
+		verdict = "INCOMPLETE" // accounting not final: no verdict
+	case !r.Verdict.Pass:
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "\n%s / %s  profile=%s  status=%s  verdict=%s\n", r.Broker.Name, r.Scenario, r.Profile, r.Status, verdict)

@@ -80,6 +80,13 @@ func TestUnreachableBrokers(t *testing.T) {
 				if !strings.Contains(stderr, a.name) || !strings.Contains(stderr, addr) {
 					t.Errorf("stderr does not name broker and address: %s", stderr)
 				}
+				// Named once: the adapter's error does not repeat the prefix.
+				if n := strings.Count(stderr, a.name+" at "); n != 1 {
+					t.Errorf("stderr names %q %d times, want once: %s", a.name+" at ", n, stderr)
+				}
+				if n := strings.Count(strings.TrimSuffix(stderr, "\n"), "\n") + 1; n != 1 {
+					t.Errorf("stderr is %d lines, want 1: %q", n, stderr)
+				}
 				// The bound is the preflight flag plus slack for a loaded
 				// 2-core machine; a hang would take far longer.
 				if took > 30*time.Second {

@@ -43,7 +43,7 @@ type Config struct {
 // Validate checks every field and returns the first invalid one as a
 // *scenarios.FieldError.
 func (c *Config) Validate() error {
-	if err := c.ValidateCommon(); err != nil {
+	if err := scenarios.ValidateShared(c); err != nil {
 		return err
 	}
 	fe := func(field, msg string) error { return &scenarios.FieldError{Field: field, Msg: msg} }

@@ -6,6 +6,7 @@ package load
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
@@ -16,6 +17,12 @@ import (
 // loop: message i is intended at start + i/rate whatever the broker does, so
 // a stall shows up as latency. With rate 0 it is closed loop: each batch is
 // intended "now". Not safe for concurrent use: one per producer goroutine.
+//
+// A schedule never outlives its window: it yields no intended time at or
+// after end, and once the wall clock passes end + Overrun it ends even if
+// a producer that fell behind still owes messages (an unreachable rate
+// would otherwise keep it sending rate × duration messages long after the
+// run should have ended).
 type Schedule struct {
 	rate     float64
 	start    time.Time
@@ -25,9 +32,14 @@ type Schedule struct {
 	limit    int64
 }
 
+// Overrun is how long past its end a schedule still yields messages that
+// were due before the end, to a producer running behind.
+const Overrun = time.Second
+
 // WithLimit caps the schedule at n messages in all (n ≤ 0: no cap) and
 // returns s. With a cap an open-loop schedule yields exactly
-// min(n, rate × duration) messages.
+// min(n, rate × duration) messages to a producer that keeps up (one still
+// behind at end + Overrun is cut short there).
 func (s *Schedule) WithLimit(n int64) *Schedule {
 	s.limit = n
 	return s
@@ -37,13 +49,27 @@ func (s *Schedule) capped() bool { return s.limit > 0 && s.i >= s.limit }
 
 // NewSchedule returns a schedule of rate messages per second (0 = closed
 // loop) from start until end, yielding at most maxBatch (≥ 1) at a time.
+// A negative, NaN or infinite rate is treated as 0.
 func NewSchedule(rate float64, start, end time.Time, maxBatch int) *Schedule {
+	if !(rate > 0) || math.IsInf(rate, 0) {
+		rate = 0
+	}
 	return &Schedule{rate: rate, start: start, end: end, maxBatch: max(maxBatch, 1)}
 }
 
+// at is message i's intended time, computed in float seconds and clamped
+// to end, so no rate (however small) overflows the time.Duration.
 func (s *Schedule) at(i int64) time.Time {
-	return s.start.Add(time.Duration(float64(i) / s.rate * 1e9))
+	off := float64(i) / s.rate
+	if window := s.end.Sub(s.start).Seconds(); !(off < window) {
+		return s.end
+	}
+	return s.start.Add(time.Duration(off * 1e9))
 }
+
+// over reports whether the wall clock has passed the schedule's end plus
+// Overrun.
+func (s *Schedule) over(now time.Time) bool { return !now.Before(s.end.Add(Overrun)) }
 
 // Next waits until at least one message is due and appends the intended
 // send times of the due messages (at most maxBatch) to buf[:0]. It returns
@@ -65,7 +91,7 @@ func (s *Schedule) Next(ctx context.Context, buf []time.Time) ([]time.Time, bool
 		return buf, true
 	}
 	next := s.at(s.i)
-	if !next.Before(s.end) {
+	if !next.Before(s.end) || s.over(now) {
 		return buf, false
 	}
 	if wait := next.Sub(now); wait > 0 {

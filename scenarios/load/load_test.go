@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,57 @@ func TestScheduleCounts(t *testing.T) {
 					prev = at
 				}
 				n += len(buf)
+			}
+			if n != tt.want {
+				t.Fatalf("yielded %d, want %d", n, tt.want)
+			}
+		})
+	}
+}
+
+// TestScheduleNeverOutlivesItsWindow: whatever the rate, a schedule yields
+// no intended time at or after its end, and none once the wall clock is
+// past end + Overrun, so an unreachable rate cannot keep a producer
+// sending rate × duration messages long after the run.
+func TestScheduleNeverOutlivesItsWindow(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name       string
+		rate       float64
+		start, end time.Time
+		want       int // messages yielded in all
+	}{
+		{"end passed, backlog of an hour owed", 1000, now.Add(-time.Hour), now.Add(-2 * load.Overrun), 0},
+		{"unreachable rate, end passed", 1e12, now.Add(-time.Minute), now.Add(-2 * load.Overrun), 0},
+		{"tiny rate: the next message is past the end", 1e-300, now.Add(-time.Millisecond), now.Add(time.Hour), 1},
+		{"NaN rate is closed loop, end passed", math.NaN(), now.Add(-time.Hour), now.Add(-time.Second), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := load.NewSchedule(tt.rate, tt.start, tt.end, 64)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var buf []time.Time
+			n := 0
+			for calls := 0; ; calls++ {
+				var ok bool
+				buf, ok = s.Next(ctx, buf)
+				if !ok {
+					break
+				}
+				for _, at := range buf {
+					if !at.Before(tt.end) || at.Before(tt.start) {
+						t.Fatalf("intended time %v outside [%v, %v)", at, tt.start, tt.end)
+					}
+				}
+				n += len(buf)
+				if calls > 1000 {
+					t.Fatalf("still yielding after %d calls (%d messages)", calls, n)
+				}
+				if n >= tt.want {
+					// What remains would only be yielded by waiting: stop it.
+					cancel()
+				}
 			}
 			if n != tt.want {
 				t.Fatalf("yielded %d, want %d", n, tt.want)

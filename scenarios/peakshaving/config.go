@@ -56,7 +56,7 @@ type Config struct {
 // Validate checks every field and returns the first problem as a
 // *scenarios.FieldError.
 func (c *Config) Validate() error {
-	if err := c.ValidateCommon(); err != nil {
+	if err := scenarios.ValidateShared(c); err != nil {
 		return err
 	}
 	fe := func(field, msg string) error { return &scenarios.FieldError{Field: field, Msg: msg} }
@@ -65,12 +65,14 @@ func (c *Config) Validate() error {
 		return fe("size", fmt.Sprintf("must be at least %d bytes (envelope + request id)", bodyMin))
 	case c.Requests < 1 || c.Requests > 10_000_000:
 		return fe("requests", "must be between 1 and 10000000")
+	case c.Rate > 0 && float64(c.Requests)/c.Rate > scenarios.MaxDuration.Seconds():
+		return fe("rate", "too low: the burst (requests / rate) must last at most 24h")
 	case c.Stock < 1 || c.Stock > 1_000_000_000:
 		return fe("stock", "must be between 1 and 1000000000")
 	case c.Threshold < 1 || c.Threshold > 10_000_000:
 		return fe("threshold", "must be between 1 and 10000000")
-	case !(c.Capacity > 0) || c.Capacity > 1e6:
-		return fe("capacity", "must be > 0 and ≤ 1000000 requests per second")
+	case !(c.Capacity >= scenarios.MinRate) || c.Capacity > 1e6:
+		return fe("capacity", "must be between 0.001 and 1000000 requests per second")
 	case c.Admission != AdmissionAuto && c.Admission != AdmissionBroker && c.Admission != AdmissionApplication:
 		return fe("admission", fmt.Sprintf("unknown admission %q (valid: auto, broker, application)", c.Admission))
 	case c.Prefetch < 1 || c.Prefetch > 10000:

@@ -66,7 +66,8 @@ type Options struct {
 	// part of latency or throughput figures.
 	Warmup time.Duration
 	// Seconds sizes the timeline; later events land in the last second.
-	// Zero means 3600.
+	// Zero means 3600. The timeline's memory is allocated as seconds are
+	// used, not up front, so a large value costs nothing until reached.
 	Seconds int
 }
 
@@ -77,7 +78,7 @@ type Stick struct {
 	warmEndNs int64
 	groups    map[string]*group
 	order     []*group
-	timeline  []second
+	timeline  table[secondsChunk] // allocated as used; opts.Seconds long
 
 	mu        sync.Mutex
 	producers []*Producer
@@ -92,6 +93,11 @@ type Stick struct {
 type second struct {
 	sent, confirmed, received, errors atomic.Int64
 }
+
+// secondsChunk is the unit the timeline grows by.
+type secondsChunk [secondsPerChunk]second
+
+const secondsPerChunk = 64
 
 type group struct {
 	name       string
@@ -121,7 +127,6 @@ func New(opts Options) *Stick {
 		start:     opts.Start,
 		warmEndNs: opts.Start.Add(opts.Warmup).UnixNano(),
 		groups:    map[string]*group{},
-		timeline:  make([]second, opts.Seconds),
 	}
 	for _, g := range opts.Groups {
 		gr := &group{name: g}
@@ -138,14 +143,14 @@ func (s *Stick) RunID() uint64 { return s.opts.RunID }
 func (s *Stick) Start() time.Time { return s.start }
 
 func (s *Stick) slot(ns int64) *second {
-	i := int((ns - s.start.UnixNano()) / int64(time.Second))
+	i := (ns - s.start.UnixNano()) / int64(time.Second)
 	if i < 0 {
 		i = 0
 	}
-	if i >= len(s.timeline) {
-		i = len(s.timeline) - 1
+	if i >= int64(s.opts.Seconds) {
+		i = int64(s.opts.Seconds) - 1
 	}
-	return &s.timeline[i]
+	return &s.timeline.get(uint64(i/secondsPerChunk), true)[i%secondsPerChunk]
 }
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histSig) }
@@ -452,10 +457,16 @@ func (s *Stick) Summary(complete bool) Summary {
 }
 
 func (s *Stick) timelineLocked() []result.Second {
+	chunks := s.timeline.all()
+	at := func(i int) *second {
+		if c := chunks[i/secondsPerChunk]; c != nil {
+			return &c[i%secondsPerChunk]
+		}
+		return nil
+	}
 	last := -1
-	for i := range s.timeline {
-		t := &s.timeline[i]
-		if t.sent.Load()+t.received.Load()+t.confirmed.Load()+t.errors.Load() > 0 {
+	for i := range len(chunks) * secondsPerChunk {
+		if t := at(i); t != nil && t.sent.Load()+t.received.Load()+t.confirmed.Load()+t.errors.Load() > 0 {
 			last = i
 		}
 	}
@@ -463,8 +474,10 @@ func (s *Stick) timelineLocked() []result.Second {
 	out := make([]result.Second, 0, last+1)
 	var cumConf, cumRecv int64
 	for i := 0; i <= last; i++ {
-		t := &s.timeline[i]
-		sec := result.Second{T: i, Sent: t.sent.Load(), Confirmed: t.confirmed.Load(), Received: t.received.Load(), Errors: t.errors.Load()}
+		sec := result.Second{T: i}
+		if t := at(i); t != nil {
+			sec.Sent, sec.Confirmed, sec.Received, sec.Errors = t.sent.Load(), t.confirmed.Load(), t.received.Load(), t.errors.Load()
+		}
 		cumConf += sec.Confirmed
 		cumRecv += sec.Received
 		sec.Backlog = max(0, (cumConf*groups-cumRecv)/groups)

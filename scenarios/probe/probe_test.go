@@ -184,3 +184,39 @@ func TestTimelineBacklog(t *testing.T) {
 		t.Fatalf("timeline %+v", tl)
 	}
 }
+
+// TestTimelineSizes: the timeline costs memory only for the seconds that
+// happened, so a Stick sized for years (a huge duration) is cheap, and
+// events past the size land in its last second.
+func TestTimelineSizes(t *testing.T) {
+	tests := []struct {
+		name    string
+		seconds int
+		at      []time.Duration // receive times of the messages, from t0
+		wantLen int
+		wantT   int // second of the last entry
+	}{
+		{"years, events in the first seconds", 1 << 46, []time.Duration{0, 1500 * time.Millisecond}, 2, 1},
+		{"years, an event after 3 days", 1 << 46, []time.Duration{72 * time.Hour}, 72*3600 + 1, 72 * 3600},
+		{"short, late event clamped to the last second", 3, []time.Duration{time.Hour}, 3, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Now()
+			st := New(Options{RunID: 1, Groups: []string{"g"}, Start: t0, Seconds: tt.seconds})
+			bodies := sendBatch(st.Producer(0), len(tt.at), t0, make([]error, len(tt.at)))
+			c := st.Consumer("g")
+			for i, d := range tt.at {
+				c.Record(bodies[i], t0.Add(d))
+			}
+			sum := st.Summary(true)
+			tl := sum.Timeline
+			if len(tl) != tt.wantLen || tl[len(tl)-1].T != tt.wantT || tl[len(tl)-1].Received == 0 {
+				t.Fatalf("timeline of %d seconds, last %+v; want %d, last at %d", len(tl), tl[len(tl)-1], tt.wantLen, tt.wantT)
+			}
+			if sum.Accounting.Received != int64(len(tt.at)) || sum.Accounting.Lost != 0 {
+				t.Fatalf("accounting %+v", sum.Accounting)
+			}
+		})
+	}
+}

@@ -15,7 +15,7 @@ type Config struct {
 
 // Validate checks every field.
 func (c *Config) Validate() error {
-	if err := c.ValidateCommon(); err != nil {
+	if err := scenarios.ValidateShared(c); err != nil {
 		return err
 	}
 	if c.Batch < 1 || c.Batch > 10000 {

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -59,7 +60,8 @@ const ConnectTimeout = 10 * time.Second
 const OpenTimeout = 30 * time.Second
 
 // ErrUnreachable is wrapped by Open's error when the PostgreSQL server could
-// not be reached: the connection was refused, or it timed out.
+// not be reached: the connection was refused, it timed out, or what
+// answered was not PostgreSQL.
 var ErrUnreachable = errors.New("database unreachable")
 
 // CheckURL validates a scenario's database_url setting without connecting:
@@ -241,9 +243,17 @@ func (e *openError) Unwrap() error { return e.err }
 // Is makes errors.Is(err, ErrUnreachable) hold for network causes.
 func (e *openError) Is(target error) bool { return target == ErrUnreachable && e.unreachable() }
 
+// unreachable: the network failed, the attempt timed out, or no PostgreSQL
+// server answered (the connection failed without a PostgreSQL error, e.g.
+// something else listens on the port and answers garbage). A server that
+// answered with its own error (bad password, unknown database) is
+// reachable.
 func (e *openError) unreachable() bool {
 	var ne net.Error
-	return errors.As(e.err, &ne) || errors.Is(e.err, context.DeadlineExceeded)
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	return errors.As(e.err, &ne) || errors.Is(e.err, context.DeadlineExceeded) ||
+		(errors.As(e.err, &ce) && !errors.As(e.err, &pe))
 }
 
 // setup limits d to one connection, connects, creates schema sch (unless

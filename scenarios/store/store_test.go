@@ -326,6 +326,12 @@ func TestPostgresUnreachable(t *testing.T) {
 		{"refused", refusedAddr, "sslmode=disable"},
 		{"refused, TLS then plain", refusedAddr, "sslmode=prefer"},
 		{"silent", silent.Addr().String(), "sslmode=disable&connect_timeout=1"},
+		// Not a PostgreSQL server: something else answers on the port.
+		{"HTTP server", garbageListener(t, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"), "sslmode=disable&connect_timeout=2"},
+		{"HTTP server, TLS then plain", garbageListener(t, "HTTP/1.1 400 Bad Request\r\n\r\n"), "sslmode=prefer&connect_timeout=2"},
+		{"SSH banner", garbageListener(t, "SSH-2.0-OpenSSH_9.6\r\n"), "sslmode=disable&connect_timeout=2"},
+		{"binary noise", garbageListener(t, "\x00\xff\xfe\x01\x02\x03\x04\x05\x06\x07\x08"), "sslmode=disable&connect_timeout=2"},
+		{"closes at once", garbageListener(t, ""), "sslmode=disable&connect_timeout=2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,4 +355,31 @@ func TestPostgresUnreachable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// garbageListener accepts connections, writes reply to each, and closes it:
+// a server on the port that is not PostgreSQL.
+func garbageListener(t *testing.T, reply string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 512)
+				_, _ = c.Read(buf) // the startup or TLS request
+				_, _ = c.Write([]byte(reply))
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }

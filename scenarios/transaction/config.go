@@ -71,14 +71,19 @@ type Config struct {
 }
 
 // maxOrders bounds the orders the open-loop schedule can produce.
+// It saturates at 1<<62 instead of overflowing.
 func (c *Config) maxOrders() int64 {
-	return int64(math.Ceil(c.Rate*(c.Warmup+c.Duration).Seconds())) + int64(c.Producers)
+	n := math.Ceil(c.Rate*(c.Warmup+c.Duration).Seconds()) + float64(c.Producers)
+	if !(n < 1<<62) {
+		return 1 << 62
+	}
+	return int64(n)
 }
 
 // Validate checks every field and returns the first problem as a
 // *scenarios.FieldError.
 func (c *Config) Validate() error {
-	if err := c.ValidateCommon(); err != nil {
+	if err := scenarios.ValidateShared(c); err != nil {
 		return err
 	}
 	fe := func(field, msg string) error { return &scenarios.FieldError{Field: field, Msg: msg} }
