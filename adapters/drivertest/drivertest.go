@@ -151,6 +151,7 @@ func Run(t *testing.T, h Harness) {
 		{"CloseUnblocksReceive", s.testCloseUnblocks},
 		{"ReceiveHonoursContext", s.testReceiveContext},
 		{"SendAfterClose", s.testSendAfterClose},
+		{"Durability", s.testDurability},
 		{"Transaction", s.testTransaction},
 		{"Persistence", s.testPersistence}, // last: it restarts the broker
 	}

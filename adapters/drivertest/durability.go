@@ -160,3 +160,25 @@ func (s *suite) testPersistence(t *testing.T) {
 	c := s.consumer(t, d2, dest, dest.Groups[0], 0)
 	expectExactly(t, "confirmed durable messages after a restart", s.collect(t, c, id, n, true), seq(0, n))
 }
+
+// testDurability reads back what a durable confirm promises, where the
+// driver can: a driver that declares Persistent must promise a sync to disk,
+// so that every broker's durable profile means the same thing.
+func (s *suite) testDurability(t *testing.T) {
+	dr, ok := s.drv.(driver.DurabilityReader)
+	if !ok {
+		t.Skip("the driver does not implement driver.DurabilityReader")
+	}
+	dest := s.setup(t, "durability", 1, 1)
+	du, err := dr.Durability(s.ctx(t), dest)
+	if err != nil {
+		t.Fatalf("Durability: %v", err)
+	}
+	t.Logf("durable profile: %s (verified %v; %s: %v)", du.Promise, du.Verified, du.Source, du.Settings)
+	if du.Promise == "" || du.Source == "" || len(du.Settings) == 0 {
+		t.Fatalf("Durability = %+v: want a promise, a source and the settings read", du)
+	}
+	if s.caps.Persistent && !du.Synced {
+		t.Fatalf("durable profile promises %q: a Persistent driver must sync to disk before it confirms", du.Promise)
+	}
+}

@@ -246,3 +246,18 @@ func (d *Driver) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Durability implements driver.DurabilityReader: the memory broker keeps
+// messages in this process only, whatever the profile; its simulated disk
+// is what survives Broker.Restart, so a confirm counts as synced to it.
+func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (driver.Durability, error) {
+	if _, err := d.lookup(dest); err != nil {
+		return driver.Durability{}, err
+	}
+	return driver.Durability{
+		Promise:  "stored in the in-process broker, which keeps it across a simulated restart; nothing reaches a real disk",
+		Synced:   true,
+		Replicas: 1,
+		Settings: map[string]string{"storage": "memory"}, Source: "the in-process broker", Verified: true,
+	}, nil
+}

@@ -192,6 +192,9 @@ func TestRunMemoryPubsubAccountsEveryMessage(t *testing.T) {
 	if r.Latency["end_to_end"] == nil || r.Latency["end_to_end"].Count == 0 {
 		t.Fatal("no end-to-end latency")
 	}
+	if du := r.Broker.Durability; du == nil || !du.Verified || du.Settings["storage"] != "memory" {
+		t.Fatalf("durability read back %+v, want the memory broker's verified in-memory promise", du)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 		t.Fatalf("report.html: %v", err)
 	}

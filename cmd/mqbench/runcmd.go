@@ -296,20 +296,8 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 		return res, preflightFailed(ctx, s, res, out, err, stderr)
 	}
 	defer drv.Close()
-	info := drv.Info()
-	res.Broker = result.Broker{Name: info.Name, Client: info.Client, ClientVersion: info.ClientVersion,
-		Protocol: info.Protocol, Version: info.BrokerVersion, Addr: s.addr, Capabilities: info.Capabilities}
-	if s.launcher != nil && s.adapter.external {
-		if sts, err := s.launcher.Status(ctx, []string{s.adapter.name}); err == nil && len(sts) == 1 {
-			if res.Broker.Version == "" && sts[0].Version != "" {
-				res.Broker.Version = sts[0].Version
-				res.Notes = append(res.Notes, "broker version read by the launcher, not over the protocol")
-			}
-			if sts[0].Durability != "" {
-				res.Notes = append(res.Notes, "broker disk setting: "+sts[0].Durability)
-			}
-		}
-	}
+	prefix := fmt.Sprintf("mqb%08x", uint32(runID))
+	describeBroker(ctx, s, drv, prefix, res)
 
 	work, err := os.MkdirTemp("", "mqbench-work-")
 	if err != nil {
@@ -321,7 +309,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	prog := newProgress(stderr, fmt.Sprintf("%s/%s", s.adapter.name, s.scenario.Name()))
 	env := scenarios.Env{
 		Driver: drv, Profile: s.profile, RunID: runID,
-		Prefix:  fmt.Sprintf("mqb%08x", uint32(runID)),
+		Prefix:  prefix,
 		WorkDir: work, Log: log, Progress: prog.update,
 	}
 	meter := startCostMeter(s.pids)
@@ -348,6 +336,31 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 
 // incomplete is the violation an interrupted run's verdict carries.
 const incomplete = "INCOMPLETE: the run was interrupted, so its accounting is not final (messages in flight count as lost) and it has no verdict"
+
+// describeBroker fills res.Broker from the driver, the launcher's status
+// (when mqbench started the broker) and what a confirm promises as read back
+// from the broker.
+func describeBroker(ctx context.Context, s runSpec, drv driver.Driver, prefix string, res *result.Result) {
+	info := drv.Info()
+	res.Broker = result.Broker{Name: info.Name, Client: info.Client, ClientVersion: info.ClientVersion,
+		Protocol: info.Protocol, Version: info.BrokerVersion, Addr: s.addr, Capabilities: info.Capabilities}
+	if s.launcher != nil && s.adapter.external {
+		if sts, err := s.launcher.Status(ctx, []string{s.adapter.name}); err == nil && len(sts) == 1 {
+			if res.Broker.Version == "" && sts[0].Version != "" {
+				res.Broker.Version = sts[0].Version
+				res.Notes = append(res.Notes, "broker version read by the launcher, not over the protocol")
+			}
+			if sts[0].Durability != "" {
+				res.Notes = append(res.Notes, "broker disk setting: "+sts[0].Durability)
+			}
+		}
+	}
+	du, note := readDurability(ctx, drv, prefix)
+	res.Broker.Durability = du
+	if note != "" {
+		res.Notes = append(res.Notes, note)
+	}
+}
 
 // settle sets the result's status and verdict from how the run ended and
 // returns the exit code. An interruption wins over an error it caused (a

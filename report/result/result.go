@@ -65,6 +65,9 @@ type Broker struct {
 	Version       string              `json:"version"`
 	Addr          string              `json:"addr"`
 	Capabilities  driver.Capabilities `json:"capabilities"`
+	// Durability is what a confirm promised in this run, as read back from
+	// the broker (absent in results written before it was recorded).
+	Durability *driver.Durability `json:"durability,omitempty"`
 }
 
 // Environment describes the host the run happened on.
