@@ -27,6 +27,9 @@ func printSummary(w io.Writer, r *result.Result) {
 	a := r.Accounting
 	fmt.Fprintf(w, "messages: sent %d  confirmed %d  unconfirmed %d  received %d  lost %d  duplicated %d  reordered %d  (groups %d)\n",
 		a.Sent, a.Confirmed, a.Unconfirmed, a.Received, a.Lost, a.Duplicated, a.Reordered, a.Groups)
+	if a.Unsent > 0 {
+		fmt.Fprintf(w, "unsent: %d messages the open-loop schedule owed when the producers, still behind, stopped 1 s after the load window\n", a.Unsent)
+	}
 	fmt.Fprintf(w, "throughput: sent %.0f msg/s  received %.0f msg/s  %.2f MB/s\n",
 		r.Throughput.SentPerS, r.Throughput.ReceivedPerS, r.Throughput.MBPerS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -123,6 +123,11 @@ type Accounting struct {
 	Duplicated int64 `json:"duplicated"` // deliveries of a message the group had already received
 	Reordered  int64 `json:"reordered"`  // arrived below the highest sequence its consumer had seen from that producer
 	Foreign    int64 `json:"foreign"`    // other run ids or not envelopes; ignored
+	// Unsent counts open-loop messages the schedule owed but never sent:
+	// a producer still behind one second after the load window ended stops
+	// there, so a broker that stalls at the end shows here rather than in
+	// the latency figures. Not part of Sent.
+	Unsent int64 `json:"unsent,omitempty"`
 	Groups     int   `json:"groups"`     // consumer groups that each should receive every message
 	// Complete is false when the run was interrupted before the drain.
 	Complete bool `json:"complete"`

@@ -71,6 +71,23 @@ func (s *Schedule) at(i int64) time.Time {
 // Overrun.
 func (s *Schedule) over(now time.Time) bool { return !now.Before(s.end.Add(Overrun)) }
 
+// Unsent returns how many messages due before the end the schedule has not
+// yielded: after it ended early because the producer fell behind (see
+// Overrun), the messages it owed and never sent. Zero for a closed loop.
+func (s *Schedule) Unsent() int64 {
+	if s.rate <= 0 {
+		return 0
+	}
+	due := math.Ceil(s.end.Sub(s.start).Seconds() * s.rate)
+	if s.limit > 0 {
+		due = min(due, float64(s.limit))
+	}
+	if n := due - float64(s.i); n > 0 {
+		return int64(n)
+	}
+	return 0
+}
+
 // Next waits until at least one message is due and appends the intended
 // send times of the due messages (at most maxBatch) to buf[:0]. It returns
 // false once the schedule has ended or ctx is done.
@@ -130,6 +147,9 @@ func Produce(ctx context.Context, p driver.Producer, pr *probe.Producer, s *Sche
 		var ok bool
 		times, ok = s.Next(ctx, times)
 		if !ok {
+			if ctx.Err() == nil {
+				pr.Unsent(s.Unsent())
+			}
 			return failed, last
 		}
 		for len(bufs) < len(times) {

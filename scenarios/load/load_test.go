@@ -255,3 +255,32 @@ func TestConsumeSurvivesBrokerErrors(t *testing.T) {
 		t.Fatalf("accounting %+v", a)
 	}
 }
+
+// TestScheduleCountsWhatItNeverSent: a schedule cut short because its
+// producer fell behind says how many due messages it never yielded; one that
+// ran its course, or a closed loop, owes nothing.
+func TestScheduleCountsWhatItNeverSent(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name       string
+		rate       float64
+		start, end time.Time
+		limit      int64
+		want       int64
+	}{
+		{"an hour at 1000/s owed, end passed", 1000, now.Add(-time.Hour), now.Add(-2 * load.Overrun), 0, (3600 - 2) * 1000},
+		{"the cap bounds what is owed", 1000, now.Add(-time.Hour), now.Add(-2 * load.Overrun), 500, 500},
+		{"closed loop owes nothing", 0, now.Add(-time.Hour), now.Add(-2 * load.Overrun), 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := load.NewSchedule(tt.rate, tt.start, tt.end, 1000).WithLimit(tt.limit)
+			if buf, ok := s.Next(context.Background(), nil); ok || len(buf) != 0 {
+				t.Fatalf("Next after end + Overrun yielded %d messages, ok %v", len(buf), ok)
+			}
+			if got := s.Unsent(); got != tt.want {
+				t.Fatalf("Unsent() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

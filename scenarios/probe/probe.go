@@ -176,6 +176,7 @@ type Producer struct {
 	publish, publishRaw, schedule *hdrhistogram.Histogram
 
 	nSent, nConfirmed, nRejected, nUnconfirmed int64
+	nUnsent                                    int64
 	measuredSent, measuredBytes                int64
 	firstNs, lastNs                            int64
 }
@@ -259,6 +260,10 @@ func (p *Producer) Sent(msgs []driver.Message, err error, at time.Time) (confirm
 	p.s.confirmed.Add(int64(confirmed))
 	return confirmed, rejected
 }
+
+// Unsent records n messages the producer's open-loop schedule owed but
+// never handed to Send (the schedule ended while the producer was behind).
+func (p *Producer) Unsent(n int64) { p.nUnsent += n }
 
 // Kind classifies a delivery.
 type Kind int
@@ -387,6 +392,7 @@ func (s *Stick) Summary(complete bool) Summary {
 		a.Confirmed += p.nConfirmed
 		a.Unconfirmed += p.nUnconfirmed
 		a.Rejected += p.nRejected
+		a.Unsent += p.nUnsent
 		pub.Merge(p.publish)
 		pubRaw.Merge(p.publishRaw)
 		sched.Merge(p.schedule)
