@@ -28,7 +28,7 @@ func (rn *runner) assemble(r *rig, m *measured) {
 	if m.search.Best >= 0 {
 		b := m.search.Steps[m.search.Best]
 		res.Latency, res.Throughput = b.Latency, b.Throughput
-		res.SetMetric(HarnessLateness, b.ScheduleP99, "ms")
+		res.SetMetric(ScheduleDelayP99, b.ScheduleP99, "ms")
 		if n := b.Received * b.Window.Seconds(); b.CPUKnown && n > 0 {
 			res.SetMetric(CPUPerMillion, b.CPUSeconds/(n/1e6), "s")
 		} else {
@@ -49,6 +49,13 @@ func (rn *runner) assemble(r *rig, m *measured) {
 		res.SetMetric(DrainOnlyMBs, rn.mbs(m.drainOnly), "MB/s")
 	}
 	rn.harnessLimits(m.ceiling, top, po.rate, m.drainOnly)
+	if f := m.floor; f != nil {
+		res.SetMetric(HarnessFloorPublishP99, f.PublishP99, "ms")
+		res.SetMetric(HarnessFloorE2EP99, f.EndToEndP99, "ms")
+		res.SetMetric(HarnessFloorScheduleP99, f.ScheduleP99, "ms")
+		obj := ms(c.Objective)
+		res.SetMetric(HarnessLimitedLatency, b2f(f.PublishP99 >= obj/2 || f.EndToEndP99 >= obj/2), "bool")
+	}
 	res.Series = series(steps)
 	rn.verdict(m, top)
 }
@@ -124,7 +131,7 @@ func series(steps []Step) map[string][]float64 {
 	add := func(k string, v float64) { out[k] = append(out[k], v) }
 	cpu := len(steps) > 0
 	for _, s := range steps {
-		add(SeriesStepStart, math.Floor(s.Start.Seconds()))
+		add(SeriesStepStart, math.Round(s.Start.Seconds()*1000)/1000)
 		add(SeriesStepRate, s.Target)
 		add(SeriesStepReceived, s.Received)
 		add(SeriesStepP99, s.PublishP99)

@@ -28,10 +28,20 @@ const (
 	// reference broker. Absent when Env.Reference is nil.
 	HarnessCeilingMsgs = "harness_ceiling_msgs"
 	HarnessCeilingMBs  = "harness_ceiling_mbs"
-	// HarnessLateness is the schedule delay p99 (ms) of the maximum step:
-	// how late mqbench itself sent, the floor under the broker's
-	// latencies.
-	HarnessLateness = "harness_lateness_p99_ms"
+	// ScheduleDelayP99 is the schedule delay p99 (ms, actual − intended
+	// send time) of the maximum step: the schedule's own lateness plus the
+	// wait behind Sends the broker was slow to confirm.
+	ScheduleDelayP99 = "schedule_delay_p99_ms"
+	// HarnessFloorPublishP99, HarnessFloorE2EP99 and
+	// HarnessFloorScheduleP99 (ms) are the p99s of one step at the
+	// maximum's rate through the reference broker: what mqbench itself
+	// adds at that rate, the floor under the broker's latencies.
+	// HarnessLimitedLatency is 1 when that floor reaches half the
+	// objective. Absent when Env.Reference is nil or no maximum was found.
+	HarnessFloorPublishP99  = "harness_floor_publish_p99_ms"
+	HarnessFloorE2EP99      = "harness_floor_e2e_p99_ms"
+	HarnessFloorScheduleP99 = "harness_floor_schedule_p99_ms"
+	HarnessLimitedLatency   = "harness_limited_latency"
 	// PublishOnlyMsgs and PublishOnlyMBs are the confirmed publish rate
 	// with no consumer receiving; PublishOnlyP99 its publish p99 (ms).
 	PublishOnlyMsgs = "publish_only_msgs"
@@ -72,7 +82,7 @@ const HarnessLimitFraction = 0.5
 // order the steps ran (search steps, then curve steps), NOT one per
 // second; SeriesStepStart places each on the timeline.
 const (
-	SeriesStepStart     = "step_start_s"         // second of the run the step began
+	SeriesStepStart     = "step_start_s"         // when the step began, seconds from the run's start
 	SeriesStepRate      = "step_rate"            // target rate, msg/s
 	SeriesStepReceived  = "step_received"        // received rate over the window, msg/s
 	SeriesStepP99       = "step_p99_ms"          // publish p99

@@ -6,7 +6,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 )
@@ -23,6 +22,7 @@ type runner struct {
 // measured is everything the broker's phases produced.
 type measured struct {
 	ceiling     float64 // harness ceiling, msg/s; 0 = not measured
+	floor       *Step   // the maximum's rate through the reference broker; nil = not measured
 	publishOnly closedLoop
 	drainOnly   float64
 	drained     bool // drain-only emptied the backlog
@@ -81,6 +81,10 @@ func run(ctx context.Context, env scenarios.Env, c *Config) (*result.Result, err
 	stop()
 	m.interrupted = ctx.Err() != nil
 	m.complete = !m.interrupted && drained
+	if top := m.search.Max(); top > 0 && !m.interrupted {
+		env.Report("harness floor", rn.done())
+		m.floor = rn.measureFloor(ctx, top)
+	}
 	rn.assemble(r, &m)
 	return rn.res, err
 }
@@ -158,34 +162,6 @@ func (rn *runner) curve(ctx context.Context, r *rig, o Outcome) []Step {
 		out = append(out, s)
 	}
 	return out
-}
-
-// measureCeiling runs the pipeline through Env.Reference and returns its
-// received rate (0 when not measured), noting its accounting.
-func (rn *runner) measureCeiling(ctx context.Context) float64 {
-	env := rn.env
-	if env.Reference == nil {
-		rn.notef("harness ceiling not measured (no reference broker): broker figures are not checked against mqbench's own limit")
-		return 0
-	}
-	drv, err := env.Reference(ctx, driver.Config{Profile: env.Profile, Logger: env.Log})
-	if err != nil {
-		rn.notef("harness ceiling not measured: reference broker: %v", err)
-		return 0
-	}
-	defer drv.Close()
-	start := time.Now()
-	r, err := openRig(ctx, drv, env.Prefix+"-ceiling", rn.c, env.RunID^(1<<63), start, rn.seconds, env.Log)
-	if err != nil {
-		rn.notef("harness ceiling not measured: %v", err)
-		return 0
-	}
-	defer r.close(ctx)
-	out := r.ceiling(ctx)
-	a := out.st.Summary(true).Accounting
-	rn.notef("harness ceiling: closed loop through the in-process reference broker, same producers, consumers, batch and size: %.0f msg/s received (sent %d, received %d, lost %d, duplicated %d; not part of the accounting)",
-		out.rate, a.Sent, a.Received, a.Lost, a.Duplicated)
-	return out.rate
 }
 
 // totals sums the accounting of every stick of r and merges their

@@ -16,6 +16,7 @@ const RateTolerance = 0.02
 const (
 	KindSearch = "search" // a step of the search for the maximum
 	KindCurve  = "curve"  // a point of the latency–throughput curve
+	KindFloor  = "floor"  // the maximum's rate through the reference broker
 )
 
 // Step is one open-loop step at one target rate: what was measured and
