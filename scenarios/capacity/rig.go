@@ -172,7 +172,8 @@ func (r *rig) consume(ctx context.Context, current *probe.Stick) (stop func() []
 }
 
 // receive is one consumer's loop until ctx is done: record, then ack (with
-// r.ackCtx). Broker errors back off and retry, as in load.Consume.
+// r.ackCtx, bounded by Drain). Broker errors back off and retry, as in
+// load.Consume.
 func (r *rig) receive(ctx context.Context, cn driver.Consumer, rt *router) error {
 	var b load.Backoff
 	for {
@@ -188,7 +189,9 @@ func (r *rig) receive(ctx context.Context, cn driver.Consumer, rt *router) error
 		for _, d := range ds {
 			rt.record(d.Body, now)
 		}
-		load.Settle(r.ackCtx, cn, ds, nil)
+		actx, cancel := context.WithTimeout(r.ackCtx, r.c.Drain)
+		load.Settle(actx, cn, ds, nil)
+		cancel()
 	}
 }
 

@@ -12,6 +12,10 @@ import (
 // and still count as sustained (a fraction of the target).
 const RateTolerance = 0.02
 
+// minShortfall is the shortfall, in messages over a step's window, that
+// the received-rate rule always allows.
+const minShortfall = 2
+
 // Step kinds.
 const (
 	KindSearch = "search" // a step of the search for the maximum
@@ -70,7 +74,9 @@ type Rules struct {
 // Judge sets s.Allowance, s.Sustained and s.Reasons. A step is sustained
 // when every one of these holds:
 //   - it ran to its end (not interrupted);
-//   - its received rate is at least (1 − RateTolerance) × the target;
+//   - its received rate is at least (1 − RateTolerance) × the target
+//     (over the window, a shortfall of minShortfall messages is always
+//     allowed: at a few messages per second one message is more than 2%);
 //   - its backlog grew over the window by at most the allowance: the
 //     largest of RateTolerance × the window's messages, target ×
 //     Objective (what the latency objective lets be in flight) and Slack;
@@ -84,10 +90,11 @@ func (r Rules) Judge(s *Step) {
 	if s.Interrupted {
 		fail("interrupted")
 	}
-	if floor := (1 - r.RateTolerance) * s.Target; s.Received < floor {
-		fail("received %.0f msg/s, under %.0f (target − %g%%)", s.Received, floor, 100*r.RateTolerance)
+	w := s.Window.Seconds()
+	if short := (s.Target - s.Received) * w; short > max(r.RateTolerance*s.Target*w, minShortfall) {
+		fail("received %.0f msg/s, under %.0f (target − %g%%)", s.Received, (1-r.RateTolerance)*s.Target, 100*r.RateTolerance)
 	}
-	s.Allowance = max(int64(r.RateTolerance*s.Target*s.Window.Seconds()), int64(s.Target*r.Objective.Seconds()), s.Slack)
+	s.Allowance = max(int64(r.RateTolerance*s.Target*w), int64(s.Target*r.Objective.Seconds()), s.Slack)
 	if growth := s.BacklogEnd - s.BacklogStart; growth > s.Allowance {
 		fail("backlog grew by %d messages over the window (allowed %d)", growth, s.Allowance)
 	}

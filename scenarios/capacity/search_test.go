@@ -33,6 +33,9 @@ func TestJudge(t *testing.T) {
 		{"received exactly target − 2%", func(s *capacity.Step) { s.Received = 980 }, true, 0},
 		{"received under target − 2%", func(s *capacity.Step) { s.Received = 979 }, false, 0},
 		{"received above target", func(s *capacity.Step) { s.Received = 1100 }, true, 0},
+		// At 10 msg/s over 2 s, 2 messages short (10%) is still allowed, 3 are not.
+		{"low rate, two messages short", func(s *capacity.Step) { s.Target, s.Received = 10, 9 }, true, 0},
+		{"low rate, three messages short", func(s *capacity.Step) { s.Target, s.Received = 10, 8.5 }, false, 0},
 		// 1000 msg/s × 2 s × 2% = 40; × 50 ms = 50; slack 100: allowance 100.
 		{"backlog grew by the allowance", func(s *capacity.Step) { s.BacklogEnd = s.BacklogStart + 100 }, true, 100},
 		{"backlog grew past the allowance", func(s *capacity.Step) { s.BacklogEnd = s.BacklogStart + 101 }, false, 100},
