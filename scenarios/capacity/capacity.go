@@ -34,10 +34,12 @@
 //
 // Bounds: every step ends by its deadline (start + Warmup + Duration +
 // Drain; sends still pending then are unconfirmed); the search runs at most
-// MaxSteps steps, never above MaxRate nor below MinRate; no step starts
-// once Budget has passed since the run began. On ctx cancellation the run
-// stops within one poll interval of its current phase and returns what it
-// measured with Accounting.Complete false.
+// MaxSteps steps, never above MaxRate nor below MinRate; a step (search or
+// curve) starts only if its measured window ends within Budget of the
+// run's start. On ctx cancellation the current phase stops (sends and
+// receives are cancelled, acks are bounded by Drain), the remaining phases
+// are skipped, and the run returns what it measured with
+// Accounting.Complete false and a nil error.
 //
 // Every message of the broker's phases is accounted in the result's
 // Accounting, summed over one probe.Stick per phase and step (each with its
@@ -48,8 +50,8 @@
 // maximum step's latencies and throughput as Latency and Throughput, the
 // run's per-second Timeline (every phase, aligned on the run's start), and
 // one value per step, in run order, in the step_* Series: those series are
-// indexed by step, not by second (step_start_s gives each step's second on
-// the timeline).
+// indexed by step, not by second (step_start_s places each step on the
+// timeline, in seconds from the run's start).
 //
 // The harness's own lateness is measured, not hidden: the floor phase
 // gives the latencies mqbench alone shows at the maximum's rate
@@ -103,8 +105,9 @@ type Config struct {
 	// MaxSteps bounds the number of search steps (curve steps come on
 	// top).
 	MaxSteps int `yaml:"max_steps" json:"max_steps"`
-	// Budget: no step starts once this long has passed since the run
-	// began; the run then ends within one step's bound.
+	// Budget: a step starts only if its measured window ends within this
+	// long of the run's start; the run then ends within the last step's
+	// drain, the final drain and the floor step.
 	Budget time.Duration `yaml:"budget" json:"budget"`
 	// PublishOnlyMax caps the messages of the publish-only phase (so the
 	// backlog drain-only must drain is bounded).
@@ -174,7 +177,7 @@ func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 		},
 		Batch: 100, Objective: 50 * time.Millisecond, Growth: 1.5, Precision: 0.05,
 		MaxRate: 500000, MaxSteps: 30, Budget: 30 * time.Minute,
-		PublishOnlyMax: 2000000, DrainOnlyTimeout: 5 * time.Minute,
+		PublishOnlyMax: 1000000, DrainOnlyTimeout: 5 * time.Minute,
 	}
 	if quick {
 		c.Warmup, c.Duration, c.Drain = time.Second, 2*time.Second, 5*time.Second

@@ -153,8 +153,12 @@ func (rn *runner) curve(ctx context.Context, r *rig, o Outcome) []Step {
 	var out []Step
 	for _, f := range CurveFractions() {
 		target := f * o.Max()
-		if ctx.Err() != nil || !rn.more() {
-			rn.notef("curve point at %.0f%% of the maximum skipped: %s", 100*f, map[bool]string{true: "interrupted", false: "time budget spent"}[ctx.Err() != nil])
+		if ctx.Err() != nil {
+			rn.notef("curve point at %.0f%% of the maximum skipped: interrupted", 100*f)
+			continue
+		}
+		if !rn.more() {
+			rn.notef("curve point at %.0f%% of the maximum skipped: time budget spent", 100*f)
 			continue
 		}
 		s, _ := run(ctx, target)
