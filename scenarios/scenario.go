@@ -226,6 +226,16 @@ type Env struct {
 	// Progress, when non-nil, is told the current phase and how far the
 	// run is (0..1). It must not block.
 	Progress func(phase string, done float64)
+	// Reference, when non-nil, builds a driver on a fresh in-process
+	// reference broker (the CLI passes the memory driver). Scenarios that
+	// measure mqbench's own ceiling run the same pipeline through it; nil
+	// means the ceiling is not measured, and the scenario says so.
+	Reference driver.Constructor
+	// BrokerCPU, when non-nil, returns the CPU seconds (user + system) the
+	// broker processes have used so far, a counter a scenario reads twice
+	// to cost a window; ok is false when the broker's CPU cannot be read
+	// (not started by mqbench, not on this host). Safe for concurrent use.
+	BrokerCPU func() (seconds float64, ok bool)
 }
 
 // Report calls Progress when set.

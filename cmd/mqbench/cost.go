@@ -7,8 +7,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/report/result"
 )
+
+// referenceBroker builds the in-process broker a scenario runs its own
+// pipeline through to measure mqbench's ceiling (scenarios.Env.Reference).
+// Its flow limit bounds the memory a closed-loop run can fill.
+func referenceBroker() driver.Constructor {
+	return memory.Constructor(memory.Options{FlowLimit: 64 << 20})
+}
 
 // costMeter samples broker processes' CPU time and resident memory from
 // /proc while a run goes on.
@@ -50,6 +59,16 @@ func (m *costMeter) sample() {
 	m.mu.Lock()
 	m.peakRSS = max(m.peakRSS, rss)
 	m.mu.Unlock()
+}
+
+// cpu returns the CPU seconds the broker processes have used so far
+// (scenarios.Env.BrokerCPU); ok is false when no pid is measured. Safe for
+// concurrent use.
+func (m *costMeter) cpu() (seconds float64, ok bool) {
+	if len(m.pids) == 0 {
+		return 0, false
+	}
+	return cpuSeconds(m.pids), true
 }
 
 // stop ends sampling and returns the cost, nil when no pid was given.

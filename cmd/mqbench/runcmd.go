@@ -313,6 +313,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 		WorkDir: work, Log: log, Progress: prog.update,
 	}
 	meter := startCostMeter(s.pids)
+	env.Reference, env.BrokerCPU = referenceBroker(), meter.cpu
 	got, runErr := s.scenario.Run(ctx, env, s.cfg)
 	prog.done()
 	res.Cost = meter.stop()
