@@ -171,28 +171,16 @@ func (r *rig) consume(ctx context.Context, current *probe.Stick) (stop func() []
 	}
 }
 
-// receive is one consumer's loop until ctx is done: record, then ack (with
-// r.ackCtx, bounded by Drain). Broker errors back off and retry, as in
-// load.Consume.
+// receive is one consumer's loop until ctx is done: the scenarios' one
+// consume loop (load.Loop), recording each delivery with the probe of the
+// step that sent it, then acking. Acks use r.ackCtx, which outlives the
+// phase (each ack is still bounded by the driver's operation timeout).
 func (r *rig) receive(ctx context.Context, cn driver.Consumer, rt *router) error {
-	var b load.Backoff
-	for {
-		ds, err := cn.Receive(ctx, r.c.Batch)
-		if err != nil {
-			if b.Retry(ctx, err) {
-				continue
-			}
-			return b.Err
-		}
-		b.Reset()
-		now := time.Now()
-		for _, d := range ds {
-			rt.record(d.Body, now)
-		}
-		actx, cancel := context.WithTimeout(r.ackCtx, r.c.Drain)
-		load.Settle(actx, cn, ds, nil)
-		cancel()
-	}
+	return load.Loop(ctx, r.ackCtx, cn, load.LoopOptions{Batch: r.c.Batch},
+		func(_ context.Context, d *driver.Delivery, _ envelope.Header, _ probe.Kind) load.Verdict {
+			rt.record(d.Body, time.Now())
+			return load.Ack
+		})
 }
 
 // sendStats are the producers' failures of one phase.
