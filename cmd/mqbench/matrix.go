@@ -15,13 +15,11 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 )
-
-// matrixScenarios are the scenarios `matrix --scenarios all` runs: the four
-// business cases (pubsub is the raw load; name it to include it).
-var matrixScenarios = []string{"async", "decoupling", "peakshaving", "transaction"}
 
 // Summary is DIR/summary.json of a matrix run.
 type Summary struct {
@@ -49,7 +47,7 @@ type SummaryCell struct {
 func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
 	brokersFlag := fs.String("brokers", "all", "brokers: all or a comma list ("+strings.Join(launch.Names(), ", ")+")")
-	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(matrixScenarios, ", ")+") or a comma list")
+	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(catalog.Matrix(), ", ")+") or a comma list")
 	quick := fs.Bool("quick", false, "short profile of every scenario")
 	profile := fs.String("profile", "durable", "durability profile: durable or fast")
 	out := fs.String("out", "", "output directory (default results/matrix-<UTC time>)")
@@ -198,7 +196,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json")}
 		if res != nil {
 			sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == result.StatusComplete, res.Error
-			if h := report.HeadlineOf(res); h.Ok {
+			if h := report.HeadlineOf(res, present.Of(c.sc)); h.Ok {
 				sc.Headline = fmt.Sprintf("%s %.4g %s", h.Label, h.Value, h.Unit)
 			}
 		}
@@ -215,7 +213,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	sum.FinishedAt = time.Now().UTC()
 	if results, err := result.LoadDir(dir); err == nil {
-		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w}); err == nil {
+		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations()}); err == nil {
 			sum.Report = path
 		} else {
 			fmt.Fprintln(stderr, "mqbench matrix: report:", err)
@@ -236,7 +234,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func parseScenarioList(s string) ([]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "all" {
-		return slices.Clone(matrixScenarios), nil
+		return catalog.Matrix(), nil
 	}
 	var out []string
 	for _, part := range strings.Split(s, ",") {

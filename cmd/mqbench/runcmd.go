@@ -20,6 +20,7 @@ import (
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 	"github.com/mqbench/mqbench/scenarios/store"
 )
 
@@ -280,7 +281,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	}
 	fmt.Fprintf(stdout, "result: %s\n", filepath.Join(out, "result.json"))
 	if s.report {
-		if path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{}); err != nil {
+		if path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{Scenarios: catalog.Presentations()}); err != nil {
 			fmt.Fprintln(stderr, "mqbench run: writing report:", err)
 		} else {
 			fmt.Fprintf(stdout, "report: %s\n", path)
