@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -31,5 +32,27 @@ func TestTableIsConsistent(t *testing.T) {
 	}
 	if _, err := Find("nope"); err == nil || !strings.Contains(err.Error(), "valid: pubsub, async") {
 		t.Errorf("Find(nope) err %v, want the valid names", err)
+	}
+}
+
+// TestNoRenderingDeps keeps plotting, HTML templates and package report
+// out of the scenarios and adapters: they describe their presentation as
+// data (report/present) and report renders it.
+func TestNoRenderingDeps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", "list", "-deps", "../../scenarios/...", "../../adapters/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	pkgs := strings.Fields(string(out))
+	if len(pkgs) < 20 {
+		t.Fatalf("go list listed %d packages: %q", len(pkgs), out)
+	}
+	for _, p := range pkgs {
+		if strings.HasPrefix(p, "gonum.org/") || p == "html/template" || p == "github.com/mqbench/mqbench/report" {
+			t.Errorf("a scenario or adapter depends on %s", p)
+		}
 	}
 }
