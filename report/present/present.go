@@ -41,8 +41,10 @@ type Presenter interface {
 	// Scoring returns the figures the selection advice ranks r by.
 	Scoring(r *result.Result) Scoring
 	// Charts describes the scenario's own charts, drawn after the latency
-	// and timeline charts every scenario gets. A chart none of whose data
-	// is in any result is left out.
+	// and timeline charts every scenario gets: first those across brokers
+	// in the order given, then for each broker its PerBroker charts in the
+	// order given. A chart none of whose data is in any result is left
+	// out; one whose data is too thin to draw says so.
 	Charts() []Chart
 	// Accept checks a --quick result of the scenario, beyond its own
 	// verdict, given the capabilities of the broker it ran on: nil means
@@ -61,7 +63,9 @@ type Figure struct {
 }
 
 // Scoring names the figures the selection advice compares across brokers.
-// A figure that is not Ok is not scored.
+// A latency that is not Ok (or not above 0) is not scored. Throughput is
+// scored when at least one broker's is Ok; a broker whose is not then
+// scores 0 on it.
 type Scoring struct {
 	// Latency is the deciding latency in ms; lower is better.
 	Latency Figure
@@ -77,10 +81,11 @@ type Kind int
 
 // The chart kinds.
 const (
-	// LineChart draws per-second series: Lines name keys of Result.Series, x is
-	// the second of the run.
+	// LineChart draws per-second series: Lines name keys of
+	// Result.Series, x is the second of the run.
 	LineChart Kind = iota + 1
-	// BarChart draws grouped bars: one group per Bars entry, one bar per broker.
+	// BarChart draws grouped bars: one group per Bars entry, one bar per
+	// broker.
 	BarChart
 	// PercentileChart draws latency distributions on an HdrHistogram-style
 	// percentile axis: Lines name keys of Result.Latency.
