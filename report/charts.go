@@ -181,8 +181,8 @@ func barChart(title, yLabel string, labels []string, names []string, values [][]
 func placeholder(title, msg string) template.HTML {
 	w, h := chartW.Points(), chartH.Points()
 	return template.HTML(fmt.Sprintf(`<svg class="chart" role="img" width="%.2fpt" height="%.2fpt" viewBox="0 0 %.2f %.2f" xmlns="http://www.w3.org/2000/svg">`+
-		`<text x="%.2f" y="24" text-anchor="middle" font-family="sans-serif" font-size="12">%s</text>`+
-		`<text x="%.2f" y="%.2f" text-anchor="middle" font-family="sans-serif" font-size="14" fill="#777">%s</text></svg>`,
+		`<text x="%.2f" y="24" text-anchor="middle" font-family="serif" font-size="12">%s</text>`+
+		`<text x="%.2f" y="%.2f" text-anchor="middle" font-family="serif" font-size="14" fill="#777">%s</text></svg>`,
 		w, h, w, h, w/2, template.HTMLEscapeString(title), w/2, h/2, template.HTMLEscapeString(msg)))
 }
 
