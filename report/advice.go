@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
 )
 
@@ -26,34 +27,39 @@ func DefaultWeights() Weights {
 	return Weights{Latency: 1, Throughput: 1, Reliability: 3, Cost: 1}
 }
 
+// maxWeight bounds a weight: weights are relative priorities, and a bound
+// keeps their sums finite.
+const maxWeight = 1000
+
 // ParseWeights reads "latency=3,throughput=1,reliability=5,cost=1"; names
-// not given keep their default.
+// not given keep their default. Each weight is a number from 0 to
+// maxWeight, each name is given at most once, and at least one weight is
+// above 0.
 func ParseWeights(s string) (Weights, error) {
 	w := DefaultWeights()
 	if strings.TrimSpace(s) == "" {
 		return w, nil
 	}
+	seen := map[string]bool{}
 	for _, part := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
 			return w, fmt.Errorf("weights: %q is not name=number", part)
 		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-			return w, fmt.Errorf("weights: %s=%s: want a number ≥ 0", k, v)
+		if err != nil || !(f >= 0 && f <= maxWeight) { // NaN fails too
+			return w, fmt.Errorf("weights: %s=%s: want a number from 0 to %d", k, v, maxWeight)
 		}
-		switch k {
-		case "latency":
-			w.Latency = f
-		case "throughput":
-			w.Throughput = f
-		case "reliability":
-			w.Reliability = f
-		case "cost":
-			w.Cost = f
-		default:
+		dst := w.field(k)
+		if dst == nil {
 			return w, fmt.Errorf("weights: unknown criterion %q (valid: latency, throughput, reliability, cost)", k)
 		}
+		if seen[k] {
+			return w, fmt.Errorf("weights: %s is given twice", k)
+		}
+		seen[k] = true
+		*dst = f
 	}
 	if w.Latency+w.Throughput+w.Reliability+w.Cost == 0 {
 		return w, fmt.Errorf("weights: at least one must be > 0")
@@ -61,53 +67,64 @@ func ParseWeights(s string) (Weights, error) {
 	return w, nil
 }
 
+// field returns the weight named c, or nil for an unknown name.
+func (w *Weights) field(c string) *float64 {
+	switch c {
+	case "latency":
+		return &w.Latency
+	case "throughput":
+		return &w.Throughput
+	case "reliability":
+		return &w.Reliability
+	case "cost":
+		return &w.Cost
+	}
+	return nil
+}
+
 // String renders the weights as ParseWeights reads them.
 func (w Weights) String() string {
 	return fmt.Sprintf("latency=%g,throughput=%g,reliability=%g,cost=%g", w.Latency, w.Throughput, w.Reliability, w.Cost)
 }
 
-// Headline is the figure a product owner reads first for a scenario.
-type Headline struct {
-	Label string
-	Value float64
-	Unit  string
-	Ok    bool // the figure exists in the result
+// normalized returns w scaled so that the largest weight is 1, for
+// scoring: relative priorities are what the weights mean, and sums of
+// scaled weights cannot overflow. A weight that is NaN or negative counts
+// as 0; when one is +Inf, the infinite ones count as 1 and the rest as 0;
+// when none is above 0, DefaultWeights apply.
+func (w Weights) normalized() Weights {
+	vals := []*float64{&w.Latency, &w.Throughput, &w.Reliability, &w.Cost}
+	inf := false
+	for _, v := range vals {
+		if !(*v >= 0) {
+			*v = 0
+		}
+		inf = inf || math.IsInf(*v, 1)
+	}
+	top := 0.0
+	for _, v := range vals {
+		switch {
+		case inf && math.IsInf(*v, 1):
+			*v = 1
+		case inf:
+			*v = 0
+		}
+		top = math.Max(top, *v)
+	}
+	if top == 0 {
+		return DefaultWeights().normalized()
+	}
+	for _, v := range vals {
+		*v /= top
+	}
+	return w
 }
 
-// headlineLatency returns the scenario's deciding latency (lower is better).
-func headlineLatency(r *result.Result) Headline {
-	metric := map[string]string{
-		"async":       "response_p99_ms_mq",
-		"decoupling":  "e2e_p99_ms",
-		"peakshaving": "accept_p99_ms",
-		"transaction": "ttc_p99_ms",
-	}[r.Scenario]
-	if m, ok := r.Metrics[metric]; ok && metric != "" {
-		return Headline{Label: metric, Value: m.Value, Unit: "ms", Ok: true}
-	}
-	if l := r.Latency["end_to_end"]; l != nil && l.Count > 0 {
-		return Headline{Label: "end-to-end p99", Value: l.P99, Unit: "ms", Ok: true}
-	}
-	return Headline{Label: "latency"}
-}
-
-// HeadlineOf returns the one business figure shown in a matrix cell.
-func HeadlineOf(r *result.Result) Headline {
-	get := func(name, label, unit string) Headline {
-		m, ok := r.Metrics[name]
-		return Headline{Label: label, Value: m.Value, Unit: unit, Ok: ok}
-	}
-	switch r.Scenario {
-	case "async":
-		return get("response_p50_ms_mq", "registration p50 (mq)", "ms")
-	case "decoupling":
-		return get("orders_lost_mq", "orders lost (mq)", "")
-	case "peakshaving":
-		return get("oversold", "oversold", "")
-	case "transaction":
-		return get("ttc_p99_ms", "time to consistency p99", "ms")
-	}
-	return Headline{Label: "received", Value: r.Throughput.ReceivedPerS, Unit: "msg/s", Ok: r.Throughput.ReceivedPerS > 0}
+// HeadlineOf returns the one business figure of r shown in a matrix cell
+// and by the CLI: p's Headline, or with p nil (a scenario without a
+// presentation) the received rate.
+func HeadlineOf(r *result.Result, p present.Presenter) present.Figure {
+	return presenterOf(p).Headline(r)
 }
 
 // Ranked is one broker's place in a ranking.
@@ -142,15 +159,10 @@ type Advice struct {
 var criteria = []string{"reliability", "latency", "throughput", "cost"}
 
 func (w Weights) of(c string) float64 {
-	switch c {
-	case "latency":
-		return w.Latency
-	case "throughput":
-		return w.Throughput
-	case "reliability":
-		return w.Reliability
+	if f := w.field(c); f != nil {
+		return *f
 	}
-	return w.Cost
+	return 0
 }
 
 // reliabilityScore is 1 for a passing verdict with nothing lost or
@@ -170,17 +182,21 @@ func reliabilityScore(r *result.Result) (float64, string) {
 	return s, fmt.Sprintf("pass, lost 0, duplicated %d", a.Duplicated)
 }
 
-// costPerK is broker CPU seconds per 1000 messages received, when measured.
+// costPerK is broker CPU seconds per 1000 messages received, when measured
+// (finite and above 0).
 func costPerK(r *result.Result) (float64, bool) {
-	if r.Cost == nil || r.Accounting.Deliveries == 0 {
+	if r.Cost == nil || r.Accounting.Deliveries <= 0 {
 		return 0, false
 	}
-	return r.Cost.CPUSeconds / float64(r.Accounting.Deliveries) * 1000, true
+	c := r.Cost.CPUSeconds / float64(r.Accounting.Deliveries) * 1000
+	return c, c > 0 && !math.IsInf(c, 1)
 }
 
-// Advise ranks the brokers of one scenario. results holds at most one result
-// per broker (the newest); brokers lists every broker expected.
-func Advise(scenario string, results []*result.Result, brokers []string, w Weights) Advice {
+// Advise ranks the brokers of one scenario by the figures p scores (p nil:
+// the generic defaults). results holds at most one result per broker (the
+// newest); brokers lists every broker expected. Every score is finite and
+// within 0..1, whatever the weights and figures.
+func Advise(scenario string, p present.Presenter, results []*result.Result, brokers []string, w Weights) Advice {
 	adv := Advice{Scenario: scenario}
 	have := map[string]*result.Result{}
 	for _, r := range results {
@@ -191,14 +207,19 @@ func Advise(scenario string, results []*result.Result, brokers []string, w Weigh
 			adv.Missing = append(adv.Missing, b)
 		}
 	}
+	p = presenterOf(p)
+	nw := w.normalized()
 	// Best figures across brokers, for relative scores.
 	bestLat, bestThr, bestCost := math.Inf(1), 0.0, math.Inf(1)
 	for _, r := range results {
-		if h := headlineLatency(r); h.Ok && h.Value > 0 {
-			bestLat = math.Min(bestLat, h.Value)
+		sc := p.Scoring(r)
+		if usable(sc.Latency) {
+			bestLat = math.Min(bestLat, sc.Latency.Value)
 		}
-		bestThr = math.Max(bestThr, r.Throughput.ReceivedPerS)
-		if c, ok := costPerK(r); ok && c > 0 {
+		if usable(sc.Throughput) {
+			bestThr = math.Max(bestThr, sc.Throughput.Value)
+		}
+		if c, ok := costPerK(r); ok {
 			bestCost = math.Min(bestCost, c)
 		}
 	}
@@ -206,23 +227,26 @@ func Advise(scenario string, results []*result.Result, brokers []string, w Weigh
 		rk := Ranked{Broker: r.Broker.Name, Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Parts: map[string]Part{}}
 		rel, relFig := reliabilityScore(r)
 		rk.Parts["reliability"] = Part{rel, relFig}
-		if h := headlineLatency(r); h.Ok && h.Value > 0 && !math.IsInf(bestLat, 1) {
-			rk.Parts["latency"] = Part{bestLat / h.Value, fmt.Sprintf("%s %s ms", h.Label, num(h.Value))}
+		sc := p.Scoring(r)
+		if l := sc.Latency; usable(l) {
+			rk.Parts["latency"] = Part{bestLat / l.Value, fmt.Sprintf("%s %s ms", l.Label, num(l.Value))}
 		}
-		// Throughput decides only where it is what the scenario measures:
-		// the business scenarios run at a fixed offered rate, so their
-		// received rates differ by drain timing, not by broker capacity.
-		if bestThr > 0 && scenario == "pubsub" {
-			rk.Parts["throughput"] = Part{r.Throughput.ReceivedPerS / bestThr, fmt.Sprintf("%.0f msg/s received", r.Throughput.ReceivedPerS)}
+		if t := sc.Throughput; bestThr > 0 {
+			// A broker without the figure scores 0 where others have it.
+			v := 0.0
+			if usable(t) {
+				v = t.Value
+			}
+			rk.Parts["throughput"] = Part{v / bestThr, fmt.Sprintf("%.0f %s %s", v, t.Unit, t.Label)}
 		}
-		if c, ok := costPerK(r); ok && c > 0 && !math.IsInf(bestCost, 1) {
+		if c, ok := costPerK(r); ok {
 			rk.Parts["cost"] = Part{bestCost / c, fmt.Sprintf("%s broker CPU s per 1000 deliveries", num(c))}
 		}
 		var sum, wsum float64
 		for _, c := range criteria {
-			if p, ok := rk.Parts[c]; ok && w.of(c) > 0 {
-				sum += w.of(c) * p.Score
-				wsum += w.of(c)
+			if p, ok := rk.Parts[c]; ok && nw.of(c) > 0 {
+				sum += nw.of(c) * p.Score
+				wsum += nw.of(c)
 			}
 		}
 		if wsum > 0 {
@@ -231,9 +255,14 @@ func Advise(scenario string, results []*result.Result, brokers []string, w Weigh
 		adv.Ranking = append(adv.Ranking, rk)
 	}
 	sortRanking(adv.Ranking)
-	adv.Winner, adv.Reason = explain(adv.Ranking, w)
+	adv.Winner, adv.Reason = explain(adv.Ranking, nw)
 	adv.Caveat = comparability(results)
 	return adv
+}
+
+// usable says a scored figure can be compared: present, finite, above 0.
+func usable(f present.Figure) bool {
+	return f.Ok && f.Value > 0 && !math.IsInf(f.Value, 1)
 }
 
 // comparability says why results of one scenario cannot be compared

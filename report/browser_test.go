@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 )
 
 // TestReportRendersInChromium opens a report from disk in real headless
@@ -26,7 +27,7 @@ func TestReportRendersInChromium(t *testing.T) {
 		t.Skip("chromium not installed (apt-get install chromium)")
 	}
 	dir := t.TempDir()
-	path, err := WriteHTML(dir, fixtures(), Options{Compare: fixtures(), Label: "A", CompareLabel: "B"})
+	path, err := WriteHTML(dir, fixtures(), Options{Compare: fixtures(), Label: "A", CompareLabel: "B", Scenarios: catalog.Presentations()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,9 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 )
 
 // fixtureLatency builds a deterministic latency with a real histogram: n
@@ -29,6 +31,24 @@ func fixtureLatency(n int, loMs, hiMs float64) *result.Latency {
 
 func pow(a, b float64) float64 { return math.Pow(a, b) }
 
+// catalogNames are the names of the scenario table, in its order.
+func catalogNames() []string {
+	var out []string
+	for _, s := range catalog.All() {
+		out = append(out, s.Name())
+	}
+	return out
+}
+
+// presenterFor returns the presentation of the table's scenario name.
+func presenterFor(name string) present.Presenter {
+	s, err := catalog.Find(name)
+	if err != nil {
+		return nil
+	}
+	return present.Of(s)
+}
+
 // fixtures returns results for four brokers × five scenarios with fixed
 // numbers (one failing cell, one missing), for golden and browser tests.
 func fixtures() []*result.Result {
@@ -45,7 +65,7 @@ func fixtures() []*result.Result {
 	}
 	var out []*result.Result
 	for bi, b := range brokers {
-		for si, s := range scenarioOrder {
+		for si, s := range catalogNames() {
 			if b.name == "activemq" && s == "transaction" {
 				continue // a missing cell
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mqbench/mqbench/report/result"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -19,9 +20,9 @@ func TestRenderGolden(t *testing.T) {
 		opts   Options
 		golden string
 	}{
-		{"matrix", Options{Title: "fixture matrix"}, "matrix.golden.html"},
-		{"weighted", Options{Title: "latency first", Weights: Weights{Latency: 5, Reliability: 1}}, "weighted.golden.html"},
-		{"compare", Options{Title: "comparison", Compare: fixtures(), Label: "run A", CompareLabel: "run B"}, "compare.golden.html"},
+		{"matrix", Options{Title: "fixture matrix", Scenarios: catalog.Presentations()}, "matrix.golden.html"},
+		{"weighted", Options{Title: "latency first", Weights: Weights{Latency: 5, Reliability: 1}, Scenarios: catalog.Presentations()}, "weighted.golden.html"},
+		{"compare", Options{Title: "comparison", Compare: fixtures(), Label: "run A", CompareLabel: "run B", Scenarios: catalog.Presentations()}, "compare.golden.html"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +74,7 @@ func TestAdvice(t *testing.T) {
 		}
 	}
 	brokers := []string{"activemq", "kafka", "rabbitmq", "rocketmq"}
-	adv := Advise("peakshaving", peak, brokers, DefaultWeights())
+	adv := Advise("peakshaving", presenterFor("peakshaving"), peak, brokers, DefaultWeights())
 	if adv.Winner == "" || adv.Winner == "kafka" {
 		t.Fatalf("winner %q: a failed cell must never be recommended", adv.Winner)
 	}
@@ -84,7 +85,7 @@ func TestAdvice(t *testing.T) {
 		t.Fatalf("reason names no deciding figure: %s", adv.Reason)
 	}
 	// With only latency weighted, the lowest accept p99 wins: rabbitmq.
-	lat := Advise("peakshaving", peak, brokers, Weights{Latency: 1})
+	lat := Advise("peakshaving", presenterFor("peakshaving"), peak, brokers, Weights{Latency: 1})
 	if lat.Winner != "rabbitmq" {
 		t.Fatalf("latency-only winner %q, want rabbitmq", lat.Winner)
 	}
@@ -94,12 +95,12 @@ func TestAdvice(t *testing.T) {
 			tx = append(tx, r)
 		}
 	}
-	if a := Advise("transaction", tx, brokers, DefaultWeights()); len(a.Missing) != 1 || a.Missing[0] != "activemq" {
+	if a := Advise("transaction", presenterFor("transaction"), tx, brokers, DefaultWeights()); len(a.Missing) != 1 || a.Missing[0] != "activemq" {
 		t.Fatalf("missing %v, want [activemq]", a.Missing)
 	}
 	// No passing broker: no recommendation.
 	failed := []*result.Result{{Broker: result.Broker{Name: "x"}, Scenario: "pubsub", Status: result.StatusComplete, Verdict: result.Verdict{Pass: false}}}
-	if a := Advise("pubsub", failed, []string{"x"}, DefaultWeights()); a.Winner != "" {
+	if a := Advise("pubsub", presenterFor("pubsub"), failed, []string{"x"}, DefaultWeights()); a.Winner != "" {
 		t.Fatalf("winner %q with no passing broker", a.Winner)
 	}
 }
@@ -114,9 +115,18 @@ func TestParseWeights(t *testing.T) {
 		{"latency=3,throughput=1,reliability=5", Weights{3, 1, 5, 1}, ""},
 		{"cost=0", Weights{1, 1, 3, 0}, ""},
 		{"speed=1", Weights{}, "unknown criterion"},
-		{"latency=-1", Weights{}, "want a number ≥ 0"},
+		{"latency=-1", Weights{}, "want a number from 0 to 1000"},
 		{"latency", Weights{}, "not name=number"},
 		{"latency=0,throughput=0,reliability=0,cost=0", Weights{}, "at least one"},
+		{" latency = 2 , cost=1000", Weights{2, 1, 3, 1000}, ""},
+		// Sums of huge weights overflowed to NaN scores.
+		{"latency=1e308,throughput=1e308", Weights{}, "latency=1e308: want a number from 0 to 1000"},
+		{"latency=1001", Weights{}, "want a number from 0 to 1000"},
+		{"latency=Inf", Weights{}, "want a number from 0 to 1000"},
+		{"latency=NaN", Weights{}, "want a number from 0 to 1000"},
+		{"latency=1e400", Weights{}, "want a number from 0 to 1000"},
+		// A weight given twice took the last value silently.
+		{"latency=1,latency=5", Weights{}, "weights: latency is given twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -183,7 +193,7 @@ func TestAdviceCaveatOnDifferentConfigs(t *testing.T) {
 		}
 	}
 	brokers := []string{"activemq", "kafka", "rabbitmq", "rocketmq"}
-	if a := Advise("pubsub", same, brokers, DefaultWeights()); a.Caveat != "" {
+	if a := Advise("pubsub", presenterFor("pubsub"), same, brokers, DefaultWeights()); a.Caveat != "" {
 		t.Fatalf("caveat on equal configs: %s", a.Caveat)
 	}
 	for _, r := range fixtures() {
@@ -192,7 +202,7 @@ func TestAdviceCaveatOnDifferentConfigs(t *testing.T) {
 		}
 	}
 	differ[1].Config = map[string]any{"rate": 5000, "duration": "10s"}
-	if a := Advise("pubsub", differ, brokers, DefaultWeights()); a.Caveat == "" {
+	if a := Advise("pubsub", presenterFor("pubsub"), differ, brokers, DefaultWeights()); a.Caveat == "" {
 		t.Fatal("no caveat when one broker ran at another rate")
 	}
 	// Throughput decides only the raw-load scenario.
@@ -202,7 +212,7 @@ func TestAdviceCaveatOnDifferentConfigs(t *testing.T) {
 			async = append(async, r)
 		}
 	}
-	for _, rk := range Advise("async", async, brokers, DefaultWeights()).Ranking {
+	for _, rk := range Advise("async", presenterFor("async"), async, brokers, DefaultWeights()).Ranking {
 		if _, ok := rk.Parts["throughput"]; ok {
 			t.Fatalf("%s: throughput scored in a fixed-rate business scenario", rk.Broker)
 		}

@@ -15,13 +15,11 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
+	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 )
-
-// matrixScenarios are the scenarios `matrix --scenarios all` runs: the four
-// business cases (pubsub is the raw load; name it to include it).
-var matrixScenarios = []string{"async", "decoupling", "peakshaving", "transaction"}
 
 // Summary is DIR/summary.json of a matrix run.
 type Summary struct {
@@ -49,7 +47,7 @@ type SummaryCell struct {
 func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
 	brokersFlag := fs.String("brokers", "all", "brokers: all or a comma list ("+strings.Join(launch.Names(), ", ")+")")
-	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(matrixScenarios, ", ")+") or a comma list")
+	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(catalog.Matrix(), ", ")+") or a comma list")
 	quick := fs.Bool("quick", false, "short profile of every scenario")
 	profile := fs.String("profile", "durable", "durability profile: durable or fast")
 	out := fs.String("out", "", "output directory (default results/matrix-<UTC time>); checked before any broker starts, and refused if it already holds a summary.json (never overwritten) or another run is using it")
@@ -88,31 +86,10 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	// Validate every cell's configuration before touching any broker.
-	type cell struct {
-		ad  adapter
-		sc  scenarios.Scenario
-		cfg scenarios.Config
-	}
-	var cells []cell
-	for _, b := range brokers {
-		ad, err := findAdapter(b)
-		if err != nil {
-			fmt.Fprintln(stderr, "mqbench matrix:", err)
-			return exitUsage
-		}
-		for _, s := range scens {
-			sc, err := findScenario(s)
-			if err != nil {
-				fmt.Fprintln(stderr, "mqbench matrix:", err)
-				return exitUsage
-			}
-			cfg, _, err := buildConfig(sc, runFlags{quick: *quick, profile: *profile}, map[string]bool{"profile": true})
-			if err != nil {
-				fmt.Fprintln(stderr, "mqbench matrix:", err)
-				return exitUsage
-			}
-			cells = append(cells, cell{ad, sc, cfg})
-		}
+	cells, err := planCells(brokers, scens, *quick, *profile)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
 	}
 	started := time.Now().UTC()
 	dir := *out
@@ -137,91 +114,13 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			before[st.Name] = st.Running && st.Healthy
 		}
 	}
-	others := func(b string) []string {
-		var o []string
-		for _, n := range launch.Names() {
-			if n != b {
-				o = append(o, n)
-			}
-		}
-		return o
-	}
-	defer func() {
-		// Restore: brokers that ran before run again; the ones mqbench
-		// started for the matrix are stopped.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		defer cancel()
-		var up, down []string
-		for _, n := range launch.Names() {
-			if before[n] {
-				up = append(up, n)
-			} else if slices.Contains(brokers, n) {
-				down = append(down, n)
-			}
-		}
-		if len(down) > 0 {
-			_ = l.Down(rctx, down, stderr)
-		}
-		if len(up) > 0 && *isolate {
-			_ = l.Up(rctx, up, stderr)
-		}
-	}()
+	defer restoreBrokers(ctx, l, brokers, before, *isolate, stderr)
 
 	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Pass: true}
-	code := exitOK
-	var cellTimes []time.Duration
-	for i, c := range cells {
-		if ctx.Err() != nil {
-			break
-		}
-		b := c.ad.name
-		if i == 0 || cells[i-1].ad.name != b {
-			if *isolate {
-				fmt.Fprintf(stderr, "== %s: stopping the other brokers mqbench manages, so they take no CPU\n", b)
-				_ = l.Down(ctx, others(b), stderr)
-			}
-			fmt.Fprintf(stderr, "== %s: bringing it up (if needed)\n", b)
-			if err := l.Up(ctx, []string{b}, stderr); err != nil {
-				fmt.Fprintf(stderr, "mqbench matrix: %s did not come up: %v\n", b, err)
-			}
-		}
-		eta := ""
-		if len(cellTimes) > 0 {
-			var tot time.Duration
-			for _, d := range cellTimes {
-				tot += d
-			}
-			eta = fmt.Sprintf(", ~%s left", (tot / time.Duration(len(cellTimes)) * time.Duration(len(cells)-i)).Truncate(time.Second))
-		}
-		fmt.Fprintf(stderr, "== cell %d/%d: %s/%s (elapsed %s%s)\n", i+1, len(cells), b, c.sc.Name(), time.Since(started).Truncate(time.Second), eta)
-		pids, _ := l.PIDs(b)
-		cellDir := filepath.Join(dir, b, c.sc.Name())
-		t0 := time.Now()
-		prof := driver.Profile(*profile)
-		res, cellCode := runOne(ctx, runSpec{adapter: c.ad, scenario: c.sc, cfg: c.cfg, profile: prof, out: cellDir,
-			preflight: 30 * time.Second, pids: pids, launcher: l}, io.Discard, stderr)
-		cellTimes = append(cellTimes, time.Since(t0))
-		sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json")}
-		if res != nil {
-			sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == result.StatusComplete, res.Error
-			if h := report.HeadlineOf(res); h.Ok {
-				sc.Headline = fmt.Sprintf("%s %.4g %s", h.Label, h.Value, h.Unit)
-			}
-		}
-		if !sc.Pass {
-			sum.Pass = false
-			if code == exitOK {
-				code = exitFailed
-			}
-		}
-		if cellCode == exitInterrupted {
-			code = exitInterrupted
-		}
-		sum.Cells = append(sum.Cells, sc)
-	}
+	code := runCells(ctx, l, cells, &sum, dir, *isolate, stderr)
 	sum.FinishedAt = time.Now().UTC()
 	if results, err := result.LoadDir(dir); err == nil {
-		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w}); err == nil {
+		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations()}); err == nil {
 			sum.Report = path
 		} else {
 			fmt.Fprintln(stderr, "mqbench matrix: report:", oneLine(err.Error()))
@@ -241,10 +140,137 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
+// cellPlan is one broker × scenario cell of a matrix, validated.
+type cellPlan struct {
+	ad  adapter
+	sc  scenarios.Scenario
+	cfg scenarios.Config
+}
+
+// planCells builds and validates every cell, broker-major.
+func planCells(brokers, scens []string, quick bool, profile string) ([]cellPlan, error) {
+	var cells []cellPlan
+	for _, b := range brokers {
+		ad, err := findAdapter(b)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range scens {
+			sc, err := findScenario(s)
+			if err != nil {
+				return nil, err
+			}
+			cfg, _, err := buildConfig(sc, runFlags{quick: quick, profile: profile}, map[string]bool{"profile": true})
+			if err != nil {
+				return nil, err
+			}
+			cells = append(cells, cellPlan{ad, sc, cfg})
+		}
+	}
+	return cells, nil
+}
+
+// restoreBrokers puts the brokers back as they were before the matrix:
+// those that ran before run again; the ones mqbench started for it stop.
+func restoreBrokers(ctx context.Context, l *launch.Launcher, brokers []string, before map[string]bool, isolate bool, stderr io.Writer) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	var up, down []string
+	for _, n := range launch.Names() {
+		if before[n] {
+			up = append(up, n)
+		} else if slices.Contains(brokers, n) {
+			down = append(down, n)
+		}
+	}
+	if len(down) > 0 {
+		_ = l.Down(rctx, down, stderr)
+	}
+	if len(up) > 0 && isolate {
+		_ = l.Up(rctx, up, stderr)
+	}
+}
+
+// runCells runs the cells one after the other into dir, bringing each
+// broker up before its first cell (and, with isolate, the others down),
+// records each cell in sum, and returns the exit code so far.
+func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Summary, dir string, isolate bool, stderr io.Writer) int {
+	code := exitOK
+	var cellTimes []time.Duration
+	for i, c := range cells {
+		if ctx.Err() != nil {
+			break
+		}
+		b := c.ad.name
+		if i == 0 || cells[i-1].ad.name != b {
+			if isolate {
+				fmt.Fprintf(stderr, "== %s: stopping the other brokers mqbench manages, so they take no CPU\n", b)
+				_ = l.Down(ctx, otherBrokers(b), stderr)
+			}
+			fmt.Fprintf(stderr, "== %s: bringing it up (if needed)\n", b)
+			if err := l.Up(ctx, []string{b}, stderr); err != nil {
+				fmt.Fprintf(stderr, "mqbench matrix: %s did not come up: %v\n", b, err)
+			}
+		}
+		eta := ""
+		if len(cellTimes) > 0 {
+			var tot time.Duration
+			for _, d := range cellTimes {
+				tot += d
+			}
+			eta = fmt.Sprintf(", ~%s left", (tot / time.Duration(len(cellTimes)) * time.Duration(len(cells)-i)).Truncate(time.Second))
+		}
+		fmt.Fprintf(stderr, "== cell %d/%d: %s/%s (elapsed %s%s)\n", i+1, len(cells), b, c.sc.Name(), time.Since(sum.StartedAt).Truncate(time.Second), eta)
+		t0 := time.Now()
+		sc, cellCode := runCell(ctx, l, c, dir, driver.Profile(sum.Profile), stderr)
+		cellTimes = append(cellTimes, time.Since(t0))
+		if !sc.Pass {
+			sum.Pass = false
+			if code == exitOK {
+				code = exitFailed
+			}
+		}
+		if cellCode == exitInterrupted {
+			code = exitInterrupted
+		}
+		sum.Cells = append(sum.Cells, sc)
+	}
+	return code
+}
+
+// runCell runs one cell into dir/<broker>/<scenario> and summarises it.
+func runCell(ctx context.Context, l *launch.Launcher, c cellPlan, dir string, prof driver.Profile, stderr io.Writer) (SummaryCell, int) {
+	b := c.ad.name
+	pids, _ := l.PIDs(b)
+	cellDir := filepath.Join(dir, b, c.sc.Name())
+	t0 := time.Now()
+	res, cellCode := runOne(ctx, runSpec{adapter: c.ad, scenario: c.sc, cfg: c.cfg, profile: prof, out: cellDir,
+		preflight: 30 * time.Second, pids: pids, launcher: l}, io.Discard, stderr)
+	sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json")}
+	if res != nil {
+		sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == result.StatusComplete, res.Error
+		if h := report.HeadlineOf(res, present.Of(c.sc)); h.Ok {
+			sc.Headline = fmt.Sprintf("%s %.4g %s", h.Label, h.Value, h.Unit)
+		}
+	}
+	return sc, cellCode
+}
+
+// otherBrokers lists the brokers mqbench manages other than b.
+func otherBrokers(b string) []string {
+	var o []string
+	for _, n := range launch.Names() {
+		if n != b {
+			o = append(o, n)
+		}
+	}
+	return o
+}
+
 func parseScenarioList(s string) ([]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "all" {
-		return slices.Clone(matrixScenarios), nil
+		return catalog.Matrix(), nil
 	}
 	var out []string
 	for _, part := range strings.Split(s, ",") {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/result"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 )
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -47,7 +48,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench report:", err)
 		return exitUsage
 	}
-	opts := report.Options{Title: *title, Weights: w, Label: dir}
+	opts := report.Options{Title: *title, Weights: w, Label: dir, Scenarios: catalog.Presentations()}
 	if *compare != "" {
 		other, err := result.LoadDir(*compare)
 		if err != nil {

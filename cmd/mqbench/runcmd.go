@@ -23,6 +23,7 @@ import (
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 	"github.com/mqbench/mqbench/scenarios/store"
 )
 
@@ -433,7 +434,7 @@ func writeOutputs(s runSpec, res *result.Result, out string, code int, stdout, s
 	}
 	fmt.Fprintf(stdout, "result: %s\n", filepath.Join(out, "result.json"))
 	if s.report {
-		path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{})
+		path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{Scenarios: catalog.Presentations()})
 		if err != nil {
 			fmt.Fprintln(stderr, "mqbench run: writing report:", oneLine(err.Error()))
 			return writeFailed(code)

@@ -8,12 +8,6 @@ import (
 	"github.com/mqbench/mqbench/adapters/brokers"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
-	"github.com/mqbench/mqbench/scenarios"
-	"github.com/mqbench/mqbench/scenarios/async"
-	"github.com/mqbench/mqbench/scenarios/decoupling"
-	"github.com/mqbench/mqbench/scenarios/peakshaving"
-	"github.com/mqbench/mqbench/scenarios/pubsub"
-	"github.com/mqbench/mqbench/scenarios/transaction"
 )
 
 // adapter is one entry of the adapter table.
@@ -41,17 +35,6 @@ func adapters() []adapter {
 	return out
 }
 
-// scenarioList is the explicit table of scenarios.
-func scenarioList() []scenarios.Scenario {
-	return []scenarios.Scenario{
-		pubsub.Scenario{},
-		async.Scenario{},
-		decoupling.Scenario{},
-		peakshaving.Scenario{},
-		transaction.Scenario{},
-	}
-}
-
 func findAdapter(name string) (adapter, error) {
 	var names []string
 	for _, a := range adapters() {
@@ -62,17 +45,6 @@ func findAdapter(name string) (adapter, error) {
 	}
 	sort.Strings(names)
 	return adapter{}, fmt.Errorf("unknown broker %q (valid: %s)", name, strings.Join(names, ", "))
-}
-
-func findScenario(name string) (scenarios.Scenario, error) {
-	var names []string
-	for _, s := range scenarioList() {
-		if s.Name() == name {
-			return s, nil
-		}
-		names = append(names, s.Name())
-	}
-	return nil, fmt.Errorf("unknown scenario %q (valid: %s)", name, strings.Join(names, ", "))
 }
 
 func describeMemory() driver.Info {

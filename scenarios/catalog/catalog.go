@@ -1,0 +1,84 @@
+// Package catalog is the one explicit table of scenarios (no init
+// registries). The CLI (run, matrix, list), the report (through
+// report.Options.Scenarios) and the integration test all read it; adding a
+// scenario means its package and one row here.
+package catalog
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mqbench/mqbench/report/present"
+	"github.com/mqbench/mqbench/scenarios"
+	"github.com/mqbench/mqbench/scenarios/async"
+	"github.com/mqbench/mqbench/scenarios/decoupling"
+	"github.com/mqbench/mqbench/scenarios/peakshaving"
+	"github.com/mqbench/mqbench/scenarios/pubsub"
+	"github.com/mqbench/mqbench/scenarios/transaction"
+)
+
+// Entry is one row of the table.
+type Entry struct {
+	Scenario scenarios.Scenario
+	// Matrix says `mqbench matrix --scenarios all` runs it. The raw load
+	// (pubsub) is left out: name it to include it.
+	Matrix bool
+}
+
+// Table returns the scenarios in the order the CLI lists them and the
+// report shows them. Every scenario of the table implements
+// present.Presenter (a test checks it).
+func Table() []Entry {
+	return []Entry{
+		{Scenario: pubsub.Scenario{}},
+		{Scenario: async.Scenario{}, Matrix: true},
+		{Scenario: decoupling.Scenario{}, Matrix: true},
+		{Scenario: peakshaving.Scenario{}, Matrix: true},
+		{Scenario: transaction.Scenario{}, Matrix: true},
+	}
+}
+
+// All returns the scenarios of the table, in its order.
+func All() []scenarios.Scenario {
+	var out []scenarios.Scenario
+	for _, e := range Table() {
+		out = append(out, e.Scenario)
+	}
+	return out
+}
+
+// Matrix returns the names of the scenarios `matrix --scenarios all` runs,
+// in table order.
+func Matrix() []string {
+	var out []string
+	for _, e := range Table() {
+		if e.Matrix {
+			out = append(out, e.Scenario.Name())
+		}
+	}
+	return out
+}
+
+// Find returns the scenario called name, or an error naming the valid
+// ones.
+func Find(name string) (scenarios.Scenario, error) {
+	var names []string
+	for _, s := range All() {
+		if s.Name() == name {
+			return s, nil
+		}
+		names = append(names, s.Name())
+	}
+	return nil, fmt.Errorf("unknown scenario %q (valid: %s)", name, strings.Join(names, ", "))
+}
+
+// Presentations returns the table as package report reads it
+// (report.Options.Scenarios): each scenario's name, and its presentation
+// through present.Presenter.
+func Presentations() []present.Named {
+	var out []present.Named
+	for _, s := range All() {
+		out = append(out, s)
+	}
+	return out
+}
