@@ -28,7 +28,7 @@ func (r *run) result(ctx context.Context, complete, drained bool) *result.Result
 	secs := len(res.Timeline)
 	res.Series = map[string][]float64{}
 	r.modeFigures(res, secs)
-	res.SetMetric("registrations", float64(len(r.confirmed)), "count")
+	res.SetMetric(MetricRegistrations, float64(len(r.confirmed)), "count")
 	doubles := r.notifyFigures(res, secs)
 	res.Notes = append(res.Notes, r.notes...)
 	for _, err := range r.consErrs {
@@ -53,7 +53,7 @@ func (r *run) modeFigures(res *result.Result, secs int) {
 		res.Series["answered_"+m.name] = m.series.Values(secs)
 	}
 	res.Latency["db_write"] = r.dbWrite.Summary()
-	svc.SetPercentile(res, "db_write_p50_ms", res.Latency["db_write"], "p50")
+	svc.SetPercentile(res, MetricDBWriteP50, res.Latency["db_write"], "p50")
 }
 
 // notifyFigures records the notification services' sends, duplicates,
@@ -72,18 +72,18 @@ func (r *run) notifyFigures(res *result.Result, secs int) (doubles int64) {
 		ne, ns := email.notify.Summary(), sms.notify.Summary()
 		all := svc.Merge(email.notify, sms.notify).Summary()
 		res.Latency["notify_email"], res.Latency["notify_sms"], res.Latency["notify"] = ne, ns, all
-		svc.SetPercentile(res, "notify_p50_ms", all, "p50")
-		svc.SetPercentile(res, "notify_p99_ms", all, "p99")
-		svc.SetPercentile(res, "notify_email_p99_ms", ne, "p99")
-		svc.SetPercentile(res, "notify_sms_p99_ms", ns, "p99")
-		res.Series["emails_sent"] = email.series.Values(secs)
-		res.Series["sms_sent"] = sms.series.Values(secs)
+		svc.SetPercentile(res, MetricNotifyP50, all, "p50")
+		svc.SetPercentile(res, MetricNotifyP99, all, "p99")
+		svc.SetPercentile(res, MetricNotifyEmailP99, ne, "p99")
+		svc.SetPercentile(res, MetricNotifySMSP99, ns, "p99")
+		res.Series[SeriesEmailsSent] = email.series.Values(secs)
+		res.Series[SeriesSMSSent] = sms.series.Values(secs)
 	}
-	res.SetMetric("emails_sent", float64(emails), "count")
-	res.SetMetric("sms_sent", float64(smss), "count")
-	res.SetMetric("duplicates_delivered", float64(dupes), "count")
-	res.SetMetric("double_sends", float64(doubles), "count")
-	res.SetMetric("service_db_errors", float64(dbErrs), "count")
+	res.SetMetric(SeriesEmailsSent, float64(emails), "count")
+	res.SetMetric(SeriesSMSSent, float64(smss), "count")
+	res.SetMetric(MetricDuplicatesDelivered, float64(dupes), "count")
+	res.SetMetric(MetricDoubleSends, float64(doubles), "count")
+	res.SetMetric(MetricServiceDBErrors, float64(dbErrs), "count")
 	return doubles
 }
 

@@ -28,7 +28,7 @@ func (r *run) result(ctx context.Context, complete, drained bool) *result.Result
 	runSeconds := int((time.Since(r.start) + time.Second - 1) / time.Second)
 	res.Timeline = svc.ExtendTimeline(sum.Timeline, max(runSeconds, int((r.total+time.Second-1)/time.Second)))
 	secs := len(res.Timeline)
-	res.Series = map[string][]float64{"inventory_up": r.upSeries(secs)}
+	res.Series = map[string][]float64{SeriesInventoryUp: r.upSeries(secs)}
 	r.modeFigures(res, secs)
 
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -46,10 +46,10 @@ func (r *run) result(ctx context.Context, complete, drained bool) *result.Result
 	if err != nil {
 		res.Verdict.Check(false, "mq inventory: %v", err)
 	} else {
-		res.SetMetric("stock_consistent", b01(ok), "bool")
-		res.SetMetric("final_stock_mq", float64(stock), "units")
+		res.SetMetric(MetricStockConsistent, b01(ok), "bool")
+		res.SetMetric(MetricFinalStockMQ, float64(stock), "units")
 	}
-	res.SetMetric("orders_lost_mq", float64(missing), "count")
+	res.SetMetric(MetricOrdersLostMQ, float64(missing), "count")
 	res.Notes = append(res.Notes, r.notes...)
 	r.consMu.Lock()
 	for _, e := range r.consErrs {
@@ -120,9 +120,9 @@ func (r *run) modeFigures(res *result.Result, secs int) {
 		res.Series["orders_ok_"+m.name] = m.okSeries.Values(secs)
 		res.Series["orders_failed_"+m.name] = m.failSeries.Values(secs)
 	}
-	res.SetMetric("orders", float64(orders), "count")
+	res.SetMetric(MetricOrders, float64(orders), "count")
 	per := r.c.Duration / time.Duration(len(r.c.Modes))
-	res.SetMetric("outage_seconds", (time.Duration(r.c.OutageEnd*float64(per)) - time.Duration(r.c.OutageStart*float64(per))).Seconds(), "s")
+	res.SetMetric(MetricOutageSeconds, (time.Duration(r.c.OutageEnd*float64(per)) - time.Duration(r.c.OutageStart*float64(per))).Seconds(), "s")
 }
 
 // consistent compares mode m's inventory with the orders it accepted: ok
@@ -161,8 +161,8 @@ func (r *run) directFigures(ctx context.Context, res *result.Result) {
 		res.Notes = append(res.Notes, "direct inventory: "+err.Error())
 		return
 	}
-	res.SetMetric("stock_consistent_direct", b01(ok), "bool")
-	res.SetMetric("final_stock_direct", float64(stock), "units")
+	res.SetMetric(MetricStockConsistentDirect, b01(ok), "bool")
+	res.SetMetric(MetricFinalStockDirect, float64(stock), "units")
 	if !ok {
 		res.Notes = append(res.Notes, fmt.Sprintf("direct: stock %d, expected %d from %d accepted orders: a call that failed at the caller (refused mid-request or timed out) was deducted anyway, the classic hazard of synchronous calls", stock, r.c.InitialStock-direct.stats.ok.Load(), direct.stats.ok.Load()))
 	}
@@ -179,15 +179,15 @@ func (r *run) mqFigures(res *result.Result, secs int) {
 	}
 	all := l(svc.Merge(r.e2eBefore, r.e2eDuring, r.e2eAfter), "order_to_deduct")
 	before, during, after := l(r.e2eBefore, "order_to_deduct_before"), l(r.e2eDuring, "order_to_deduct_during"), l(r.e2eAfter, "order_to_deduct_after")
-	svc.SetPercentile(res, "e2e_p50_ms", all, "p50")
-	svc.SetPercentile(res, "e2e_p99_ms", all, "p99")
-	svc.SetPercentile(res, "e2e_p99_ms_before", before, "p99")
-	svc.SetPercentile(res, "e2e_p99_ms_during", during, "p99")
-	svc.SetPercentile(res, "e2e_p99_ms_after", after, "p99")
-	res.SetMetric("duplicates_delivered", float64(m.inv.stats.dupes.Load()), "count")
-	res.SetMetric("deducted_mq", float64(m.inv.stats.applied.Load()), "count")
-	res.Series["deducted_mq"] = r.deductSeries.Values(secs)
-	res.Series["backlog_sampled"] = r.samp.backlog.Values(secs)
+	svc.SetPercentile(res, MetricE2EP50, all, "p50")
+	svc.SetPercentile(res, MetricE2EP99, all, "p99")
+	svc.SetPercentile(res, MetricE2EP99Before, before, "p99")
+	svc.SetPercentile(res, MetricE2EP99During, during, "p99")
+	svc.SetPercentile(res, MetricE2EP99After, after, "p99")
+	res.SetMetric(MetricDuplicatesDelivered, float64(m.inv.stats.dupes.Load()), "count")
+	res.SetMetric(SeriesDeductedMQ, float64(m.inv.stats.applied.Load()), "count")
+	res.Series[SeriesDeductedMQ] = r.deductSeries.Values(secs)
+	res.Series[SeriesBacklogSampled] = r.samp.backlog.Values(secs)
 }
 
 // backlogFigures records what the sampler measured: backlog peaks, queue
@@ -196,18 +196,18 @@ func (r *run) backlogFigures(res *result.Result, sum probe.Summary, secs int, co
 	c, m, s := r.c, r.mqMode, r.samp
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res.SetMetric("backlog_peak", float64(s.peak), "orders")
+	res.SetMetric(MetricBacklogPeak, float64(s.peak), "orders")
 	if s.recoverySampled {
-		res.SetMetric("backlog_at_recovery", float64(s.atRecovery), "orders")
+		res.SetMetric(MetricBacklogAtRecovery, float64(s.atRecovery), "orders")
 	}
 	var stickPeak int64
 	for _, sec := range sum.Timeline {
 		stickPeak = max(stickPeak, sec.Backlog)
 	}
-	res.SetMetric("backlog_peak_stick", float64(stickPeak), "messages")
+	res.SetMetric(MetricBacklogPeakStick, float64(stickPeak), "messages")
 	if s.depthRead {
-		res.SetMetric("depth_peak", float64(s.depthPeak), "messages")
-		res.Series["depth"] = s.depth.Values(secs)
+		res.SetMetric(MetricDepthPeak, float64(s.depthPeak), "messages")
+		res.Series[SeriesDepth] = s.depth.Values(secs)
 		if drained && s.depthLast > 0 {
 			res.Notes = append(res.Notes, fmt.Sprintf("the broker still reported a queue depth of %d after every order was deducted: its depth lags consumption (for example consumer offsets persisted periodically), so depth_peak and the depth series are not reliable on this broker", s.depthLast))
 		}
@@ -215,18 +215,18 @@ func (r *run) backlogFigures(res *result.Result, sum probe.Summary, secs int, co
 		res.Notes = append(res.Notes, "queue depth could not be read: "+s.depthErr.Error())
 	}
 	if c.Capacity > 0 && s.recoverySampled {
-		res.SetMetric("drain_expected_seconds", float64(s.atRecovery)/(c.Capacity-c.Rate), "s")
+		res.SetMetric(MetricDrainExpectedSeconds, float64(s.atRecovery)/(c.Capacity-c.Rate), "s")
 	}
 	if first := r.firstDeductAfterUp.Load(); first != 0 {
-		res.SetMetric("resume_seconds", time.Duration(first-m.upAt.UnixNano()).Seconds(), "s")
+		res.SetMetric(MetricResumeSeconds, time.Duration(first-m.upAt.UnixNano()).Seconds(), "s")
 	}
 	if !s.drainedAt.IsZero() {
 		d := s.drainedAt.Sub(m.upAt)
-		res.SetMetric("drain_seconds", d.Seconds(), "s")
+		res.SetMetric(MetricDrainSeconds, d.Seconds(), "s")
 		if d > 0 {
 			// Orders deducted while draining = backlog at recovery plus
 			// orders arriving meanwhile.
-			res.SetMetric("drain_consume_rate", (float64(s.atRecovery)+c.Rate*d.Seconds())/d.Seconds(), "1/s")
+			res.SetMetric(MetricDrainConsumeRate, (float64(s.atRecovery)+c.Rate*d.Seconds())/d.Seconds(), "1/s")
 		}
 	} else if complete {
 		res.Notes = append(res.Notes, "the backlog did not return to its pre-outage level before the load ended; drain_seconds not measured")

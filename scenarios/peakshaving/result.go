@@ -36,30 +36,30 @@ func (r *run) result(ctx context.Context, out outcome) (*result.Result, error) {
 	res.Notes = append(res.Notes, "queue depth = requests confirmed admitted − requests processed, measured by mqbench the same way on every broker")
 	r.setCounts(res, n, fin, oversold, overshoot, out.rate)
 	if acc.Count > 0 {
-		res.SetMetric("accept_p99_ms", acc.P99, "ms")
-		res.SetMetric("accept_service_p99_ms", accSvc.P99, "ms")
+		res.SetMetric(MetricAcceptP99, acc.P99, "ms")
+		res.SetMetric(MetricAcceptServiceP99, accSvc.P99, "ms")
 	} else {
 		res.Notes = append(res.Notes, "no request was accepted: accept_p99_ms not measured")
 	}
 	if rej.Count > 0 {
-		res.SetMetric("reject_p99_ms", rej.P99, "ms")
-		res.SetMetric("reject_service_p99_ms", rejSvc.P99, "ms")
+		res.SetMetric(MetricRejectP99, rej.P99, "ms")
+		res.SetMetric(MetricRejectServiceP99, rejSvc.P99, "ms")
 	} else {
 		res.Notes = append(res.Notes, "no request was rejected: reject_p99_ms not measured")
 	}
 	if n.sellout > 0 {
-		res.SetMetric("sellout_seconds", float64(n.sellout)/1e9, "s")
+		res.SetMetric(MetricSelloutSeconds, float64(n.sellout)/1e9, "s")
 	} else {
 		res.Notes = append(res.Notes, "the stock did not sell out: sellout_seconds not measured")
 	}
 	if n.dbErrs > 0 {
-		res.SetMetric("db_errors", float64(n.dbErrs), "count")
+		res.SetMetric(MetricDBErrors, float64(n.dbErrs), "count")
 	}
 	if n.lastErr != nil {
 		res.Notes = append(res.Notes, "last error: "+n.lastErr.Error())
 	}
 	if n.restarts > 0 {
-		res.SetMetric("sale_restarts", float64(n.restarts), "count")
+		res.SetMetric(MetricSaleRestarts, float64(n.restarts), "count")
 	}
 	res.Notes = append(res.Notes, "accept_response and reject_response (accept_p99_ms, reject_p99_ms) are measured from each request's intended arrival time (open loop), so a request waiting for a busy front-end client counts that wait; accept_service and reject_service measure from the moment a client took the request up, i.e. the admission mechanism's own cost")
 
@@ -87,7 +87,7 @@ func (r *run) setAdmission(res *result.Result) (overshoot int64) {
 	if r.useBroker {
 		overshoot = int64(c.Consumers * c.Prefetch)
 		res.Notes = append(res.Notes, fmt.Sprintf("admission: broker (destination max length %d, over-limit sends refused by the broker and answered \"sold out, try again\"); the broker caps waiting messages only, so up to consumers × prefetch = %d more may be delivered and unprocessed", c.Threshold, overshoot))
-		res.SetMetric("admission_broker", 1, "bool")
+		res.SetMetric(MetricAdmissionBroker, 1, "bool")
 		return overshoot
 	}
 	reason := "the driver cannot reject over a max length"
@@ -95,32 +95,32 @@ func (r *run) setAdmission(res *result.Result) (overshoot int64) {
 		reason = "chosen in the configuration"
 	}
 	res.Notes = append(res.Notes, fmt.Sprintf("admission: application (%s): an in-process counter reserves one of %d slots before each send and frees it once the sale service processed the request; rejected requests never reach the broker", reason, c.Threshold))
-	res.SetMetric("admission_broker", 0, "bool")
+	res.SetMetric(MetricAdmissionBroker, 0, "bool")
 	return 0
 }
 
 // setCounts adds the answer, sale and queue metrics.
 func (r *run) setCounts(res *result.Result, n counts, fin finalState, oversold, overshoot int64, rate float64) {
 	c := r.c
-	res.SetMetric("requests", float64(n.issued), "count")
-	res.SetMetric("accepted", float64(n.accepted), "count")
-	res.SetMetric("rejected", float64(n.rejected), "count")
-	res.SetMetric("errors", float64(n.failed), "count")
+	res.SetMetric(MetricRequests, float64(n.issued), "count")
+	res.SetMetric(MetricAccepted, float64(n.accepted), "count")
+	res.SetMetric(MetricRejected, float64(n.rejected), "count")
+	res.SetMetric(MetricErrors, float64(n.failed), "count")
 	if n.interrupted > 0 {
-		res.SetMetric("interrupted", float64(n.interrupted), "count")
+		res.SetMetric(MetricInterrupted, float64(n.interrupted), "count")
 		res.Notes = append(res.Notes, fmt.Sprintf("%d requests were in flight when the run was interrupted: neither accepted nor rejected", n.interrupted))
 	}
-	res.SetMetric("processed", float64(fin.processed), "count")
-	res.SetMetric("duplicates", float64(n.dupes), "count")
-	res.SetMetric("sold", float64(fin.sold), "count")
-	res.SetMetric("oversold", float64(oversold), "count")
-	res.SetMetric("stock_initial", float64(c.Stock), "count")
-	res.SetMetric("stock_final", float64(fin.stock), "count")
-	res.SetMetric("threshold", float64(c.Threshold), "count")
-	res.SetMetric("queue_depth_peak", float64(n.peak), "count")
-	res.SetMetric("queue_depth_limit", float64(int64(c.Threshold)+overshoot), "count")
-	res.SetMetric("capacity", c.Capacity, "req/s")
-	res.SetMetric("arrival_rate", rate, "req/s")
+	res.SetMetric(MetricProcessed, float64(fin.processed), "count")
+	res.SetMetric(MetricDuplicates, float64(n.dupes), "count")
+	res.SetMetric(MetricSold, float64(fin.sold), "count")
+	res.SetMetric(MetricOversold, float64(oversold), "count")
+	res.SetMetric(MetricStockInitial, float64(c.Stock), "count")
+	res.SetMetric(MetricStockFinal, float64(fin.stock), "count")
+	res.SetMetric(SeriesThreshold, float64(c.Threshold), "count")
+	res.SetMetric(MetricQueueDepthPeak, float64(n.peak), "count")
+	res.SetMetric(MetricQueueDepthLimit, float64(int64(c.Threshold)+overshoot), "count")
+	res.SetMetric(MetricCapacity, c.Capacity, "req/s")
+	res.SetMetric(MetricArrivalRate, rate, "req/s")
 }
 
 // verdict judges the run: no oversell, stock arithmetic, one answer per

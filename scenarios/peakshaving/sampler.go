@@ -63,7 +63,7 @@ func (r *run) series(n int) map[string][]float64 {
 	for i := range th {
 		th[i] = float64(r.c.Threshold)
 	}
-	return map[string][]float64{"input_per_s": r.input.Values(n), "processed_per_s": r.processed.Values(n), "queue_depth": r.depth.Values(n), "threshold": th}
+	return map[string][]float64{SeriesInputPerS: r.input.Values(n), SeriesProcessedPerS: r.processed.Values(n), SeriesQueueDepth: r.depth.Values(n), SeriesThreshold: th}
 }
 
 // lastSecond is the last of the first seconds slots where any of ss is not

@@ -16,8 +16,8 @@ func (r *run) result(complete, drained bool) *result.Result {
 	}
 	r.stats.mu.Lock()
 	defer r.stats.mu.Unlock()
-	res.SetMetric("send_failures", float64(r.stats.sendFailures), "count")
-	res.SetMetric("target_rate", c.Rate, "msg/s")
+	res.SetMetric(MetricSendFailures, float64(r.stats.sendFailures), "count")
+	res.SetMetric(MetricTargetRate, c.Rate, "msg/s")
 	if r.stats.lastSendErr != nil {
 		res.Notes = append(res.Notes, "last send error: "+r.stats.lastSendErr.Error())
 	}

@@ -45,10 +45,10 @@ func (r *run) fill(ctx context.Context, res *result.Result, complete, consistent
 func (r *run) setMode(res *result.Result) {
 	c := r.c
 	if r.native {
-		res.SetMetric("native", 1, "bool")
+		res.SetMetric(MetricNative, 1, "bool")
 		res.Notes = append(res.Notes, "mode: native: the order's local transaction runs inside the broker's transactional send (half message, commit or rollback, check-back against the order table); no message table, no relay")
 	} else {
-		res.SetMetric("native", 0, "bool")
+		res.SetMetric(MetricNative, 0, "bool")
 		res.Notes = append(res.Notes, fmt.Sprintf("mode: outbox: order + message-table row in one local transaction; relay every %s, resend after %s", c.ScanInterval, c.RetryInterval))
 	}
 	res.Notes = append(res.Notes,
@@ -80,39 +80,39 @@ func (r *run) setCounts(res *result.Result, k counts, fin finalState, e endCheck
 	c := r.c
 	elapsed := (c.Warmup + c.Duration).Seconds()
 
-	res.SetMetric("orders", float64(fin.orders), "count")
-	res.SetMetric("orders_per_s", float64(fin.orders)/elapsed, "orders/s")
-	res.SetMetric("published", float64(k.published), "count")
-	res.SetMetric("duplicates_delivered", float64(k.dupDelivered), "count")
-	res.SetMetric("duplicates_applied", float64(e.dupApplied), "count")
-	res.SetMetric("outbox_remaining", float64(fin.outbox), "count")
-	res.SetMetric("history_rows", float64(fin.history), "count")
-	res.SetMetric("retries", float64(k.retries), "count")
+	res.SetMetric(MetricOrders, float64(fin.orders), "count")
+	res.SetMetric(SeriesOrdersPerS, float64(fin.orders)/elapsed, "orders/s")
+	res.SetMetric(MetricPublished, float64(k.published), "count")
+	res.SetMetric(MetricDuplicatesDelivered, float64(k.dupDelivered), "count")
+	res.SetMetric(MetricDuplicatesApplied, float64(e.dupApplied), "count")
+	res.SetMetric(MetricOutboxRemaining, float64(fin.outbox), "count")
+	res.SetMetric(MetricHistoryRows, float64(fin.history), "count")
+	res.SetMetric(MetricRetries, float64(k.retries), "count")
 	if ttc.Count > 0 {
-		res.SetMetric("ttc_p50_ms", ttc.P50, "ms")
-		res.SetMetric("ttc_p99_ms", ttc.P99, "ms")
+		res.SetMetric(MetricTTCP50, ttc.P50, "ms")
+		res.SetMetric(MetricTTCP99, ttc.P99, "ms")
 	} else {
 		res.Notes = append(res.Notes, "no order reached consistency: ttc_p50_ms and ttc_p99_ms not measured")
 	}
-	res.SetMetric("consistent", b2f(e.consistent), "bool")
-	res.SetMetric("stock_initial", float64(c.InitialStock), "count")
-	res.SetMetric("stock_final", float64(fin.stock), "count")
-	res.SetMetric("orders_not_deducted", float64(fin.missing), "count")
-	res.SetMetric("failures_injected", float64(k.failures), "count")
-	res.SetMetric("consumer_crashes", float64(k.crashes), "count")
-	res.SetMetric("relay_crashes", float64(k.relayCrashes), "count")
-	res.SetMetric("failed_results", float64(k.failedResults), "count")
-	res.SetMetric("duplicate_results", float64(k.dupResults), "count")
-	res.SetMetric("send_failures", float64(k.sendFailures), "count")
-	res.SetMetric("order_errors", float64(k.orderErrs), "count")
+	res.SetMetric(MetricConsistent, b2f(e.consistent), "bool")
+	res.SetMetric(MetricStockInitial, float64(c.InitialStock), "count")
+	res.SetMetric(MetricStockFinal, float64(fin.stock), "count")
+	res.SetMetric(MetricOrdersNotDeducted, float64(fin.missing), "count")
+	res.SetMetric(MetricFailuresInjected, float64(k.failures), "count")
+	res.SetMetric(MetricConsumerCrashes, float64(k.crashes), "count")
+	res.SetMetric(MetricRelayCrashes, float64(k.relayCrashes), "count")
+	res.SetMetric(MetricFailedResults, float64(k.failedResults), "count")
+	res.SetMetric(MetricDuplicateResults, float64(k.dupResults), "count")
+	res.SetMetric(MetricSendFailures, float64(k.sendFailures), "count")
+	res.SetMetric(MetricOrderErrors, float64(k.orderErrs), "count")
 	if n := k.insufficient; n > 0 {
-		res.SetMetric("insufficient_stock", float64(n), "count")
+		res.SetMetric(MetricInsufficientStock, float64(n), "count")
 	}
 	if n := k.restarts; n > 0 {
-		res.SetMetric("consumer_restarts", float64(n), "count")
+		res.SetMetric(MetricConsumerRestarts, float64(n), "count")
 	}
 	if n := k.unknownOrders; n > 0 {
-		res.SetMetric("unknown_orders", float64(n), "count")
+		res.SetMetric(MetricUnknownOrders, float64(n), "count")
 	}
 	if k.lastErr != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d errors, the last: %v", k.nErrs, k.lastErr))

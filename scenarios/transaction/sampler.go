@@ -57,7 +57,7 @@ func (r *run) series(n int) map[string][]float64 {
 	for i := range t {
 		t[i] /= 1e6
 	}
-	return map[string][]float64{"orders_per_s": r.ordersPS.Values(n), "consistent_per_s": r.consistentPS.Values(n), "pending_orders": r.pendingPS.Values(n), "ttc_max_ms": t}
+	return map[string][]float64{SeriesOrdersPerS: r.ordersPS.Values(n), SeriesConsistentPerS: r.consistentPS.Values(n), SeriesPendingOrders: r.pendingPS.Values(n), SeriesTTCMax: t}
 }
 
 // lastSecond is the last of the first seconds slots where any of ss is not

@@ -115,9 +115,9 @@ func (Scenario) Run(ctx context.Context, env scenarios.Env, cfg scenarios.Config
 	nativeOK := isTx && info.Capabilities.NativeTransaction
 	res := &result.Result{Config: c}
 	if nativeOK {
-		res.SetMetric("native_supported", 1, "bool")
+		res.SetMetric(MetricNativeSupported, 1, "bool")
 	} else {
-		res.SetMetric("native_supported", 0, "bool")
+		res.SetMetric(MetricNativeSupported, 0, "bool")
 	}
 	unsupported := fmt.Sprintf("native transactional messages: unsupported by client %s %s (%s)", info.Client, info.ClientVersion, info.Name)
 	if c.Mode == ModeNative && !nativeOK {
