@@ -131,6 +131,15 @@ type Env struct {
 	// Progress, when non-nil, is told the current phase and how far the
 	// run is (0..1). It must not block.
 	Progress func(phase string, done float64)
+	// BrokerRSS, when non-nil, reads the resident memory of the broker
+	// processes now, in MiB; ok is false when it cannot (the broker runs
+	// elsewhere). It must be cheap and must not block: scenarios sample it
+	// about once a second.
+	BrokerRSS func() (mib float64, ok bool)
+	// BrokerDisk, when non-nil, reads how many bytes the broker's data
+	// directory holds now; ok is false when it cannot. Same rules as
+	// BrokerRSS.
+	BrokerDisk func() (bytes int64, ok bool)
 }
 
 // Report calls Progress when set.
