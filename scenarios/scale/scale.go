@@ -43,7 +43,7 @@ func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 			Size: 1024, Producers: 1, Consumers: 1, Partitions: 1,
 		},
 		Destinations: []int{1, 10, 100, 1000}, Connections: []int{1, 10, 100},
-		Batch: 100, Setup: 2 * time.Minute, Parallel: 8,
+		Batch: 100, Setup: 2 * time.Minute, Parallel: 32,
 	}
 	if quick {
 		c.Rate, c.Duration, c.Warmup, c.Drain = 1000, 5*time.Second, time.Second, 10*time.Second
