@@ -21,7 +21,9 @@ type Config struct {
 	Destinations []int `yaml:"destinations" json:"destinations"`
 	// Connections are the connection-count steps: one destination with
 	// that many producers and as many consumers (each producer and
-	// consumer is its own connection on RabbitMQ and ActiveMQ).
+	// consumer is its own connection on RabbitMQ and ActiveMQ), and at
+	// least that many partitions (Kafka) or queues (RocketMQ), so that
+	// every consumer has a share to read.
 	Connections []int `yaml:"connections" json:"connections"`
 	// Batch is the most messages one Send carries.
 	Batch int `yaml:"batch" json:"batch"`
@@ -81,16 +83,17 @@ type step struct {
 	destinations int
 	producers    int // in all
 	consumers    int // in all
+	partitions   int // per destination
 }
 
 // steps lists the run's steps: destinations first, then connections.
 func (c *Config) steps() []step {
 	var out []step
 	for _, n := range c.Destinations {
-		out = append(out, step{name: fmt.Sprintf("dest%d", n), destinations: n, producers: n, consumers: n})
+		out = append(out, step{name: fmt.Sprintf("dest%d", n), destinations: n, producers: n, consumers: n, partitions: c.Partitions})
 	}
 	for _, n := range c.Connections {
-		out = append(out, step{name: fmt.Sprintf("conn%d", n), destinations: 1, producers: n, consumers: n})
+		out = append(out, step{name: fmt.Sprintf("conn%d", n), destinations: 1, producers: n, consumers: n, partitions: max(c.Partitions, n)})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ const (
 	SuffixDestinations = "destinations"        // count
 	SuffixProducers    = "producers"           // count
 	SuffixConsumers    = "consumers"           // count
+	SuffixPartitions   = "partitions"          // per destination (Kafka partitions, RocketMQ queues)
 	SuffixSetupS       = "setup_s"             // s to provision and open the clients
 	SuffixSentPerS     = "sent_per_s"          // msg/s sent, measured window
 	SuffixReceivedPerS = "received_per_s"      // msg/s received, measured window

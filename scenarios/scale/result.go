@@ -19,6 +19,7 @@ func (r *run) stepFigures(res *result.Result, o outcome) {
 	set(SuffixDestinations, float64(o.s.destinations), "count")
 	set(SuffixProducers, float64(o.s.producers), "count")
 	set(SuffixConsumers, float64(o.s.consumers), "count")
+	set(SuffixPartitions, float64(max(o.s.partitions, 1)), "count")
 	set(SuffixSetupS, o.setup.Seconds(), "s")
 	if o.start.IsZero() {
 		return // never measured

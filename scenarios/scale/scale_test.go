@@ -111,7 +111,8 @@ type setup struct {
 	hang         string // see limited
 	dests        []int
 	conns        []int
-	cancel       bool // cancel once the first step ends
+	cancel       bool          // cancel once the first step ends
+	drain        time.Duration // 0: 5 s
 }
 
 func run(t *testing.T, s setup) (*result.Result, *limited) {
@@ -127,6 +128,9 @@ func run(t *testing.T, s setup) (*result.Result, *limited) {
 	c := scale.Scenario{}.DefaultConfig(true).(*scale.Config)
 	c.Rate, c.Duration, c.Warmup, c.Drain, c.Size = 2000, 300*time.Millisecond, 100*time.Millisecond, 5*time.Second, 128
 	c.Destinations, c.Connections, c.Setup = s.dests, s.conns, 2*time.Second
+	if s.drain > 0 {
+		c.Drain = s.drain
+	}
 	env := scenarios.Env{Driver: lim, Profile: driver.Durable, RunID: 5, Prefix: "t", WorkDir: t.TempDir(),
 		Log: slog.New(slog.DiscardHandler), BrokerRSS: func() (float64, bool) { return 42, true }}
 	if s.cancel {

@@ -81,7 +81,7 @@ func (r *run) open(ctx context.Context, s step, idx int, cl *clients) error {
 	defer cancel()
 	cl.dests = make([]driver.Destination, s.destinations)
 	for i := range cl.dests {
-		cl.dests[i] = driver.Destination{Name: fmt.Sprintf("%s-scale-%d-%d", env.Prefix, idx, i), Groups: []string{group}, Partitions: c.Partitions}
+		cl.dests[i] = driver.Destination{Name: fmt.Sprintf("%s-scale-%d-%d", env.Prefix, idx, i), Groups: []string{group}, Partitions: s.partitions}
 	}
 	cl.cleanups = make([]func(context.Context) error, s.destinations)
 	cl.producers = make([]driver.Producer, s.producers)

@@ -2,6 +2,7 @@ package scale_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/scenarios/scale"
@@ -21,6 +22,9 @@ func TestStepsAccounted(t *testing.T) {
 	}{{"dest1", 1, 1, 1}, {"dest3", 3, 3, 3}, {"conn2", 1, 2, 2}}
 	var confirmed float64
 	for _, w := range want {
+		if w.step == "conn2" && metric(t, res, w.step, scale.SuffixPartitions) != 2 {
+			t.Fatal("a connection step has fewer partitions than consumers")
+		}
 		if metric(t, res, w.step, scale.SuffixOK) != 1 || metric(t, res, w.step, scale.SuffixDrained) != 1 {
 			t.Fatalf("step %s did not run clean: %v", w.step, res.Notes)
 		}
@@ -104,7 +108,7 @@ func TestFailedStepReported(t *testing.T) {
 
 // TestLossFails: loss in a step fails the verdict.
 func TestLossFails(t *testing.T) {
-	res, _ := run(t, setup{opts: memory.Options{Faults: memory.Faults{DropEvery: 20}}, dests: []int{1}})
+	res, _ := run(t, setup{opts: memory.Options{Faults: memory.Faults{DropEvery: 20}}, dests: []int{1}, drain: 300 * time.Millisecond})
 	if res.Verdict.Pass || res.Accounting.Lost == 0 {
 		t.Fatalf("verdict %+v lost %d", res.Verdict, res.Accounting.Lost)
 	}
