@@ -123,7 +123,8 @@ func (r *run) pressureFigures(res *result.Result, n int) {
 	res.SetMetric(MetricMedianSendMs, float64(acc.median)/1e6, "ms")
 	res.Series[SeriesSlowedMs] = perSecond(stalled, r.start, n)
 	if acc.count+dr.count > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d sends stalled (over %g× their phase's median and over %s), covering %.1f s; longest send %s",
+		res.Notes = append(res.Notes, fmt.Sprintf("%d sends stalled (over %g× their phase's median and over %s), covering %.1f s; longest send %s "+
+			"(a broker that withholds confirmations without saying why, as ActiveMQ does under producer flow control, shows only here)",
 			acc.count+dr.count, c.StallFactor, c.StallMin, total(stalled).Seconds(), max(acc.longest, dr.longest).Round(time.Millisecond)))
 	}
 	r.blockFigures(res, n)
