@@ -141,7 +141,8 @@ type setup struct {
 	edit     func(c *backlog.Config)
 	cancelAt int64
 	recv     bool
-	report   bool
+	report   bool // canned block events (reporting)
+	pass     bool // the memory driver's own block events
 	rss      bool
 }
 
@@ -159,6 +160,12 @@ func run(t *testing.T, s setup) (*result.Result, error) {
 	var d driver.Driver = h
 	if s.report {
 		d = &reporting{hooks: h, since: time.Now()}
+	}
+	if s.pass {
+		d = struct {
+			*hooks
+			driver.BlockReporter
+		}{h, drv}
 	}
 	c := backlog.Scenario{}.DefaultConfig(true).(*backlog.Config)
 	c.Size, c.TargetBytes, c.Rate, c.Batch = 128, 128*3000, 50000, 50

@@ -81,10 +81,10 @@ func TestTimeBound(t *testing.T) {
 
 // TestFlowControlStalls: a broker that stops senders at a memory limit
 // (the memory broker's FlowLimit, like ActiveMQ's producer flow control)
-// shows as stalled sends; their messages are unconfirmed, never lost, and
+// shows as stalled sends and, reported by the driver, as blocked time; their messages are unconfirmed, never lost, and
 // the backlog still drains.
 func TestFlowControlStalls(t *testing.T) {
-	res, err := run(t, setup{opts: memory.Options{FlowLimit: 32 << 10}, edit: func(c *backlog.Config) {
+	res, err := run(t, setup{opts: memory.Options{FlowLimit: 32 << 10}, pass: true, edit: func(c *backlog.Config) {
 		c.TargetBytes, c.Rate, c.Duration, c.Drain = 1<<30, 20000, 500*time.Millisecond, 2*time.Second
 		c.DrainRate, c.ProduceFor, c.StallMin = 0, 0, 100*time.Millisecond
 	}})
@@ -97,6 +97,11 @@ func TestFlowControlStalls(t *testing.T) {
 	}
 	if !hasNote(res, "stalled") {
 		t.Fatalf("no stall note: %v", res.Notes)
+	}
+	// The memory broker also says so (driver.BlockReporter), like a
+	// RabbitMQ memory alarm.
+	if metric(t, res, backlog.MetricBlockEvents) < 1 || metric(t, res, backlog.MetricBlockedAccS) <= 0 || !hasNote(res, "flow limit") {
+		t.Fatalf("flow-control blocks not reported: %v %v", res.Metrics, res.Notes)
 	}
 	if a.Lost != 0 || a.Unconfirmed == 0 || !res.Verdict.Pass {
 		t.Fatalf("verdict %+v accounting %+v", res.Verdict, a)
