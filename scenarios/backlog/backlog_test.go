@@ -208,3 +208,19 @@ func checkSeries(t *testing.T, res *result.Result) {
 		}
 	}
 }
+
+// TestWorkload: the scenario's own fields decode strictly from a workload
+// file.
+func TestWorkload(t *testing.T) {
+	c := backlog.Scenario{}.DefaultConfig(true).(*backlog.Config)
+	y := "scenario: backlog\nrate: 3000\ntarget_bytes: 10485760\ndrain_rate: 500\nproduce_for: 5s\nstall_factor: 20\nstall_min: 100ms\n"
+	if err := scenarios.DecodeWorkload("w.yaml", []byte(y), c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Rate != 3000 || c.TargetBytes != 10<<20 || c.DrainRate != 500 || c.ProduceFor != 5*time.Second || c.StallFactor != 20 || c.StallMin != 100*time.Millisecond {
+		t.Fatalf("decoded %+v", c)
+	}
+	if err := scenarios.DecodeWorkload("w.yaml", []byte("target_bytez: 1\n"), c); err == nil {
+		t.Fatal("an unknown field was accepted")
+	}
+}

@@ -164,3 +164,19 @@ func hasNote(res *result.Result, sub string) bool {
 	}
 	return false
 }
+
+// TestWorkload: the scenario's own fields decode strictly from a workload
+// file.
+func TestWorkload(t *testing.T) {
+	c := scale.Scenario{}.DefaultConfig(true).(*scale.Config)
+	y := "scenario: scale\ndestinations: [1, 5]\nconnections: [2]\nsetup: 30s\nparallel: 4\n"
+	if err := scenarios.DecodeWorkload("w.yaml", []byte(y), c); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(c.Destinations, c.Connections) != "[1 5] [2]" || c.Setup != 30*time.Second || c.Parallel != 4 {
+		t.Fatalf("decoded %+v", c)
+	}
+	if err := scenarios.DecodeWorkload("w.yaml", []byte("destination: [1]\n"), c); err == nil {
+		t.Fatal("an unknown field was accepted")
+	}
+}
