@@ -236,6 +236,15 @@ type Env struct {
 	// to cost a window; ok is false when the broker's CPU cannot be read
 	// (not started by mqbench, not on this host). Safe for concurrent use.
 	BrokerCPU func() (seconds float64, ok bool)
+	// BrokerRSS, when non-nil, reads the resident memory of the broker
+	// processes now, in MiB; ok is false when it cannot (the broker runs
+	// elsewhere). It must be cheap and must not block: scenarios sample it
+	// about once a second.
+	BrokerRSS func() (mib float64, ok bool)
+	// BrokerDisk, when non-nil, reads how many bytes the broker's data
+	// directory holds now; ok is false when it cannot. Same rules as
+	// BrokerRSS.
+	BrokerDisk func() (bytes int64, ok bool)
 }
 
 // Report calls Progress when set.

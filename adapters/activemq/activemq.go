@@ -146,6 +146,8 @@ type Driver struct {
 	mu     sync.Mutex
 	open   map[io.Closer]struct{}
 	closed bool
+
+	refused refusals // resource refusals (BlockEvents)
 }
 
 var _ driver.Constructor = New

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
 
@@ -106,6 +107,13 @@ func (p *producer) sendFrame(m driver.Message, persistent bool, tx string) *fram
 // confirmed, a *driver.SendError naming the unconfirmed ones, or another
 // error when none was sent.
 func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
+	err := p.send(ctx, msgs)
+	p.d.refused.note(err, time.Now())
+	return err
+}
+
+// send is Send without the bookkeeping of refusals.
+func (p *producer) send(ctx context.Context, msgs []driver.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}

@@ -13,7 +13,8 @@ import (
 type closer interface{ Close() error }
 
 // Driver is one connection to a Broker. It implements driver.Driver,
-// driver.DepthReader and driver.Transactor, and is safe for concurrent use.
+// driver.DepthReader, driver.Transactor and driver.BlockReporter, and is
+// safe for concurrent use.
 type Driver struct {
 	b       *Broker
 	cfg     driver.Config
@@ -23,6 +24,8 @@ type Driver struct {
 	mu     sync.Mutex
 	closed bool
 	open   map[closer]struct{} // producers, consumers, tx producers
+
+	blocks blockLog // flow-control waits (BlockEvents)
 }
 
 var (

@@ -23,7 +23,8 @@
 //   - There is no retained log: Capabilities.Replay is false.
 //   - Flow control: Send blocks while a group of the destination holds more
 //     than Options.FlowLimit bytes waiting, so a producer faster than its
-//     consumers cannot exhaust memory.
+//     consumers cannot exhaust memory. Driver.BlockEvents reports those
+//     waits (driver.BlockReporter), as a broker reports a memory alarm.
 //
 // Faults injects deterministic drops, duplicates, reorders and delays; see
 // its documentation for the exact counts they produce.

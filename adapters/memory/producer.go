@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 )
@@ -82,6 +83,12 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 	d := p.d
 
 	d.mu.Lock()
+	blocked := -1 // index of this Send's flow-control period, once it waits
+	defer func() {
+		if blocked >= 0 {
+			p.drv.blocks.end(blocked, time.Now())
+		}
+	}()
 	for {
 		if p.err != nil {
 			err := p.err
@@ -90,6 +97,9 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 		}
 		if !d.full() {
 			break
+		}
+		if blocked < 0 {
+			blocked = p.drv.blocks.start(d.name, time.Now())
 		}
 		d.sendWaiters++
 		ch := d.space
@@ -101,6 +111,10 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 			return ctx.Err()
 		}
 		d.mu.Lock()
+	}
+	if blocked >= 0 {
+		p.drv.blocks.end(blocked, time.Now())
+		blocked = -1
 	}
 
 	var (

@@ -183,19 +183,21 @@ type link struct {
 	done     chan struct{} // closed once the channel or the connection is gone
 	failOnce sync.Once
 	mu       sync.Mutex
-	err      error  // why it died
-	blocked  string // connection.blocked reason while blocked, else ""
+	err      error     // why it died
+	blocked  string    // connection.blocked reason while blocked, else ""
+	name     string    // connection name, for the block log
+	blocks   *blockLog // the driver's; nil records nothing
 }
 
 // openLink dials a connection and opens a channel on it. setup runs on the
 // new channel (bounded) before the watchers start; on any error the
 // connection is closed.
-func openLink(ctx context.Context, rawURL string, timeout time.Duration, name string, log *slog.Logger, setup func(*amqp.Channel) error) (*link, error) {
+func openLink(ctx context.Context, rawURL string, timeout time.Duration, name string, log *slog.Logger, blocks *blockLog, setup func(*amqp.Channel) error) (*link, error) {
 	conn, raw, err := dial(ctx, rawURL, timeout, name)
 	if err != nil {
 		return nil, err
 	}
-	l := &link{conn: conn, raw: raw, timeout: timeout, log: log, done: make(chan struct{})}
+	l := &link{conn: conn, raw: raw, timeout: timeout, log: log, done: make(chan struct{}), name: name + " " + raw.LocalAddr().String(), blocks: blocks}
 	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 	go l.watchBlocked(blocked)
 	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
@@ -226,7 +228,9 @@ func openLink(ctx context.Context, rawURL string, timeout time.Duration, name st
 // watchBlocked records connection.blocked / unblocked until the connection
 // closes the notification channel.
 func (l *link) watchBlocked(c <-chan amqp.Blocking) {
+	defer func() { l.blocks.closed(l.name, time.Now()) }()
 	for b := range c {
+		l.blocks.record(l.name, b, time.Now())
 		l.mu.Lock()
 		if b.Active {
 			l.blocked = b.Reason

@@ -102,7 +102,7 @@ func (c *consumer) session(ctx context.Context) (*csession, error) {
 func (c *consumer) open(ctx context.Context) (*csession, error) {
 	t := c.d.timeout
 	var deliveries <-chan amqp.Delivery
-	l, err := openLink(ctx, c.d.url, t, "mqbench-consumer "+c.queue, c.d.cfg.Log(), func(ch *amqp.Channel) error {
+	l, err := openLink(ctx, c.d.url, t, "mqbench-consumer "+c.queue, c.d.cfg.Log(), c.d.blocks, func(ch *amqp.Channel) error {
 		if err := bounded(ctx, t, "basic.qos", func() error { return ch.Qos(c.prefetch, 0, false) }); err != nil {
 			return err
 		}

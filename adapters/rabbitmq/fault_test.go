@@ -237,6 +237,10 @@ func TestFaultConnectionBlocked(t *testing.T) {
 	if !errors.Is(err, ErrBlocked) {
 		t.Errorf("Send = %v, want ErrBlocked", err)
 	}
+	// The block is reported through driver.BlockReporter, with the alarm.
+	if evs := d.BlockEvents(); len(evs) == 0 || evs[0].Source != "connection.blocked" || evs[0].Reason == "" {
+		t.Errorf("BlockEvents = %+v, want a connection.blocked event with a reason", evs)
+	}
 	// The connection that confirmed nothing is dropped: the next Send dials.
 	pr := prod.(*producer)
 	pr.mu.Lock()

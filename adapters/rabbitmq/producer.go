@@ -270,7 +270,7 @@ func (p *producer) open(ctx context.Context) (*psession, error) {
 		confirms chan amqp.Confirmation
 		returns  chan amqp.Return
 	)
-	l, err := openLink(ctx, p.d.url, t, "mqbench-producer "+p.dest.Name, p.d.cfg.Log(), func(ch *amqp.Channel) error {
+	l, err := openLink(ctx, p.d.url, t, "mqbench-producer "+p.dest.Name, p.d.cfg.Log(), p.d.blocks, func(ch *amqp.Channel) error {
 		if err := bounded(ctx, t, "check exchange "+p.exchange, func() error {
 			return ch.ExchangeDeclarePassive(p.exchange, amqp.ExchangeFanout, true, false, false, false, nil)
 		}); err != nil {

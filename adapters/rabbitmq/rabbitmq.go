@@ -96,6 +96,7 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 		timeout:   cfg.Timeout(),
 		producers: map[*producer]struct{}{},
 		consumers: map[*consumer]struct{}{},
+		blocks:    &blockLog{},
 	}
 	d.admin = &link{conn: conn, raw: raw, timeout: d.timeout, log: cfg.Log(), done: make(chan struct{})}
 	go d.admin.watchClose(conn.NotifyClose(make(chan *amqp.Error, 1)), nil)
@@ -153,6 +154,8 @@ type Driver struct {
 	closed    bool
 	producers map[*producer]struct{}
 	consumers map[*consumer]struct{}
+
+	blocks *blockLog // connection.blocked periods (BlockEvents)
 }
 
 // Info describes the adapter and the broker; no I/O.
