@@ -9,6 +9,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
+	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report/result"
 )
 
@@ -126,4 +127,27 @@ func rssMiB(pids []int) float64 {
 		}
 	}
 	return total
+}
+
+// brokerRSS reads the broker processes' resident memory for
+// scenarios.Env.BrokerRSS; nil when no broker pid is known.
+func brokerRSS(pids []int) func() (float64, bool) {
+	if len(pids) == 0 {
+		return nil
+	}
+	return func() (float64, bool) { v := rssMiB(pids); return v, v > 0 }
+}
+
+// brokerDisk reads the size of a natively launched broker's data directory
+// for scenarios.Env.BrokerDisk; nil when mqbench did not start the broker
+// (native is false) or has no launcher.
+func brokerDisk(l *launch.Launcher, name string, native bool) func() (int64, bool) {
+	if l == nil || !native {
+		return nil
+	}
+	dir, ok := l.DataDir(name)
+	if !ok {
+		return nil
+	}
+	return func() (int64, bool) { return launch.DirSize(dir) }
 }

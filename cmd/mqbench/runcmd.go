@@ -315,6 +315,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	}
 	meter := startCostMeter(s.pids)
 	env.Reference, env.BrokerCPU = referenceBroker(), meter.cpu
+	env.BrokerRSS, env.BrokerDisk = brokerRSS(s.pids), brokerDisk(s.launcher, s.adapter.name, len(s.pids) > 0)
 	got, runErr := s.scenario.Run(ctx, env, s.cfg)
 	prog.done()
 	res.Cost = meter.stop()
