@@ -27,7 +27,8 @@ func TestReportRendersInChromium(t *testing.T) {
 		t.Skip("chromium not installed (apt-get install chromium)")
 	}
 	dir := t.TempDir()
-	path, err := WriteHTML(dir, fixtures(), Options{Compare: fixtures(), Label: "A", CompareLabel: "B", Scenarios: catalog.Presentations()})
+	results := append(fixtures(), capacityFixtures()...)
+	path, err := WriteHTML(dir, results, Options{Compare: fixtures(), Label: "A", CompareLabel: "B", Scenarios: catalog.Presentations()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,10 +47,11 @@ func TestReportRendersInChromium(t *testing.T) {
 	if title != "mqbench report" {
 		t.Errorf("title %q", title)
 	}
-	// Five scenarios × (2 latency + received + backlog) + async 2 bars +
-	// peakshaving 2 per broker + decoupling's series chart.
-	if charts < 25 {
-		t.Errorf("%d charts rendered, want at least 25", charts)
+	// Six scenarios × (2 latency + received + backlog) + async 2 bars +
+	// peakshaving 2 per broker + decoupling's series chart + capacity's
+	// curve, bars and one steps chart per broker.
+	if charts < 35 {
+		t.Errorf("%d charts rendered, want at least 35", charts)
 	}
 	if sized != charts {
 		t.Errorf("%d of %d charts have a visible size and drawn content", sized, charts)

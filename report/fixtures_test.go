@@ -49,6 +49,19 @@ func presenterFor(name string) present.Presenter {
 	return present.Of(s)
 }
 
+// fixtureScenarios are the scenarios fixtures covers, in table order;
+// capacity has fixtures of its own (capacityFixtures), so the golden
+// files of these stay as they were.
+func fixtureScenarios() []string {
+	var out []string
+	for _, s := range catalogNames() {
+		if s != "capacity" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // fixtures returns results for four brokers × five scenarios with fixed
 // numbers (one failing cell, one missing), for golden and browser tests.
 func fixtures() []*result.Result {
@@ -65,7 +78,7 @@ func fixtures() []*result.Result {
 	}
 	var out []*result.Result
 	for bi, b := range brokers {
-		for si, s := range catalogNames() {
+		for si, s := range fixtureScenarios() {
 			if b.name == "activemq" && s == "transaction" {
 				continue // a missing cell
 			}
@@ -122,4 +135,97 @@ func fixtures() []*result.Result {
 		}
 	}
 	return out
+}
+
+// capacityFixtures returns capacity results for the four brokers with
+// fixed, made-up numbers: a maximum found after a climb by 1.5 from a
+// quarter of the publish-only rate, one failed step above it, and the
+// curve steps (rocketmq's 10% point skipped, as a spent budget leaves it).
+func capacityFixtures() []*result.Result {
+	t0 := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
+	brokers := []struct {
+		name                        string
+		top, failed, publish, drain float64
+		p99                         [4]float64 // e2e p99 at 10, 50, 80, 100%
+	}{
+		{"activemq", 3000, 3200, 4100, 6500, [4]float64{3.1, 4.5, 9.8, 38}},
+		{"kafka", 40000, 42000, 52000, 90000, [4]float64{6.2, 7.9, 12, 44}},
+		{"rabbitmq", 12000, 12600, 15000, 30000, [4]float64{1.8, 2.6, 5.5, 29}},
+		{"rocketmq", 20000, 21000, 26000, 41000, [4]float64{0, 5.1, 8.4, 47}},
+	}
+	var out []*result.Result
+	for bi, b := range brokers {
+		start := t0.Add(time.Duration(bi) * 2 * time.Minute)
+		r := &result.Result{
+			SchemaVersion: result.SchemaVersion, ID: "fixture-" + b.name + "-capacity", StartedAt: start, FinishedAt: start.Add(95 * time.Second),
+			Broker:   result.Broker{Name: b.name, Client: "fixture-client", ClientVersion: "v1.0.0", Protocol: "proto", Version: "1.0"},
+			Scenario: "capacity", Profile: driver.Durable, Config: map[string]any{"latency_objective": "50ms", "budget": "1m20s", "size": 1024},
+			Environment: result.Environment{Host: "fixture-host", CPUs: 2, OS: "linux", Arch: "amd64", Go: "go1.26.8", MemMiB: 24105},
+			Latency: result.Latencies{
+				"end_to_end": fixtureLatency(2000, b.p99[3]/20, b.p99[3]*1.2),
+				"publish":    fixtureLatency(2000, b.p99[3]/40, b.p99[3]/2),
+			},
+			Throughput: result.Throughput{SentPerS: b.top, ReceivedPerS: b.top, MBPerS: b.top * 1024 / 1e6},
+			Accounting: result.Accounting{Sent: 400000, Confirmed: 400000, Received: 400000, Deliveries: 400000, Groups: 1, Complete: true},
+			Cost:       &result.Cost{CPUSeconds: 40 + 5*float64(bi), PeakRSSMiB: 400, PIDs: []int{200 + bi}},
+			Verdict:    result.Verdict{Pass: true}, Status: result.StatusComplete,
+			Notes: []string{"fixture: made-up numbers"},
+		}
+		for sec := 0; sec < 10; sec++ {
+			r.Timeline = append(r.Timeline, result.Second{T: sec, Sent: int64(b.top), Confirmed: int64(b.top), Received: int64(b.top)})
+		}
+		capacitySteps(r, b.top, b.failed, b.publish, b.p99)
+		for n, v := range map[string]float64{"max_sustainable_msgs": b.top, "failed_above_msgs": b.failed,
+			"publish_only_msgs": b.publish, "drain_only_msgs": b.drain, "harness_ceiling_msgs": 180000} {
+			r.SetMetric(n, v, "msg/s")
+		}
+		for n, v := range map[string]float64{"latency_objective_ms": 50, "harness_floor_e2e_p99_ms": 2.5, "harness_floor_publish_p99_ms": 1.5} {
+			r.SetMetric(n, v, "ms")
+		}
+		for i, pct := range []int{10, 50, 80, 100} {
+			if b.p99[i] == 0 {
+				continue // skipped
+			}
+			r.SetMetric(fmt.Sprintf("curve_rate_msgs_%d", pct), b.top*float64(pct)/100, "msg/s")
+			r.SetMetric(fmt.Sprintf("curve_e2e_p99_ms_%d", pct), b.p99[i], "ms")
+			r.SetMetric(fmt.Sprintf("curve_publish_p99_ms_%d", pct), b.p99[i]/2, "ms")
+			r.SetMetric(fmt.Sprintf("curve_sustained_%d", pct), 1, "bool")
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// capacitySteps fills r's step series and step counts: search steps from
+// a quarter of the publish-only rate up by 1.5 below top, the failed
+// step, top itself, then the curve steps of p99 (0: skipped).
+func capacitySteps(r *result.Result, top, failed, publish float64, p99 [4]float64) {
+	type step struct{ rate, received, p99, sustained, curve float64 }
+	var steps []step
+	for rate := math.Round(publish / 4); rate < top; rate = math.Round(rate * 1.5) {
+		steps = append(steps, step{rate, rate, p99[0] + 1, 1, 0})
+	}
+	steps = append(steps, step{failed, 0.9 * failed, 180, 0, 0}, step{top, top, p99[3], 1, 0})
+	search := len(steps)
+	for i, pct := range []float64{10, 50, 80} {
+		if p99[i] != 0 {
+			steps = append(steps, step{top * pct / 100, top * pct / 100, p99[i], 1, 1})
+		}
+	}
+	r.Series = map[string][]float64{}
+	add := func(k string, v float64) { r.Series[k] = append(r.Series[k], v) }
+	for i, s := range steps {
+		add("step_start_s", float64(8*i+6))
+		add("step_rate", s.rate)
+		add("step_received", s.received)
+		add("step_p99_ms", s.p99/2)
+		add("step_e2e_p99_ms", s.p99)
+		add("step_schedule_p99_ms", 0.2)
+		add("step_backlog_growth", (1-s.sustained)*0.1*s.rate)
+		add("step_missing", 0)
+		add("step_sustained", s.sustained)
+		add("step_curve", s.curve)
+	}
+	r.SetMetric("steps", float64(len(steps)), "count")
+	r.SetMetric("search_steps", float64(search), "count")
 }

@@ -16,18 +16,20 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestRenderGolden(t *testing.T) {
 	tests := []struct {
-		name   string
-		opts   Options
-		golden string
+		name    string
+		results []*result.Result
+		opts    Options
+		golden  string
 	}{
-		{"matrix", Options{Title: "fixture matrix", Scenarios: catalog.Presentations()}, "matrix.golden.html"},
-		{"weighted", Options{Title: "latency first", Weights: Weights{Latency: 5, Reliability: 1}, Scenarios: catalog.Presentations()}, "weighted.golden.html"},
-		{"compare", Options{Title: "comparison", Compare: fixtures(), Label: "run A", CompareLabel: "run B", Scenarios: catalog.Presentations()}, "compare.golden.html"},
+		{"matrix", fixtures(), Options{Title: "fixture matrix", Scenarios: catalog.Presentations()}, "matrix.golden.html"},
+		{"weighted", fixtures(), Options{Title: "latency first", Weights: Weights{Latency: 5, Reliability: 1}, Scenarios: catalog.Presentations()}, "weighted.golden.html"},
+		{"compare", fixtures(), Options{Title: "comparison", Compare: fixtures(), Label: "run A", CompareLabel: "run B", Scenarios: catalog.Presentations()}, "compare.golden.html"},
+		{"capacity", capacityFixtures(), Options{Title: "fixture capacity", Scenarios: catalog.Presentations()}, "capacity.golden.html"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Render(&buf, fixtures(), tt.opts); err != nil {
+			if err := Render(&buf, tt.results, tt.opts); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join("testdata", tt.golden)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -110,11 +111,18 @@ func TestRenderThinResults(t *testing.T) {
 		}},
 		{"empty series and zero counts", func(r *result.Result) {
 			r.Latency["end_to_end"] = &result.Latency{}
-			r.Series = map[string][]float64{"queue_depth": {}, "inventory_up": {0}}
+			r.Series = map[string][]float64{"queue_depth": {}, "inventory_up": {0}, "step_rate": {0}, "step_received": {}}
+			for _, m := range []string{"curve_rate_msgs_100", "curve_e2e_p99_ms_100", "curve_rate_msgs_50", "curve_e2e_p99_ms_50", "max_sustainable_msgs"} {
+				r.SetMetric(m, 0, "")
+			}
 		}},
 		{"non-finite figures", func(r *result.Result) {
-			r.Series = map[string][]float64{"input_per_s": {math.NaN(), math.Inf(1)}, "inventory_up": {math.NaN()}}
+			r.Series = map[string][]float64{"input_per_s": {math.NaN(), math.Inf(1)}, "inventory_up": {math.NaN()}, "step_rate": {math.NaN(), 1}}
 			r.SetMetric("response_p50_ms_mq", math.NaN(), "ms")
+			r.SetMetric("curve_rate_msgs_100", math.Inf(1), "msg/s")
+			r.SetMetric("curve_e2e_p99_ms_100", math.NaN(), "ms")
+			r.SetMetric("curve_rate_msgs_50", 5, "msg/s")
+			r.SetMetric("curve_e2e_p99_ms_50", -1, "ms")
 			r.Throughput.ReceivedPerS = math.Inf(1)
 		}},
 	}
@@ -184,5 +192,107 @@ func TestScoresAreFinite(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCurveChartRobust feeds the curve chart (y on a log axis) what a
+// capacity result can hold: no point, one point, a latency of 0 or below
+// (a log axis panics on it), NaN and ±Inf, a constant latency (gonum
+// widens an empty range by ±1, below 0), and a range of many decades.
+func TestCurveChartRobust(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	pts := func(xys ...float64) plotter.XYs {
+		var out plotter.XYs
+		for i := 0; i+1 < len(xys); i += 2 {
+			out = append(out, plotter.XY{X: xys[i], Y: xys[i+1]})
+		}
+		return out
+	}
+	mark := func(x, y float64, xys plotter.XYs) curve {
+		return curve{name: "a", xys: xys, max: plotter.XY{X: x, Y: y}, marked: true, label: "max"}
+	}
+	const drawn, thin, omitted = "drawn", "thin", "omitted"
+	tests := []struct {
+		name string
+		cs   []curve
+		want string
+	}{
+		{"no curve", nil, omitted},
+		{"no point", []curve{{name: "a"}}, omitted},
+		{"one point", []curve{{name: "a", xys: pts(1, 1)}}, thin},
+		{"only a mark", []curve{mark(1, 1, nil)}, thin},
+		{"two points at one x", []curve{{name: "a", xys: pts(1, 1, 1, 2)}}, thin},
+		{"a zero latency dropped", []curve{{name: "a", xys: pts(1, 0, 2, 3)}}, thin},
+		{"all latencies zero", []curve{{name: "a", xys: pts(1, 0, 2, 0, 3, 0)}}, thin},
+		{"negative latencies", []curve{{name: "a", xys: pts(1, -1, 2, -5)}}, thin},
+		{"NaN and Inf", []curve{{name: "a", xys: pts(nan, 1, 2, inf, 3, nan, -inf, 2)}}, thin},
+		{"overflowing x", []curve{{name: "a", xys: pts(1e308, 1, -1e308, 2)}}, thin},
+		{"a denormal latency", []curve{{name: "a", xys: pts(1, 5e-324, 2, 1e-300)}}, thin},
+		{"two points", []curve{{name: "a", xys: pts(1, 1, 2, 3)}}, drawn},
+		{"constant latency", []curve{{name: "a", xys: pts(1, 0.5, 2, 0.5)}}, drawn},
+		{"many decades", []curve{{name: "a", xys: pts(1, 1e-9, 2, 1e15, 3, 1)}}, drawn},
+		{"mark at zero latency dropped", []curve{mark(2, 0, pts(1, 1, 2, 3))}, drawn},
+		{"mark NaN dropped", []curve{mark(nan, nan, pts(1, 1, 2, 3))}, drawn},
+		{"mark off the curve", []curve{mark(5, 40, pts(1, 1, 2, 3))}, drawn},
+		{"one point each at two x", []curve{{name: "a", xys: pts(1, 1)}, mark(2, 2, nil)}, drawn},
+		{"negative throughput", []curve{{name: "a", xys: pts(-2, 1, -1, 3)}}, drawn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := curveChart("t", "x", "y", tt.cs)
+			if err != nil {
+				t.Fatalf("err %v, want a chart or a placeholder", err)
+			}
+			got := drawn
+			switch {
+			case h == "":
+				got = omitted
+			case strings.Contains(string(h), notEnoughData):
+				got = thin
+			case strings.Contains(string(h), "cannot draw"):
+				got = "panicked"
+			}
+			if got != tt.want {
+				t.Fatalf("got %s, want %s: %.300s", got, tt.want, h)
+			}
+			if got != omitted && !strings.HasPrefix(string(h), `<svg class="chart"`) {
+				t.Fatalf("not an inline chart: %.100s", h)
+			}
+		})
+	}
+}
+
+// TestLogTicks keeps every tick of a log axis above 0 and within the
+// range, and their number bounded.
+func TestLogTicks(t *testing.T) {
+	tests := []struct {
+		min, max float64
+		want     []float64 // nil: only check the bounds
+	}{
+		{1, 100, []float64{1, 2, 5, 10, 20, 50, 100}},
+		{3, 4, []float64{3, 4}}, // no 1-2-5 value inside: the ends
+		{1.2, 60, []float64{2, 5, 10, 20, 50}},
+		{1e-9, 1e15, nil},
+		{5e-324, 1e-300, nil},
+		{0, 1, []float64{}},
+		{-1, 1, []float64{}},
+		{math.NaN(), 1, []float64{}},
+		{1, math.Inf(1), []float64{}},
+	}
+	for _, tt := range tests {
+		ts := logTicks{}.Ticks(tt.min, tt.max)
+		var got []float64
+		for _, tk := range ts {
+			if !(tk.Value > 0 && tk.Value >= tt.min && tk.Value <= tt.max) || tk.Label == "" {
+				t.Errorf("[%g, %g]: tick %+v out of range or unlabelled", tt.min, tt.max, tk)
+			}
+			got = append(got, tk.Value)
+		}
+		if len(ts) > 40 {
+			t.Errorf("[%g, %g]: %d ticks", tt.min, tt.max, len(ts))
+		}
+		if tt.want != nil && fmt.Sprint(got) != fmt.Sprint(tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
+			t.Errorf("[%g, %g]: ticks %v, want %v", tt.min, tt.max, got, tt.want)
+		}
 	}
 }

@@ -147,6 +147,12 @@ func drawChart(s string, c present.Chart, rs []*result.Result) ([]template.HTML,
 			}
 		}
 		return one(lineChart(title, c.XLabel, c.YLabel, ss, c.Kind == present.PercentileChart))
+	case present.CurveChart:
+		var cs []curve
+		for _, r := range rs {
+			cs = append(cs, curveOf(c, r))
+		}
+		return one(curveChart(title, c.XLabel, c.YLabel, cs))
 	}
 	return nil, fmt.Errorf("chart %q: unknown kind %d", title, c.Kind)
 }

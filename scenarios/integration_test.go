@@ -8,6 +8,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/brokers"
 	"github.com/mqbench/mqbench/adapters/brokers/brokertest"
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/catalog"
@@ -34,7 +35,9 @@ func TestScenariosOnRealBrokers(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 					defer cancel()
 					env := scenarios.Env{Driver: d, Profile: driver.Durable, RunID: uint64(time.Now().UnixNano()),
-						Prefix: brokertest.Prefix(sc.Name()), WorkDir: t.TempDir(), Log: brokertest.Quiet()}
+						Prefix: brokertest.Prefix(sc.Name()), WorkDir: t.TempDir(), Log: brokertest.Quiet(),
+						// As the CLI does: capacity measures mqbench's own ceiling through it.
+						Reference: memory.Constructor(memory.Options{FlowLimit: 64 << 20})}
 					res, err := sc.Run(ctx, env, sc.DefaultConfig(true))
 					if err != nil {
 						t.Fatalf("run: %v", err)

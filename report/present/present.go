@@ -90,6 +90,11 @@ const (
 	// PercentileChart draws latency distributions on an HdrHistogram-style
 	// percentile axis: Lines name keys of Result.Latency.
 	PercentileChart
+	// CurveChart draws one curve per broker, y against x with y on a log
+	// scale (a latency against a throughput), from the points Curve names,
+	// joined in order of x, with each broker's maximum marked and labelled
+	// with its x value.
+	CurveChart
 )
 
 // Chart describes one chart as data; package report draws it.
@@ -110,6 +115,76 @@ type Chart struct {
 	Lines []Line
 	// Bars are the groups of a BarChart.
 	Bars []Bar
+	// Curve names the points of a CurveChart.
+	Curve Curve
+}
+
+// Curve names the points of a CurveChart in a result: from two series,
+// or from metrics.
+type Curve struct {
+	// XSeries and YSeries, when both are set, are Result.Series keys:
+	// point i is (XSeries[i], YSeries[i]). A result whose two series
+	// differ in length has no curve (its points could not be paired).
+	XSeries, YSeries string
+	// Points, used when the series keys are not set, name each point by
+	// two Result.Metrics; a point missing either metric is left out.
+	Points []Point
+	// Max names the point marked as the broker's maximum by two metrics;
+	// when it is zero, the point of largest x is marked. No mark is drawn
+	// when its metrics are missing.
+	Max Point
+	// MaxLabel heads the mark's label: "<MaxLabel> <x>".
+	MaxLabel string
+}
+
+// Point names one point of a curve by the Result.Metrics holding its x
+// and its y.
+type Point struct {
+	X, Y string
+}
+
+// XY is one point of a curve as read from a result.
+type XY struct {
+	X, Y float64
+}
+
+// Read returns the points of c in r, in the order c names them, and the
+// point marked as the maximum (marked false when there is none). Values
+// are as stored: the renderer drops what it cannot draw (NaN, ±Inf, a y
+// not above 0 on the log axis). With Max zero the mark is the point of
+// largest finite x with a finite y.
+func (c Curve) Read(r *result.Result) (pts []XY, max XY, marked bool) {
+	if c.XSeries != "" && c.YSeries != "" {
+		xs, ys := r.Series[c.XSeries], r.Series[c.YSeries]
+		if len(xs) == len(ys) {
+			for i := range xs {
+				pts = append(pts, XY{xs[i], ys[i]})
+			}
+		}
+	} else {
+		for _, p := range c.Points {
+			if xy, ok := p.read(r); ok {
+				pts = append(pts, xy)
+			}
+		}
+	}
+	if c.Max != (Point{}) {
+		max, marked = c.Max.read(r)
+		return pts, max, marked
+	}
+	for _, p := range pts {
+		if finite(p.X) && finite(p.Y) && (!marked || p.X > max.X) {
+			max, marked = p, true
+		}
+	}
+	return pts, max, marked
+}
+
+// read returns the point p names in r; ok false when a metric is missing.
+func (p Point) read(r *result.Result) (XY, bool) {
+	x, okX := r.Metrics[p.X]
+	y, okY := r.Metrics[p.Y]
+	return XY{x.Value, y.Value}, okX && okY
 }
 
 // Line is one series or latency of a chart.

@@ -50,3 +50,43 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("err %v, want both problems in order", err)
 	}
 }
+
+func TestCurveRead(t *testing.T) {
+	nan := math.NaN()
+	r := &result.Result{Series: map[string][]float64{"x": {3, 1, nan, 2}, "y": {30, 10, 5, 20}, "short": {1}}}
+	r.SetMetric("x1", 100, "")
+	r.SetMetric("y1", 7, "")
+	r.SetMetric("x2", 200, "")
+	r.SetMetric("y2", 9, "")
+	tests := []struct {
+		name   string
+		c      Curve
+		pts    []XY
+		max    XY
+		marked bool
+	}{
+		{"series, the largest finite x marked", Curve{XSeries: "x", YSeries: "y"}, []XY{{X: 3, Y: 30}, {X: 1, Y: 10}, {X: nan, Y: 5}, {X: 2, Y: 20}}, XY{X: 3, Y: 30}, true},
+		{"series of different lengths", Curve{XSeries: "x", YSeries: "short"}, nil, XY{}, false},
+		{"missing series", Curve{XSeries: "nope", YSeries: "y"}, nil, XY{}, false},
+		{"metrics, a point missing", Curve{Points: []Point{{X: "x1", Y: "y1"}, {X: "x2", Y: "nope"}, {X: "x2", Y: "y2"}}, Max: Point{X: "x1", Y: "y1"}},
+			[]XY{{X: 100, Y: 7}, {X: 200, Y: 9}}, XY{X: 100, Y: 7}, true},
+		{"metrics, the mark missing", Curve{Points: []Point{{X: "x1", Y: "y1"}}, Max: Point{X: "x9", Y: "y9"}}, []XY{{X: 100, Y: 7}}, XY{}, false},
+		{"nothing named", Curve{}, nil, XY{}, false},
+	}
+	same := func(a, b XY) bool {
+		eq := func(x, y float64) bool { return x == y || (math.IsNaN(x) && math.IsNaN(y)) }
+		return eq(a.X, b.X) && eq(a.Y, b.Y)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pts, max, marked := tt.c.Read(r)
+			ok := len(pts) == len(tt.pts) && marked == tt.marked && (!marked || same(max, tt.max))
+			for i := 0; ok && i < len(pts); i++ {
+				ok = same(pts[i], tt.pts[i])
+			}
+			if !ok {
+				t.Fatalf("got %v, mark %v %v; want %v, mark %v %v", pts, max, marked, tt.pts, tt.max, tt.marked)
+			}
+		})
+	}
+}

@@ -128,7 +128,7 @@ type Accounting struct {
 	// there, so a broker that stalls at the end shows here rather than in
 	// the latency figures. Not part of Sent.
 	Unsent int64 `json:"unsent,omitempty"`
-	Groups     int   `json:"groups"`     // consumer groups that each should receive every message
+	Groups int   `json:"groups"` // consumer groups that each should receive every message
 	// Complete is false when the run was interrupted before the drain.
 	Complete bool `json:"complete"`
 }

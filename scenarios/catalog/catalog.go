@@ -11,6 +11,7 @@ import (
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/async"
+	"github.com/mqbench/mqbench/scenarios/capacity"
 	"github.com/mqbench/mqbench/scenarios/decoupling"
 	"github.com/mqbench/mqbench/scenarios/peakshaving"
 	"github.com/mqbench/mqbench/scenarios/pubsub"
@@ -21,7 +22,8 @@ import (
 type Entry struct {
 	Scenario scenarios.Scenario
 	// Matrix says `mqbench matrix --scenarios all` runs it. The raw load
-	// (pubsub) is left out: name it to include it.
+	// at a fixed rate (pubsub) is left out: name it to include it; the
+	// maximum sustainable rate (capacity) is in.
 	Matrix bool
 }
 
@@ -31,6 +33,7 @@ type Entry struct {
 func Table() []Entry {
 	return []Entry{
 		{Scenario: pubsub.Scenario{}},
+		{Scenario: capacity.Scenario{}, Matrix: true},
 		{Scenario: async.Scenario{}, Matrix: true},
 		{Scenario: decoupling.Scenario{}, Matrix: true},
 		{Scenario: peakshaving.Scenario{}, Matrix: true},
