@@ -110,7 +110,7 @@ env $("$rabbit_node" env | xargs) go test -tags rabbitmqfaults -count=1 -run Fau
   || { "$rabbit_node" stop; exit 1; }
 "$rabbit_node" stop
 
-echo "== the main job: quick matrix over the four brokers and four scenarios"
+echo "== the main job: quick matrix over every broker and every default scenario (scenarios/catalog)"
 step="matrix"
 # Fails (exit 1) when any cell's verdict fails.
 bin/mqbench matrix --quick --out results/ci-matrix

@@ -1,6 +1,6 @@
 // Package scenarios defines what a scenario is and what it runs with. Each
-// scenario lives in its own package below this one (pubsub, async,
-// decoupling, peakshaving, transaction) and uses only the driver contract
+// scenario lives in its own package below this one (the table of them is
+// scenarios/catalog) and uses only the driver contract
 // (adapters/driver) and the measuring stick (scenarios/probe): no scenario
 // imports an adapter, so each runs unchanged against every broker.
 package scenarios
