@@ -44,7 +44,10 @@ func activemqSpec() Spec {
 	}
 	return Spec{
 		Name: ActiveMQ, Title: "ActiveMQ Classic", Version: ActiveMQVersion, ClientPort: PortActiveMQStomp,
-		procs: []procSpec{{"activemq", "activemq.pid", []string{activemqMain}}},
+		// The marker matches the Debian package's broker of earlier mqbench
+		// releases too (java -jar activemq.jar start xbean:file:...), so that
+		// down stops one still running in the same state directory.
+		procs: []procSpec{{"activemq", "activemq.pid", []string{"xbean:file:"}}},
 		checks: []check{
 			{PortActiveMQStomp, "stomp", ProbeSTOMP, false},
 			{PortActiveMQOpenWire, "openwire", ProbeOpenWire, false},
