@@ -42,9 +42,9 @@
 //     of the last one (the broker handles them in order).
 //   - Nack. ActiveMQ turns a STOMP NACK into a "poison" acknowledgement:
 //     the message goes straight to ActiveMQ.DLQ and is never redelivered
-//     (activemq-stomp 5.17 StompSubscription.onStompMessageNack; verified
-//     against the broker). Nack therefore re-queues explicitly: in one STOMP
-//     transaction it sends a copy of each message (same body, key and
+//     (activemq-stomp StompSubscription.onStompMessageNack, 5.17 and 6.3;
+//     verified against the broker). Nack therefore re-queues explicitly: in
+//     one STOMP transaction it sends a copy of each message (same body, key and
 //     persistence, header "mqbench-redelivered" set) to the group's queue
 //     and ACKs the original, and waits for the COMMIT receipt. The copy goes
 //     to the back of the queue.
@@ -126,7 +126,7 @@ func Describe() driver.Info {
 func clientVersion() string { return driver.ClientVersion(clientModule, pinnedClientVersion) }
 
 // brokerVersion extracts the version from a CONNECTED server header such as
-// "ActiveMQ/5.17.2"; other forms are returned whole.
+// "ActiveMQ/6.3.1"; other forms are returned whole.
 func brokerVersion(server string) string {
 	if i := strings.LastIndexByte(server, '/'); i >= 0 && i+1 < len(server) {
 		return server[i+1:]

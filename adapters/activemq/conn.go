@@ -206,7 +206,7 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 	return c, nil
 }
 
-// Server is the CONNECTED frame's server header, e.g. "ActiveMQ/5.17.2".
+// Server is the CONNECTED frame's server header, e.g. "ActiveMQ/6.3.1".
 func (c *conn) Server() string { return c.server }
 
 // Done is closed once the connection has failed or was closed.

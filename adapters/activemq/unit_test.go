@@ -108,6 +108,7 @@ func TestKeyEncoding(t *testing.T) {
 
 func TestBrokerVersion(t *testing.T) {
 	tests := []struct{ in, want string }{
+		{"ActiveMQ/6.3.1", "6.3.1"},
 		{"ActiveMQ/5.17.2", "5.17.2"},
 		{"ActiveMQ", "ActiveMQ"},
 		{"", ""},

@@ -41,7 +41,7 @@
 //
 // Broker compatibility: kafka-go v0.4.51 joins groups with JoinGroup v1,
 // which Kafka 4.0.0 removed and 4.0.1 restored: use Kafka 4.0.1 or later
-// (tested with 4.1.1).
+// (tested with 4.1.1 and 4.4.0).
 package kafka
 
 import (

@@ -86,9 +86,8 @@ func brokerCmdHelp(cmd string) string {
 		return `Starts the brokers on 127.0.0.1 and waits until each answers a real protocol
 handshake on its ports: ` + brokerPorts() + `.
 Brokers already answering are reported and left alone. Native mode needs Java 17+
-and Maven (Kafka and RocketMQ jars come from Maven Central into ~/.m2) and the
-Debian packages rabbitmq-server and activemq (installed with apt-get when run as
-root). Exit 3 when a broker does not come up.`
+and Maven (ActiveMQ, Kafka and RocketMQ jars come from Maven Central into ~/.m2)
+and the Debian package rabbitmq-server (installed with apt-get when run as root). Exit 3 when a broker does not come up.`
 	case "down":
 		return `Stops the brokers mqbench up started (by pid: SIGTERM, then SIGKILL) and waits
 until their ports are free. Data is kept. Brokers mqbench did not start are left running.`

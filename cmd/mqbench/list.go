@@ -8,22 +8,27 @@ import (
 	"text/tabwriter"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/compose/launch"
 )
 
 func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mqbench list\n\nLists the broker adapters with their declared capabilities, and the scenarios.")
+		fmt.Fprintln(fs.Output(), "usage: mqbench list\n\nLists the broker adapters (with the broker release native mode runs) and their declared capabilities, and the scenarios.")
 	}
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
 	fmt.Fprintln(stdout, "Brokers (capabilities are declared by each adapter and verified by its conformance suite):")
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NAME\tDEFAULT ADDR\tCLIENT\tCAPABILITIES")
+	fmt.Fprintln(tw, "  NAME\tDEFAULT ADDR\tNATIVE BROKER\tCLIENT\tCAPABILITIES")
 	for _, a := range adapters() {
 		info := a.info()
-		fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\n", a.name, a.defaultAddr, info.Client, info.ClientVersion, capString(info.Capabilities))
+		native := "-"
+		if s, ok := launch.Find(a.name); ok {
+			native = s.NativeRelease()
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s %s\t%s\n", a.name, a.defaultAddr, native, info.Client, info.ClientVersion, capString(info.Capabilities))
 	}
 	tw.Flush()
 	fmt.Fprintln(stdout, "\nScenarios:")

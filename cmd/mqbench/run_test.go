@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report/result"
 )
 
@@ -162,6 +163,11 @@ func TestListNamesAdaptersAndScenarios(t *testing.T) {
 	for _, a := range adapters() {
 		if !strings.Contains(out, a.name) {
 			t.Errorf("list lacks adapter %s", a.name)
+		}
+	}
+	for _, s := range launch.Specs() {
+		if !strings.Contains(out, s.NativeRelease()) {
+			t.Errorf("list lacks %s's native release %q", s.Name, s.NativeRelease())
 		}
 	}
 	for _, s := range scenarioList() {

@@ -7,20 +7,24 @@ import (
 	"regexp"
 )
 
-// ActiveMQ is ActiveMQ Classic from the Debian package, one instance of its
-// own in the state directory.
+// ActiveMQ is ActiveMQ Classic, from Maven Central jars, started by the
+// console's start command from an xbean activemq.xml.
 const ActiveMQ = "activemq"
+
+// ActiveMQVersion is the release native mode runs (6.3.2's console, spring,
+// stomp and kahadb-store jars do not resolve from Maven Central, and no 6.x
+// binary distribution is published there).
+const ActiveMQVersion = "6.3.1"
+
+// activemqMain starts a broker from an xbean: URI ("start xbean:file:..."):
+// the entry point of the distribution's bin/activemq.jar, here from the
+// activemq-console jar on a Maven-resolved classpath.
+const activemqMain = "org.apache.activemq.console.Main"
 
 // ActiveMQ ports, the same in native and compose mode.
 const (
 	PortActiveMQStomp    = 61613
 	PortActiveMQOpenWire = 61616
-)
-
-// Files of the Debian package native mode runs.
-const (
-	activemqJar  = "/usr/share/activemq/bin/activemq.jar"
-	activemqHome = "/usr/share/activemq"
 )
 
 var journalSyncRe = regexp.MustCompile(`journalDiskSyncStrategy="([a-z]+)"`)
@@ -39,8 +43,11 @@ func activemqSpec() Spec {
 		return regexp.MustCompile(`uri="` + scheme + `://([^:/"]+):`)
 	}
 	return Spec{
-		Name: ActiveMQ, Title: "ActiveMQ Classic", ClientPort: PortActiveMQStomp,
-		procs: []procSpec{{"activemq", "activemq.pid", []string{"activemq.jar"}}},
+		Name: ActiveMQ, Title: "ActiveMQ Classic", Version: ActiveMQVersion, ClientPort: PortActiveMQStomp,
+		// The marker matches the Debian package's broker of earlier mqbench
+		// releases too (java -jar activemq.jar start xbean:file:...), so that
+		// down stops one still running in the same state directory.
+		procs: []procSpec{{"activemq", "activemq.pid", []string{"xbean:file:"}}},
 		checks: []check{
 			{PortActiveMQStomp, "stomp", ProbeSTOMP, false},
 			{PortActiveMQOpenWire, "openwire", ProbeOpenWire, false},
@@ -49,16 +56,17 @@ func activemqSpec() Spec {
 			{port: PortActiveMQStomp, role: "STOMP", file: "conf/activemq.xml", setting: uriHost("stomp")},
 			{port: PortActiveMQOpenWire, role: "OpenWire", file: "conf/activemq.xml", setting: uriHost("tcp")},
 		},
-		logs: []string{"logs/activemq.log", "logs/stdout.log"},
-		apt:  []aptPackage{{activemqJar, "activemq"}},
-		java: true,
+		logs:  []string{"logs/activemq.log", "logs/stdout.log"},
+		java:  true,
+		maven: true,
 		files: func(dir string, asyncFlush bool) []configFile {
 			return []configFile{
+				{tmpl: "activemq-pom.xml", path: "pom.xml", data: map[string]any{"Version": ActiveMQVersion}},
 				{tmpl: "activemq.xml", path: "conf/activemq.xml", data: map[string]any{
 					"Host": host, "StompPort": PortActiveMQStomp, "OpenWirePort": PortActiveMQOpenWire,
 					"JournalSync": activemqJournalSync(asyncFlush), "StoreLimit": "8 gb", "TempLimit": "2 gb", "DataDir": dir + "/data",
 				}},
-				{tmpl: "activemq-log4j.properties", path: "conf/log4j.properties", data: map[string]any{"LogFile": dir + "/logs/activemq.log"}},
+				{tmpl: "activemq-log4j2.properties", path: "conf/log4j2.properties", data: map[string]any{"LogFile": dir + "/logs/activemq.log"}},
 			}
 		},
 		start: startActiveMQ,
@@ -72,19 +80,25 @@ func activemqSpec() Spec {
 	}
 }
 
-func startActiveMQ(ctx context.Context, l *Launcher, b instance, _ *syncWriter) error {
+func startActiveMQ(ctx context.Context, l *Launcher, b instance, w *syncWriter) error {
 	java, err := l.java(ctx)
 	if err != nil {
 		return err
 	}
 	d := b.dir
+	cp, err := l.classpath(ctx, d, "activemq "+ActiveMQVersion, w)
+	if err != nil {
+		return err
+	}
+	// Every activemq.* directory is the state directory: the console adds
+	// no jars of its own (there is no lib/ under it), the classpath has them.
 	argv := append([]string{java, "-Xms128m", "-Xmx512m"}, jvmCommon()...)
 	argv = append(argv,
-		"-Dactivemq.home="+activemqHome, "-Dactivemq.base="+d,
+		"-Dactivemq.home="+d, "-Dactivemq.base="+d,
 		"-Dactivemq.conf="+d+"/conf", "-Dactivemq.data="+d+"/data",
 		"-Dactivemq.classpath="+d+"/conf", "-Djava.io.tmpdir="+d+"/data/tmp",
-		"-Dlog4j.configuration=file:"+d+"/conf/log4j.properties",
-		"-jar", activemqJar, "start", "xbean:file:"+d+"/conf/activemq.xml")
+		"-Dlog4j2.configurationFile="+d+"/conf/log4j2.properties",
+		"-cp", cp, activemqMain, "start", "xbean:file:"+d+"/conf/activemq.xml")
 	if err := os.MkdirAll(d+"/data/tmp", 0o755); err != nil {
 		return fmt.Errorf("create tmp dir: %w", err)
 	}

@@ -153,7 +153,7 @@ func (l *Launcher) java(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s -version failed: %w: %s", bin, err, bytes.TrimSpace(out))
 	}
 	if v := javaMajor(string(out)); v < 17 {
-		return "", fmt.Errorf("%s is Java %d; Kafka 4 and RocketMQ 5 need Java 17 or newer: install one (e.g. openjdk-17-jre-headless) or set JAVA_HOME", bin, v)
+		return "", fmt.Errorf("%s is Java %d; ActiveMQ 6, Kafka 4 and RocketMQ 5 need Java 17 or newer: install one (e.g. openjdk-17-jre-headless) or set JAVA_HOME", bin, v)
 	}
 	return bin, nil
 }
@@ -165,7 +165,7 @@ func (l *Launcher) maven() (string, error) {
 	}
 	p, err := exec.LookPath("mvn")
 	if err != nil {
-		return "", errors.New("mvn not found on PATH: Kafka and RocketMQ run from Maven Central jars; install Maven 3 (e.g. `apt-get install -y maven`)")
+		return "", errors.New("mvn not found on PATH: ActiveMQ, Kafka and RocketMQ run from Maven Central jars; install Maven 3 (e.g. `apt-get install -y maven`)")
 	}
 	return p, nil
 }

@@ -16,7 +16,7 @@ const Kafka = "kafka"
 
 // KafkaVersion is the release native mode runs; the compose file pins the
 // same.
-const KafkaVersion = "4.1.1"
+const KafkaVersion = "4.4.0"
 
 // Kafka ports: the client listener (the same in native and compose mode) and
 // the KRaft controller (native mode only).

@@ -112,7 +112,12 @@ func TestBrokerFiles(t *testing.T) {
 			`journalDiskSyncStrategy="always"`, `persistent="true"`, `<kahaDB directory="/state/activemq/data/kahadb"`, `dataDirectory="/state/activemq/data"`,
 		}, []string{"{{", "${activemq.data}"}},
 		{ActiveMQ, true, "conf/activemq.xml", []string{`journalDiskSyncStrategy="periodic"`}, []string{`"always"`}},
-		{ActiveMQ, false, "conf/log4j.properties", []string{"log4j.appender.logfile.file=/state/activemq/logs/activemq.log"}, nil},
+		{ActiveMQ, false, "conf/log4j2.properties", []string{"appender.file.fileName = /state/activemq/logs/activemq.log"}, nil},
+		{ActiveMQ, false, "pom.xml", []string{
+			"<artifactId>activemq-broker</artifactId><version>" + ActiveMQVersion + "</version>",
+			"<artifactId>activemq-parent</artifactId><version>" + ActiveMQVersion + "</version><type>pom</type><scope>import</scope>",
+			"activemq-console", "activemq-stomp", "activemq-kahadb-store", "activemq-spring", "spring-context", "log4j-slf4j2-impl",
+		}, []string{"{{"}},
 		{RabbitMQ, false, "conf/rabbitmq.conf", []string{"listeners.tcp.default = 127.0.0.1:5672", "loopback_users.guest = true"}, nil},
 		{Kafka, false, "conf/server.properties", []string{
 			"process.roles=broker,controller", "controller.quorum.voters=1@127.0.0.1:9093",

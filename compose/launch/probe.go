@@ -165,7 +165,7 @@ func amqpValueLen(typ byte, t []byte) (int, error) {
 }
 
 // ProbeSTOMP sends a STOMP 1.2 CONNECT frame and expects CONNECTED; the
-// server header carries the version (ActiveMQ: "ActiveMQ/5.17.2"). It sends
+// server header carries the version (ActiveMQ: "ActiveMQ/6.3.1"). It sends
 // DISCONNECT before closing. Blocks at most timeout.
 func ProbeSTOMP(ctx context.Context, addr string, timeout time.Duration) Handshake {
 	c, err := dial(ctx, addr, timeout)

@@ -118,7 +118,7 @@ func TestProbeSTOMP(t *testing.T) {
 		ok          bool
 		version     string
 	}{
-		{"activemq", "\nCONNECTED\nserver:ActiveMQ/5.17.2\nversion:1.2\nheart-beat:0,0\n\n\x00", true, "5.17.2"},
+		{"activemq", "\nCONNECTED\nserver:ActiveMQ/6.3.1\nversion:1.2\nheart-beat:0,0\n\n\x00", true, "6.3.1"},
 		{"no server header", "CONNECTED\nversion:1.1\n\n\x00", true, ""},
 		{"error frame", "ERROR\nmessage:bad login\n\n\x00", false, ""},
 		{"no NUL", "CONNECTED\n", false, ""},

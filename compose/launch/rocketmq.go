@@ -13,9 +13,10 @@ import (
 // Maven Central jars.
 const RocketMQ = "rocketmq"
 
-// RocketMQVersion is the release native mode runs (5.3.2's name server does
-// not resolve from Maven Central).
-const RocketMQVersion = "5.3.3"
+// RocketMQVersion is the release native mode runs; the compose file pins the
+// same (5.5.1's name server, client and tools do not resolve from Maven
+// Central).
+const RocketMQVersion = "5.5.0"
 
 // RocketMQ ports: the name server and the broker (the same in native and
 // compose mode), and the two the broker derives from its listenPort: the

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -94,6 +95,25 @@ func Find(name string) (Spec, bool) {
 		}
 	}
 	return Spec{}, false
+}
+
+// NativeRelease names what native mode runs: Version for a broker run from
+// Maven Central jars, else the Debian package(s) it runs (whose release
+// depends on the machine; Status reports it).
+func (s Spec) NativeRelease() string {
+	if s.Version != "" {
+		return s.Version
+	}
+	var pkgs []string
+	for _, p := range s.apt {
+		if !slices.Contains(pkgs, p.pkg) {
+			pkgs = append(pkgs, p.pkg)
+		}
+	}
+	if len(pkgs) == 0 {
+		return "?"
+	}
+	return "Debian " + strings.Join(pkgs, ", ")
 }
 
 // Addr returns the address its adapter dials by default, host:ClientPort.

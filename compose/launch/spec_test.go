@@ -21,6 +21,9 @@ func TestSpecs(t *testing.T) {
 			if got, ok := Find(s.Name); !ok || got.Name != s.Name {
 				t.Errorf("Find(%q) = %v", s.Name, ok)
 			}
+			if rel := s.NativeRelease(); rel == "?" || (s.Version != "" && rel != s.Version) || (s.Version == "" && len(s.apt) == 0) {
+				t.Errorf("NativeRelease() = %q: want Version %q, or the Debian package when Version is empty", rel, s.Version)
+			}
 			if s.Title == "" || len(s.procs) == 0 || len(s.checks) == 0 || len(s.logs) == 0 ||
 				s.files == nil || s.start == nil || s.durability == nil || s.wantDurability == nil {
 				t.Errorf("incomplete spec %+v", s)
