@@ -120,48 +120,13 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 	defer stop()
 
 	hb := heartBeats(opTO)
-	ms := strconv.FormatInt(hb.Milliseconds(), 10)
-	host, _, _ := net.SplitHostPort(addr)
-	if host == "" {
-		host = "localhost"
-	}
 	bw := bufio.NewWriterSize(nc, 64<<10)
 	fw := frame.NewWriter(bw)
-	connect := frame.New(frame.CONNECT,
-		frame.AcceptVersion, "1.2",
-		frame.Host, host,
-		frame.HeartBeat, ms+","+ms)
-	if err := fw.Write(connect); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, err)
-	}
-	if err := bw.Flush(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, err)
-	}
 	r := frame.NewReaderSize(nc, 64<<10)
-	var resp *frame.Frame
-	for resp == nil { // skip heart-beats
-		if resp, err = r.Read(); err != nil {
-			nc.Close()
-			if ctx.Err() != nil {
-				err = fmt.Errorf("%w (%w)", ctx.Err(), err)
-			}
-			return nil, fmt.Errorf("stomp CONNECT to %s: no CONNECTED frame: %w", addr, err)
-		}
-	}
-	switch resp.Command {
-	case frame.CONNECTED:
-	case frame.ERROR:
+	resp, err := handshake(ctx, fw, bw, r, addr, hb)
+	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, newBrokerError(resp))
-	default:
-		nc.Close()
-		return nil, fmt.Errorf("stomp CONNECT to %s: unexpected %s frame", addr, resp.Command)
-	}
-	if v := resp.Header.Get(frame.Version); v != "1.2" {
-		nc.Close()
-		return nil, fmt.Errorf("stomp CONNECT to %s: broker speaks STOMP %q, need 1.2", addr, v)
+		return nil, err
 	}
 	c := &conn{
 		nc:        nc,
@@ -176,23 +141,9 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 		subs:      make(map[string]*subQueue),
 		done:      make(chan struct{}),
 	}
-	// heart-beat: sx,sy from the broker. We send every max(ours, sy) and
-	// expect the broker every max(ours, sx) (STOMP 1.2 section "Heart-beating").
-	if v, ok := resp.Header.Contains(frame.HeartBeat); ok {
-		sx, sy, err := frame.ParseHeartBeat(v)
-		if err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("stomp CONNECT to %s: bad heart-beat %q: %w", addr, v, err)
-		}
-		if sy > 0 {
-			c.hbEvery = max(hb, sy)
-		}
-		if sx > 0 {
-			// A broker may wait up to twice its interval between two
-			// heart-beats (ActiveMQ checks once per interval); allow that
-			// plus scheduling slack.
-			c.readTO = 3*max(hb, sx) + time.Second
-		}
+	if err := c.agreeHeartBeats(resp, hb); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, err)
 	}
 	if !stop() {
 		nc.Close()
@@ -204,6 +155,73 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 		go c.heartBeatLoop()
 	}
 	return c, nil
+}
+
+// handshake sends the STOMP 1.2 CONNECT frame, offering heart-beats every
+// hb both ways, and returns the broker's CONNECTED frame; an ERROR frame,
+// another frame or another STOMP version is an error naming addr.
+func handshake(ctx context.Context, fw *frame.Writer, bw *bufio.Writer, r *frame.Reader, addr string, hb time.Duration) (*frame.Frame, error) {
+	ms := strconv.FormatInt(hb.Milliseconds(), 10)
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "" {
+		host = "localhost"
+	}
+	connect := frame.New(frame.CONNECT,
+		frame.AcceptVersion, "1.2",
+		frame.Host, host,
+		frame.HeartBeat, ms+","+ms)
+	if err := fw.Write(connect); err != nil {
+		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, err)
+	}
+	var resp *frame.Frame
+	for resp == nil { // skip heart-beats
+		var err error
+		if resp, err = r.Read(); err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+			}
+			return nil, fmt.Errorf("stomp CONNECT to %s: no CONNECTED frame: %w", addr, err)
+		}
+	}
+	switch resp.Command {
+	case frame.CONNECTED:
+	case frame.ERROR:
+		return nil, fmt.Errorf("stomp CONNECT to %s: %w", addr, newBrokerError(resp))
+	default:
+		return nil, fmt.Errorf("stomp CONNECT to %s: unexpected %s frame", addr, resp.Command)
+	}
+	if v := resp.Header.Get(frame.Version); v != "1.2" {
+		return nil, fmt.Errorf("stomp CONNECT to %s: broker speaks STOMP %q, need 1.2", addr, v)
+	}
+	return resp, nil
+}
+
+// agreeHeartBeats sets the heart-beat intervals from the CONNECTED frame
+// resp, having offered hb both ways. The broker's sx,sy: we send every
+// max(ours, sy) and expect the broker every max(ours, sx) (STOMP 1.2
+// section "Heart-beating").
+func (c *conn) agreeHeartBeats(resp *frame.Frame, hb time.Duration) error {
+	v, ok := resp.Header.Contains(frame.HeartBeat)
+	if !ok {
+		return nil
+	}
+	sx, sy, err := frame.ParseHeartBeat(v)
+	if err != nil {
+		return fmt.Errorf("bad heart-beat %q: %w", v, err)
+	}
+	if sy > 0 {
+		c.hbEvery = max(hb, sy)
+	}
+	if sx > 0 {
+		// A broker may wait up to twice its interval between two
+		// heart-beats (ActiveMQ checks once per interval); allow that
+		// plus scheduling slack.
+		c.readTO = 3*max(hb, sx) + time.Second
+	}
+	return nil
 }
 
 // Server is the CONNECTED frame's server header, e.g. "ActiveMQ/6.3.1".

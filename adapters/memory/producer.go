@@ -83,38 +83,8 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 	d := p.d
 
 	d.mu.Lock()
-	blocked := -1 // index of this Send's flow-control period, once it waits
-	defer func() {
-		if blocked >= 0 {
-			p.drv.blocks.end(blocked, time.Now())
-		}
-	}()
-	for {
-		if p.err != nil {
-			err := p.err
-			d.mu.Unlock()
-			return err
-		}
-		if !d.full() {
-			break
-		}
-		if blocked < 0 {
-			blocked = p.drv.blocks.start(d.name, time.Now())
-		}
-		d.sendWaiters++
-		ch := d.space
-		d.mu.Unlock()
-		select {
-		case <-ch:
-		case <-p.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		d.mu.Lock()
-	}
-	if blocked >= 0 {
-		p.drv.blocks.end(blocked, time.Now())
-		blocked = -1
+	if err := p.waitForSpace(ctx); err != nil {
+		return err
 	}
 
 	var (
@@ -176,6 +146,43 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 		return &driver.SendError{Errs: errs}
 	}
 	return nil
+}
+
+// waitForSpace is called with the destination's lock held and returns
+// with it held and the destination under Options.FlowLimit, or without it
+// and an error: the producer's own (closed) or ctx's. A wait is one
+// flow-control period the driver reports (driver.BlockReporter).
+func (p *producer) waitForSpace(ctx context.Context) error {
+	d := p.d
+	blocked := -1 // index of this Send's flow-control period, once it waits
+	defer func() {
+		if blocked >= 0 {
+			p.drv.blocks.end(blocked, time.Now())
+		}
+	}()
+	for {
+		if p.err != nil {
+			err := p.err
+			d.mu.Unlock()
+			return err
+		}
+		if !d.full() {
+			return nil
+		}
+		if blocked < 0 {
+			blocked = p.drv.blocks.start(d.name, time.Now())
+		}
+		d.sendWaiters++
+		ch := d.space
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-p.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		d.mu.Lock()
+	}
 }
 
 // releaseLocked stores the message held by ReorderEvery, if any.
