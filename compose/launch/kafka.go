@@ -61,7 +61,7 @@ func kafkaSpec() Spec {
 			}
 		},
 		start:          startKafka,
-		durability:     func(string) string { return "acks decide; fsync left to the OS" },
+		durability:     func(string) string { return "per topic: the durable profile creates topics with flush.messages=1 (broker default: page cache)" },
 		wantDurability: func(bool) string { return "" },
 		version:        kafkaVersionOf,
 	}
