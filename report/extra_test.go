@@ -9,6 +9,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
+	"github.com/mqbench/mqbench/scenarios/catalog"
 )
 
 // extraScenario scores by two further criteria read from metrics "held"
@@ -113,5 +114,44 @@ func TestRenderFindingsAndExtraColumns(t *testing.T) {
 	}
 	if strings.Contains(page, "a: publishers held") {
 		t.Error("a finding for a broker that was not held")
+	}
+}
+
+// TestRenderTableScenariosWithFindings renders backlog and scale results
+// through the scenario table: the matrix shows their headlines, the advice
+// their further criterion, and their sections their findings.
+func TestRenderTableScenariosWithFindings(t *testing.T) {
+	var rs []*result.Result
+	for i, b := range []string{"kafka", "rabbitmq"} {
+		bl := extraResult(b, map[string]float64{"backlog_messages": 1000, "drain_rate": 5000 - 1000*float64(i), "drain_s": 2,
+			"remaining": 0, "slowed_s": 0, "stalled_sends": 0})
+		bl.Scenario = "backlog"
+		if b == "rabbitmq" {
+			bl.SetMetric("blocked_s", 12.4, "s")
+			bl.SetMetric("blocked_accumulate_s", 12.4, "s")
+			bl.SetMetric("block_events", 1, "count")
+		}
+		sc := extraResult(b, map[string]float64{"dest1_ok": 1, "dest1_received_per_s": 1000, "dest100_ok": 1, "dest100_received_per_s": 900 + 100*float64(i),
+			"dest1000_ok": float64(i), "steps": 3})
+		sc.Scenario = "scale"
+		if i == 0 {
+			sc.Notes = []string{"step dest1000 (1000 destinations, one producer and one consumer each) could not run: too many open files"}
+		}
+		rs = append(rs, bl, sc)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, rs, Options{Scenarios: catalog.Presentations()}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{
+		"drain 5000 msg/s", "kept at 100 destinations 90 %", "kept at 100 destinations 100 %",
+		"<th>producer blocking</th>", "1.00 · 0 s", "0.00 · 12.4 s",
+		"<li>rabbitmq: publishers blocked 12.4 s by the broker (12.4 s while accumulating)</li>",
+		"<li>kafka: step dest1000 could not run on this machine: too many open files</li>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }
