@@ -29,10 +29,10 @@ func (Scenario) Findings(r *result.Result) []string {
 		}
 	}
 	if len(dests) > 0 {
-		out = append(out, dimension(r, dests, "across %s destinations (one producer and one consumer each)"))
+		out = append(out, dimension(r, dests, "by destinations (%s, one producer and one consumer each)"))
 	}
 	if len(conns) > 0 {
-		out = append(out, dimension(r, conns, "with %s producers and as many consumers on one destination"))
+		out = append(out, dimension(r, conns, "by connections (%s producers and as many consumers on one destination)"))
 	}
 	for _, s := range stepsOf(r) {
 		m := func(suffix string) float64 { return r.Metrics[StepMetric(s.name, suffix)].Value }

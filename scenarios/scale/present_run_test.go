@@ -17,8 +17,8 @@ func TestPresentationOfARun(t *testing.T) {
 		t.Fatalf("Accept: %v", err)
 	}
 	got := strings.Join(scale.Scenario{}.Findings(res), "\n")
-	for _, want := range []string{"across 1 destinations (one producer and one consumer each): received ",
-		"with 2 producers and as many consumers on one destination: received ", "step dest5 could not run on this machine: ", "too many open files"} {
+	for _, want := range []string{"by destinations (1, one producer and one consumer each): received ",
+		"by connections (2 producers and as many consumers on one destination): received ", "step dest5 could not run on this machine: ", "too many open files"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("findings lack %q:\n%s", want, got)
 		}

@@ -104,8 +104,8 @@ func TestFindings(t *testing.T) {
 	}{
 		{"quick run, one step could not run", func(*result.Result) {}, []string{
 			"kept 98% of its 1-destination throughput at 100 destinations (985 vs 1000 msg/s received)",
-			"across 1, 10, 100 destinations (one producer and one consumer each): received 1000, 999, 985 msg/s; end-to-end p99 3.1, 4.0, 12.4 ms; broker peak RSS 120, 150, 340 MiB",
-			"with 1, 10 producers and as many consumers on one destination: received 1000, 998 msg/s; end-to-end p99 3.0, 5.5 ms; broker peak RSS 121, 180 MiB",
+			"by destinations (1, 10, 100, one producer and one consumer each): received 1000, 999, 985 msg/s; end-to-end p99 3.1, 4.0, 12.4 ms; broker peak RSS 120, 150, 340 MiB",
+			"by connections (1, 10 producers and as many consumers on one destination): received 1000, 998 msg/s; end-to-end p99 3.0, 5.5 ms; broker peak RSS 121, 180 MiB",
 			"step dest1000 could not run on this machine: consumer 412 of 1000: setup did not finish within 1m0s: Exception (403) resource_locked",
 		}, []string{"lost", "drain", "failed"}},
 		{"loss, no drain, failed sends", func(r *result.Result) {
@@ -118,8 +118,8 @@ func TestFindings(t *testing.T) {
 				delete(r.Metrics, StepMetric(s.name, SuffixBrokerRSS))
 			}
 			r.SetMetric(StepMetric("dest100", SuffixOK), 0, "bool")
-		}, []string{"across 1, 10 destinations", "step dest100 could not run on this machine"}, []string{"RSS", "kept", "dest100 could not run on this machine:"}},
-		{"empty result", func(r *result.Result) { *r = result.Result{} }, nil, []string{"kept", "across", "step"}},
+		}, []string{"by destinations (1, 10, one", "step dest100 could not run on this machine"}, []string{"RSS", "kept", "dest100 could not run on this machine:"}},
+		{"empty result", func(r *result.Result) { *r = result.Result{} }, nil, []string{"kept", "by destinations", "step"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
