@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -153,6 +154,9 @@ type Advice struct {
 	// Caveat warns when the figures are not comparable (the brokers ran
 	// with different configurations or profiles).
 	Caveat string
+	// Extra names the scenario's further criteria (present.Scoring.Extra)
+	// in column order: keys of each Ranked's Parts beside criteria.
+	Extra []string
 }
 
 // criteria in a fixed order.
@@ -209,6 +213,15 @@ func Advise(scenario string, p present.Presenter, results []*result.Result, brok
 	}
 	p = presenterOf(p)
 	nw := w.normalized()
+	extras := scoreExtras(p, results)
+	var cols []column
+	for _, c := range criteria {
+		cols = append(cols, column{c, nw.of(c)})
+	}
+	for _, x := range extras.cols {
+		cols = append(cols, column{x.Label, nw.of(x.Weight)})
+		adv.Extra = append(adv.Extra, x.Label)
+	}
 	// Best figures across brokers, for relative scores.
 	bestLat, bestThr, bestCost := math.Inf(1), 0.0, math.Inf(1)
 	for _, r := range results {
@@ -242,11 +255,14 @@ func Advise(scenario string, p present.Presenter, results []*result.Result, brok
 		if c, ok := costPerK(r); ok {
 			rk.Parts["cost"] = Part{bestCost / c, fmt.Sprintf("%s broker CPU s per 1000 deliveries", num(c))}
 		}
+		for k, pt := range extras.parts[r.Broker.Name] {
+			rk.Parts[k] = pt
+		}
 		var sum, wsum float64
-		for _, c := range criteria {
-			if p, ok := rk.Parts[c]; ok && nw.of(c) > 0 {
-				sum += nw.of(c) * p.Score
-				wsum += nw.of(c)
+		for _, c := range cols {
+			if p, ok := rk.Parts[c.key]; ok && c.w > 0 {
+				sum += c.w * p.Score
+				wsum += c.w
 			}
 		}
 		if wsum > 0 {
@@ -255,9 +271,93 @@ func Advise(scenario string, p present.Presenter, results []*result.Result, brok
 		adv.Ranking = append(adv.Ranking, rk)
 	}
 	sortRanking(adv.Ranking)
-	adv.Winner, adv.Reason = explain(adv.Ranking, nw)
+	adv.Winner, adv.Reason = explain(adv.Ranking, cols)
 	adv.Caveat = comparability(results)
 	return adv
+}
+
+// column is one scored criterion of an advice: a Parts key and its
+// normalized weight.
+type column struct {
+	key string
+	w   float64
+}
+
+// extraScores are the scenario's further criteria of one advice: the
+// columns in order and each broker's parts, keyed by column label.
+type extraScores struct {
+	cols  []present.Criterion
+	parts map[string]map[string]Part
+}
+
+// scoreExtras scores p's Scoring.Extra over results (see
+// present.Criterion): the columns are the labels in order of first
+// appearance, leaving out an empty label, one that names a fixed
+// criterion, one given before by the same result, and one under a weight
+// Weights does not know.
+func scoreExtras(p present.Presenter, results []*result.Result) extraScores {
+	x := extraScores{parts: map[string]map[string]Part{}}
+	per := map[*result.Result]map[string]present.Criterion{}
+	seen := map[string]bool{}
+	var w Weights
+	for _, r := range results {
+		per[r] = map[string]present.Criterion{}
+		for _, c := range p.Scoring(r).Extra {
+			if c.Label == "" || slices.Contains(criteria, c.Label) || w.field(c.Weight) == nil {
+				continue
+			}
+			if _, dup := per[r][c.Label]; !dup {
+				per[r][c.Label] = c
+			}
+			if !seen[c.Label] {
+				seen[c.Label] = true
+				x.cols = append(x.cols, c)
+			}
+		}
+	}
+	for _, col := range x.cols {
+		best, worst, any := 0.0, 0.0, false
+		for _, r := range results {
+			if c, ok := per[r][col.Label]; ok && usableExtra(c.Figure) {
+				switch {
+				case !any:
+					best, worst, any = c.Value, c.Value, true
+				case col.LowerIsBetter:
+					best, worst = math.Min(best, c.Value), math.Max(worst, c.Value)
+				default:
+					best, worst = math.Max(best, c.Value), math.Min(worst, c.Value)
+				}
+			}
+		}
+		for _, r := range results {
+			c, ok := per[r][col.Label]
+			if !ok || !usableExtra(c.Figure) {
+				continue
+			}
+			var s float64
+			switch {
+			case col.LowerIsBetter && worst == 0:
+				s = 1
+			case col.LowerIsBetter:
+				s = 1 - (c.Value-best)/worst
+			case best == 0:
+				continue // nobody has any: not scored
+			default:
+				s = c.Value / best
+			}
+			if x.parts[r.Broker.Name] == nil {
+				x.parts[r.Broker.Name] = map[string]Part{}
+			}
+			x.parts[r.Broker.Name][col.Label] = Part{s, num(c.Value) + unitSp(c.Unit)}
+		}
+	}
+	return x
+}
+
+// usableExtra says a further criterion's figure can be compared: present,
+// finite, not negative.
+func usableExtra(f present.Figure) bool {
+	return f.Ok && f.Value >= 0 && !math.IsInf(f.Value, 1)
 }
 
 // usable says a scored figure can be compared: present, finite, above 0.
@@ -298,8 +398,9 @@ func sortRanking(rs []Ranked) {
 }
 
 // explain names the winner and the figures that decided against the
-// runner-up, in plain words.
-func explain(rs []Ranked, w Weights) (string, string) {
+// runner-up, in plain words; cols are the scored columns with their
+// normalized weights.
+func explain(rs []Ranked, cols []column) (string, string) {
 	if len(rs) == 0 {
 		return "", "no results"
 	}
@@ -316,11 +417,11 @@ func explain(rs []Ranked, w Weights) (string, string) {
 		d float64
 	}
 	var gaps []gap
-	for _, c := range criteria {
-		a, okA := top.Parts[c]
-		b, okB := next.Parts[c]
-		if okA && okB && w.of(c) > 0 {
-			gaps = append(gaps, gap{c, w.of(c) * (a.Score - b.Score)})
+	for _, c := range cols {
+		a, okA := top.Parts[c.key]
+		b, okB := next.Parts[c.key]
+		if okA && okB && c.w > 0 {
+			gaps = append(gaps, gap{c.key, c.w * (a.Score - b.Score)})
 		}
 	}
 	sort.SliceStable(gaps, func(i, j int) bool { return gaps[i].d > gaps[j].d })

@@ -91,6 +91,7 @@ type section struct {
 	Metrics    []metricRow
 	MetricCols []string
 	Notes      []string
+	Findings   []string // the scenario's plain-words findings (present.Finder), "<broker>: <sentence>"
 	Configs    []configRow
 }
 

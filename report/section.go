@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"html/template"
+	"slices"
 	"sort"
 	"strings"
 
@@ -74,6 +75,13 @@ func buildSection(s string, p present.Presenter, rs []*result.Result) (section, 
 		}
 	}
 	tables(&sec, rs)
+	if f, ok := p.(present.Finder); ok {
+		for _, r := range rs {
+			for _, line := range f.Findings(r) {
+				sec.Findings = append(sec.Findings, r.Broker.Name+": "+line)
+			}
+		}
+	}
 	return sec, nil
 }
 
@@ -127,13 +135,17 @@ func drawChart(s string, c present.Chart, rs []*result.Result) ([]template.HTML,
 	case present.BarChart:
 		var names, labels []string
 		var values [][]float64
+		var bars []present.Bar // those some result has: a step not run is no bar of 0
 		for _, b := range c.Bars {
-			labels = append(labels, b.Label)
+			if slices.ContainsFunc(rs, func(r *result.Result) bool { _, ok := r.Metrics[b.Metric]; return ok }) {
+				bars = append(bars, b)
+				labels = append(labels, b.Label)
+			}
 		}
 		for _, r := range rs {
 			names = append(names, r.Broker.Name)
 			var vs []float64
-			for _, b := range c.Bars {
+			for _, b := range bars {
 				vs = append(vs, r.Metrics[b.Metric].Value)
 			}
 			values = append(values, vs)

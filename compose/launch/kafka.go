@@ -60,8 +60,10 @@ func kafkaSpec() Spec {
 				{tmpl: "kafka-log4j2.properties", path: "conf/log4j2.properties", data: map[string]any{"LogFile": dir + "/logs/server.log"}},
 			}
 		},
-		start:          startKafka,
-		durability:     func(string) string { return "per topic: the durable profile creates topics with flush.messages=1 (broker default: page cache)" },
+		start: startKafka,
+		durability: func(string) string {
+			return "per topic: the durable profile creates topics with flush.messages=1 (broker default: page cache)"
+		},
 		wantDurability: func(bool) string { return "" },
 		version:        kafkaVersionOf,
 	}

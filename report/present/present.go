@@ -74,6 +74,40 @@ type Scoring struct {
 	// so its received rate differs by drain timing, not by broker
 	// capacity, and it leaves Throughput not Ok.
 	Throughput Figure
+	// Extra are further figures the advice ranks by, each in its own
+	// column, in the order given (the first of equal labels counts).
+	Extra []Criterion
+}
+
+// Criterion is one further figure the selection advice ranks by, besides
+// Scoring's Latency and Throughput: for example a time producers were
+// blocked (lower is better) or a share of throughput kept (higher is
+// better). Each broker's score on it is relative to the best broker's
+// (1 = best): value/best when higher is better; when lower is better
+// 1 − (value − best)/worst, so that 0 can be the best value and the worst
+// scores best/worst. A broker whose figure is not Ok, or is negative, is
+// not scored on it.
+type Criterion struct {
+	// Figure is the value; its Label names the advice's column.
+	Figure
+	// LowerIsBetter ranks the smallest value first.
+	LowerIsBetter bool
+	// Weight names the user's priority (report.Weights) the criterion
+	// counts under: "latency", "throughput", "reliability" or "cost". The
+	// advice ignores a criterion under any other name.
+	Weight string
+}
+
+// Finder is the optional interface of a scenario that says in plain words
+// what a result shows (who blocked publishers, for how long, what could
+// not run and why), shown in the scenario's section of the report next to
+// its figures, each sentence prefixed with the broker's name. Findings
+// are built only from what the result holds, never guessed; nil when there
+// is nothing to say. Like Presenter's methods it is safe on any result of
+// the scenario and must not modify it. Package report discovers it with a
+// type assertion.
+type Finder interface {
+	Findings(r *result.Result) []string
 }
 
 // Kind is how a chart draws its data.

@@ -35,7 +35,7 @@ func (r *run) result() *result.Result {
 	r.stats.mu.Lock()
 	res.SetMetric(MetricSendFailures, float64(r.stats.sendFailures), "count")
 	if r.stats.lastSendErr != nil {
-		res.Notes = append(res.Notes, "last send error: "+r.stats.lastSendErr.Error())
+		res.Notes = append(res.Notes, lastSendErrNote+r.stats.lastSendErr.Error())
 	}
 	for _, err := range r.stats.consErrs {
 		res.Notes = append(res.Notes, "consumer stopped: "+err.Error())
@@ -182,8 +182,21 @@ func (r *run) blockFigures(res *result.Result, n int) {
 		parts = append(parts, fmt.Sprintf("%s (%d×)", k, v))
 	}
 	sort.Strings(parts)
-	res.Notes = append(res.Notes, fmt.Sprintf("the broker blocked producers for %.1f s in all (%.1f s while accumulating): %s",
-		total(blocked).Seconds(), total(union(spans, r.start, m.accEnd)).Seconds(), strings.Join(parts, "; ")))
+	res.Notes = append(res.Notes, blockNote(total(blocked).Seconds(), total(union(spans, r.start, m.accEnd)).Seconds(), strings.Join(parts, "; ")))
+}
+
+// The note of the broker's blocks: blockNote writes it, blockReasons
+// (present.go) reads the broker's reasons back for the findings.
+const (
+	lastSendErrNote = "last send error: " // the note of the last failed Send's error, read back by the findings
+	blockNotePrefix = "the broker blocked producers for "
+	blockReasonsSep = " while accumulating): "
+)
+
+// blockNote says how long the broker blocked producers in all and while
+// accumulating, and why in its own words (reasons).
+func blockNote(all, acc float64, reasons string) string {
+	return fmt.Sprintf(blockNotePrefix+"%.1f s in all (%.1f s"+blockReasonsSep+"%s", all, acc, reasons)
 }
 
 // drainFigures records the drain phase.

@@ -11,10 +11,12 @@ import (
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/async"
+	"github.com/mqbench/mqbench/scenarios/backlog"
 	"github.com/mqbench/mqbench/scenarios/capacity"
 	"github.com/mqbench/mqbench/scenarios/decoupling"
 	"github.com/mqbench/mqbench/scenarios/peakshaving"
 	"github.com/mqbench/mqbench/scenarios/pubsub"
+	"github.com/mqbench/mqbench/scenarios/scale"
 	"github.com/mqbench/mqbench/scenarios/transaction"
 )
 
@@ -38,6 +40,8 @@ func Table() []Entry {
 		{Scenario: decoupling.Scenario{}, Matrix: true},
 		{Scenario: peakshaving.Scenario{}, Matrix: true},
 		{Scenario: transaction.Scenario{}, Matrix: true},
+		{Scenario: backlog.Scenario{}, Matrix: true},
+		{Scenario: scale.Scenario{}, Matrix: true},
 	}
 }
 

@@ -27,7 +27,7 @@ func TestTableIsConsistent(t *testing.T) {
 	if len(Presentations()) != len(All()) {
 		t.Errorf("Presentations has %d entries, the table %d", len(Presentations()), len(All()))
 	}
-	if want := []string{"capacity", "async", "decoupling", "peakshaving", "transaction"}; !slices.Equal(Matrix(), want) {
+	if want := []string{"capacity", "async", "decoupling", "peakshaving", "transaction", "backlog", "scale"}; !slices.Equal(Matrix(), want) {
 		t.Errorf("Matrix() = %v, want %v", Matrix(), want)
 	}
 	if _, err := Find("nope"); err == nil || !strings.Contains(err.Error(), "valid: pubsub, capacity, async") {

@@ -67,7 +67,7 @@ func (r *run) result(ctx context.Context, start time.Time, steps []step, outs []
 		}
 		if o.err != nil {
 			failed++
-			res.Notes = append(res.Notes, fmt.Sprintf("step %s (%s) could not run: %v", o.s.name, describe(o.s), o.err))
+			res.Notes = append(res.Notes, fmt.Sprintf("step %s (%s"+notRunSep+"%v", o.s.name, describe(o.s), o.err))
 			continue
 		}
 		ran++
@@ -97,6 +97,11 @@ func (r *run) result(ctx context.Context, start time.Time, steps []step, outs []
 	r.series(res, start, outs)
 	return res
 }
+
+// notRunSep ends the description of a step that could not run in its
+// note, before the broker's error; the findings (present.go) read the
+// error back after it.
+const notRunSep = ") could not run: "
 
 // describe says what a step runs.
 func describe(s step) string {
