@@ -10,6 +10,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/async"
+	"github.com/mqbench/mqbench/scenarios/capacity"
 	"github.com/mqbench/mqbench/scenarios/decoupling"
 	"github.com/mqbench/mqbench/scenarios/peakshaving"
 	"github.com/mqbench/mqbench/scenarios/pubsub"
@@ -49,6 +50,7 @@ func scenarioList() []scenarios.Scenario {
 		decoupling.Scenario{},
 		peakshaving.Scenario{},
 		transaction.Scenario{},
+		capacity.Scenario{},
 	}
 }
 
