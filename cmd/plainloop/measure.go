@@ -107,6 +107,11 @@ func measure(ctx context.Context, c config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return measureOn(ctx, c, s)
+}
+
+// measureOn runs the loop c describes on s, then cleans s up.
+func measureOn(ctx context.Context, c config, s session) (*Result, error) {
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
