@@ -130,7 +130,7 @@ func parse(args []string, help io.Writer) (config, error) {
 		fmt.Fprintln(help, "usage: plainloop --broker rabbitmq|activemq|rocketmq [--mode publish|e2e] [flags]\n\n"+
 			"A plain send/receive loop on the broker's own client library, with the settings of\n"+
 			"mqbench's adapter, for comparison with mqbench. Prints one JSON line:\n"+
-			`{"broker","mode","size","sent","confirmed","received","msgs_per_s","recv_per_s","e2e_p50_ms","e2e_p99_ms",...}`+"\n\nFlags:")
+			`{"broker","mode","size","sent","confirmed","received","msgs_per_s","recv_per_s","e2e_p50_ms","e2e_p99_ms","e2e_mean_ms",...}`+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	fs.Usage = func() {}

@@ -36,6 +36,7 @@ type Result struct {
 	E2ECount  int64   `json:"e2e_count,omitempty"`
 	E2EP50    float64 `json:"e2e_p50_ms,omitempty"`
 	E2EP99    float64 `json:"e2e_p99_ms,omitempty"`
+	E2EMean   float64 `json:"e2e_mean_ms,omitempty"`
 	LastError string  `json:"last_error,omitempty"`
 }
 
@@ -312,6 +313,7 @@ func result(c config, rec *recorder, m0, m1 mark) *Result {
 		if r.E2ECount > 0 {
 			r.E2EP50 = float64(rec.hist.ValueAtQuantile(50)) / 1000
 			r.E2EP99 = float64(rec.hist.ValueAtQuantile(99)) / 1000
+			r.E2EMean = rec.hist.Mean() / 1000
 		}
 		rec.mu.Unlock()
 	}
