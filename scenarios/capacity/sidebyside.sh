@@ -131,39 +131,64 @@ kafka_cp() {
 ktopic() {
 	local op=$1 topic=$2
 	if [[ $op == create ]]; then
-		java -cp "$(kafka_cp)" org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 \
+		ktool TopicCommand --bootstrap-server 127.0.0.1:9092 \
 			--create --topic "$topic" --partitions "$3" --replication-factor 1 --config flush.messages=1
 	else
-		java -cp "$(kafka_cp)" org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 \
-			--delete --topic "$topic"
+		ktool TopicCommand --bootstrap-server 127.0.0.1:9092 --delete --topic "$topic"
 	fi
 }
 
+# ktool CLASS ARGS...: one of Kafka's tools on the launcher's classpath.
+ktool() {
+	local class=$1
+	shift
+	java -cp "$(kafka_cp)" "org.apache.kafka.tools.$class" "$@"
+}
+
 # kafka_publish MQRATE: ProducerPerformance's records/sec, sized to run about
-# as long as mqbench's publish-only phase did.
+# as long as mqbench's publish-only phase did; where the tool has
+# --warmup-records (Kafka 4.2+), the warm-up is excluded as mqbench's is
+# and the steady-state figure is the one read.
 kafka_publish() {
-	local topic="sidebyside-pp-$$" n log="$work/kafka-producer-performance.log"
+	local topic="sidebyside-pp-$$" n warm log="$work/kafka-producer-performance.log"
 	n=$(awk -v r="$1" -v s="$((secs + warmup))" 'BEGIN { n = int(r * s); if (n < 20000) n = 20000; print n }')
+	warm=()
+	local help
+	help=$(ktool ProducerPerformance --help 2>&1 || true)
+	if [[ $help == *--warmup-records* ]]; then
+		warm=(--warmup-records "$(awk -v n="$n" -v w="$warmup" -v s="$((secs + warmup))" 'BEGIN { print int(n * w / s) }')")
+	fi
 	ktopic create "$topic" 2 >"$log" 2>&1
-	java -cp "$(kafka_cp)" org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records "$n" \
+	ktool ProducerPerformance --topic "$topic" --num-records "$n" "${warm[@]}" \
 		--record-size "$size" --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 \
 		acks=all batch.size=$((batch * size)) linger.ms=0 compression.type=none >>"$log" 2>&1 || true
 	ktopic delete "$topic" >>"$log" 2>&1 || true
-	grep 'records sent' "$log" | tail -1 | awk '{ print $4 }'
+	if grep -q 'steady state records sent' "$log"; then
+		sed -n 's/.*steady state records sent, \([0-9.]*\) records\/sec.*/\1/p' "$log" | tail -1
+	else
+		grep 'records sent' "$log" | tail -1 | sed -n 's/.* records sent, \([0-9.]*\) records\/sec.*/\1/p'
+	fi
 }
 
 # kafka_e2e: EndToEndLatency's p50, p99 (ms, whole numbers: the tool
-# prints them so) and mean (ms), one message at a time, acks=all.
+# prints them so) and mean (ms), one message at a time, acks=all. Kafka
+# 4.2+ takes named options, older releases positional arguments.
 kafka_e2e() {
-	local topic="sidebyside-e2e-$$" log="$work/kafka-end-to-end-latency.log"
+	local topic="sidebyside-e2e-$$" log="$work/kafka-end-to-end-latency.log" n=$((e2e_rate * secs))
 	ktopic create "$topic" 1 >"$log" 2>&1
-	java -cp "$(kafka_cp)" org.apache.kafka.tools.EndToEndLatency 127.0.0.1:9092 "$topic" \
-		"$((e2e_rate * secs))" all "$size" >>"$log" 2>&1 || true
+	local help
+	help=$(ktool EndToEndLatency --help 2>&1 || true)
+	if [[ $help == *--bootstrap-server* ]]; then
+		ktool EndToEndLatency --bootstrap-server 127.0.0.1:9092 --topic "$topic" --num-records "$n" \
+			--producer-acks all --record-size "$size" >>"$log" 2>&1 || true
+	else
+		ktool EndToEndLatency 127.0.0.1:9092 "$topic" "$n" all "$size" >>"$log" 2>&1 || true
+	fi
 	ktopic delete "$topic" >>"$log" 2>&1 || true
 	local pct avg
 	pct=$(sed -n 's/.*50th = \([0-9.]*\), 99th = \([0-9.]*\).*/\1 \2/p' "$log" | tail -1)
 	avg=$(sed -n 's/^Avg latency: \([0-9.]*\) ms.*/\1/p' "$log" | tail -1)
-	[[ -n "$pct" && -n "$avg" ]] && echo "$pct $avg"
+	if [[ -n "$pct" && -n "$avg" ]]; then echo "$pct $avg"; fi
 }
 
 rows=()
