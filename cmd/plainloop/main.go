@@ -67,6 +67,7 @@ type config struct {
 	Batch     int
 	Producers int
 	Consumers int
+	Idle      int // publish mode: consumers subscribed that never take a message
 	Prefetch  int
 	Queues    int
 	OpTimeout time.Duration
@@ -122,6 +123,7 @@ func parse(args []string, help io.Writer) (config, error) {
 	fs.IntVar(&c.Batch, "batch", 100, "most messages per send round (one confirm wait, one transaction, one batch send)")
 	fs.IntVar(&c.Producers, "producers", 2, "producer connections (1..256)")
 	fs.IntVar(&c.Consumers, "consumers", 2, "e2e: consumer connections (1..256)")
+	fs.IntVar(&c.Idle, "idle-consumers", 0, "publish: consumers subscribed for the whole run that take nothing beyond their prefetch, as capacity's publish-only phase has (0..256)")
 	fs.IntVar(&c.Prefetch, "prefetch", 256, "consumer prefetch (RabbitMQ basic.qos, ActiveMQ activemq.prefetchSize; RocketMQ pull batch, at most 32)")
 	fs.IntVar(&c.Queues, "queues", 2, "RocketMQ queues of the topic (1..64)")
 	fs.DurationVar(&c.OpTimeout, "op-timeout", 10*time.Second, "deadline of every network operation (> 0, at most 10m)")
@@ -173,6 +175,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("--producers %d: must be between 1 and 256", c.Producers)
 	case c.Consumers < 1 || c.Consumers > 256:
 		return fmt.Errorf("--consumers %d: must be between 1 and 256", c.Consumers)
+	case c.Idle < 0 || c.Idle > 256:
+		return fmt.Errorf("--idle-consumers %d: must be between 0 and 256", c.Idle)
+	case c.Idle > 0 && c.Mode != modePublish:
+		return errors.New("--idle-consumers is for --mode publish")
 	case c.Prefetch < 1 || c.Prefetch > 65535:
 		return fmt.Errorf("--prefetch %d: must be between 1 and 65535", c.Prefetch)
 	case c.Queues < 1 || c.Queues > 64:

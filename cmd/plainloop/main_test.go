@@ -45,6 +45,8 @@ func TestParse(t *testing.T) {
 		{name: "zero batch", args: []string{"--broker", "rabbitmq", "--batch", "0"}, wantErr: "--batch 0"},
 		{name: "too many producers", args: []string{"--broker", "rabbitmq", "--producers", "257"}, wantErr: "--producers 257"},
 		{name: "zero consumers", args: []string{"--broker", "rabbitmq", "--consumers", "0"}, wantErr: "--consumers 0"},
+		{name: "negative idle consumers", args: []string{"--broker", "rabbitmq", "--idle-consumers", "-1"}, wantErr: "--idle-consumers -1"},
+		{name: "idle consumers in e2e", args: []string{"--broker", "rabbitmq", "--mode", "e2e", "--idle-consumers", "2"}, wantErr: "--idle-consumers is for --mode publish"},
 		{name: "zero prefetch", args: []string{"--broker", "rabbitmq", "--prefetch", "0"}, wantErr: "--prefetch 0"},
 		{name: "zero queues", args: []string{"--broker", "rocketmq", "--queues", "0"}, wantErr: "--queues 0"},
 		{name: "zero op timeout", args: []string{"--broker", "rabbitmq", "--op-timeout", "0s"}, wantErr: "--op-timeout 0s"},

@@ -129,6 +129,18 @@ func measureOn(ctx context.Context, c config, s session) (*Result, error) {
 			defer cn.close()
 		}
 	}
+	if c.Mode == modePublish && c.Idle > 0 {
+		hold := make(chan struct{})
+		for range c.Idle {
+			cn, err := s.newConsumer(ctx, func([]byte) { <-hold })
+			if err != nil {
+				close(hold)
+				return nil, fmt.Errorf("idle consumer: %w", err)
+			}
+			defer cn.close()
+		}
+		defer close(hold) // runs before the consumers close
+	}
 	var senders []sender
 	for range c.Producers {
 		p, err := s.newProducer(ctx)
