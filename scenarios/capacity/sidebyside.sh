@@ -10,6 +10,11 @@
 #                  (acks=all, same record size, batch.size = batch x size,
 #                  linger.ms=0), or cmd/plainloop --mode publish (same
 #                  producers, batch, size, confirms/persistence).
+#                  The baseline runs just before and just after mqbench
+#                  (a broker's rate drifts between runs) and mqbench is
+#                  compared with their mean; both are printed. plainloop
+#                  keeps 2 consumers subscribed, taking nothing beyond their
+#                  prefetch, as capacity's publish-only phase does.
 #                  Passes at >= 0.90.
 #   e2e p50 ms     mqbench's pubsub end-to-end p50 at 500 msg/s against
 #                  Kafka's EndToEndLatency (acks=all, same size; one message
@@ -109,11 +114,11 @@ mq() {
 	echo "$out/result.json"
 }
 
-# plain BROKER MODE ARGS...: one plainloop run; prints its JSON file.
+# plain BROKER MODE TAG ARGS...: one plainloop run; prints its JSON file.
 plain() {
-	local b=$1 mode=$2
-	shift 2
-	local out="$work/plainloop-$b-$mode.json"
+	local b=$1 mode=$2 tag=$3
+	shift 3
+	local out="$work/plainloop-$b-$mode-$tag.json"
 	if ! "$work/plainloop" --broker "$b" --mode "$mode" --size "$size" --batch "$batch" "$@" >"$out" 2>"$out.log"; then
 		echo "sidebyside: plainloop $b $mode failed, see $out.log" >&2
 		return 1
@@ -145,12 +150,12 @@ ktool() {
 	java -cp "$(kafka_cp)" "org.apache.kafka.tools.$class" "$@"
 }
 
-# kafka_publish MQRATE: ProducerPerformance's records/sec, sized to run about
+# kafka_publish MQRATE TAG: ProducerPerformance's records/sec, sized to run about
 # as long as mqbench's publish-only phase did; where the tool has
 # --warmup-records (Kafka 4.2+), the warm-up is excluded as mqbench's is
 # and the steady-state figure is the one read.
 kafka_publish() {
-	local topic="sidebyside-pp-$$" n warm log="$work/kafka-producer-performance.log"
+	local topic="sidebyside-pp-$$-$2" n warm log="$work/kafka-producer-performance-$2.log"
 	n=$(awk -v r="$1" -v s="$((secs + warmup))" 'BEGIN { n = int(r * s); if (n < 20000) n = 20000; print n }')
 	warm=()
 	local help
@@ -192,6 +197,7 @@ kafka_e2e() {
 }
 
 rows=()
+spread=()
 failed=0
 # row BROKER WHAT MQ BASE RULE: RULE is min (ratio >= 0.9), band (within
 # +-10%) or show.
@@ -213,10 +219,29 @@ row() {
 }
 
 for b in "${list[@]}"; do
+	# The publish baseline runs before and after mqbench's publish-only
+	# phase and mqbench is compared with their mean: a broker's rate drifts
+	# from one run to the next, and bracketing shows by how much.
+	echo "sidebyside: $b: baseline publish (before)" >&2
+	bpub1="" bpub2="" mqpub=""
+	basepub() {
+		if [[ $b == kafka ]]; then
+			kafka_publish "${mqpub:-40000}" "$1"
+		elif f=$(plain "$b" publish "$1" --producers "$producers" --idle-consumers 2 --warmup "${warmup}s" --duration "$duration"); then
+			metric "$f" '.msgs_per_s'
+		fi
+	}
+	bpub1=$(basepub before)
 	echo "sidebyside: $b: mqbench capacity (publish-only)" >&2
-	mqpub=""
 	if f=$(mq "$b" capacity --scenario capacity --workload "$work/capacity.yaml"); then
 		mqpub=$(metric "$f" '.metrics.publish_only_msgs.value')
+	fi
+	echo "sidebyside: $b: baseline publish (after)" >&2
+	bpub2=$(basepub after)
+	bpub=""
+	if [[ -n "$bpub1" && -n "$bpub2" ]]; then
+		bpub=$(awk -v a="$bpub1" -v b="$bpub2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+		spread+=("$(printf '%-9s publish baseline before %.0f, after %.0f msg/s' "$b" "$bpub1" "$bpub2")")
 	fi
 	echo "sidebyside: $b: mqbench pubsub at $e2e_rate msg/s" >&2
 	mq50="" mq99="" mqmean=""
@@ -225,17 +250,13 @@ for b in "${list[@]}"; do
 		mq99=$(metric "$f" '.latency.end_to_end.p99')
 		mqmean=$(metric "$f" '.latency.end_to_end.mean')
 	fi
-	echo "sidebyside: $b: baseline" >&2
-	bpub="" b50="" b99="" bmean=""
+	echo "sidebyside: $b: baseline e2e" >&2
+	b50="" b99="" bmean=""
 	if [[ $b == kafka ]]; then
-		bpub=$(kafka_publish "${mqpub:-0}")
 		read -r b50 b99 bmean <<<"$(kafka_e2e)" || true
 	else
-		if f=$(plain "$b" publish --producers "$producers" --warmup "${warmup}s" --duration "$duration"); then
-			bpub=$(metric "$f" '.msgs_per_s')
-		fi
 		# pubsub's shape: one producer, one consumer, one queue.
-		if f=$(plain "$b" e2e --rate "$e2e_rate" --producers 1 --consumers 1 --queues 1 --warmup 5s --duration "$duration"); then
+		if f=$(plain "$b" e2e run --rate "$e2e_rate" --producers 1 --consumers 1 --queues 1 --warmup 5s --duration "$duration"); then
 			b50=$(metric "$f" '.e2e_p50_ms')
 			b99=$(metric "$f" '.e2e_p99_ms')
 			bmean=$(metric "$f" '.e2e_mean_ms')
@@ -257,5 +278,6 @@ done
 echo
 printf '%-9s %-15s %12s %12s %7s  %s\n' BROKER FIGURE MQBENCH BASELINE RATIO VERDICT
 printf '%s\n' "${rows[@]}"
+if [[ ${#spread[@]} -gt 0 ]]; then printf '%s\n' "${spread[@]}"; fi
 echo "results: $work"
 exit "$failed"
