@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	rmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/admin"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+	"github.com/apache/rocketmq-client-go/v2/rlog"
+)
+
+// The settings of mqbench's RocketMQ adapter (durable profile, broker with
+// SYNC_FLUSH): a topic of --queues queues created on the broker; producers
+// send each round as one batch with SendSync, one attempt (no retry), no
+// compression, and count a message confirmed only on SEND_OK; consumers
+// (clustering, one group, from the first offset) pull at most 32 messages
+// per request.
+
+// rocket is one RocketMQ topic.
+type rocket struct {
+	c     config
+	ns    primitive.NsResolver
+	topic string
+	group string
+	adm   admin.Admin
+	n     int // instances opened, for unique instance names
+	mu    sync.Mutex
+}
+
+func openRocket(ctx context.Context, c config, name string) (session, error) {
+	rlog.SetLogLevel("error")
+	r := &rocket{c: c, ns: primitive.NewPassthroughResolver([]string{c.Addr}), topic: name, group: name + "_g0"}
+	adm, err := admin.NewAdmin(admin.WithResolver(r.ns))
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	r.adm = adm
+	cctx, cancel := context.WithTimeout(ctx, c.OpTimeout)
+	defer cancel()
+	err = adm.CreateTopic(cctx, admin.WithTopicCreate(name), admin.WithBrokerAddrCreate(c.RocketMQ),
+		admin.WithReadQueueNums(c.Queues), admin.WithWriteQueueNums(c.Queues))
+	if err != nil {
+		adm.Close()
+		return nil, fmt.Errorf("create topic %s on %s: %w", name, c.RocketMQ, err)
+	}
+	// Wait (bounded) until the name server routes the topic.
+	wctx, wcancel := context.WithTimeout(ctx, max(c.OpTimeout, 30*time.Second))
+	defer wcancel()
+	for {
+		qs, err := adm.FetchPublishMessageQueues(wctx, name)
+		if err == nil && len(qs) >= c.Queues {
+			return r, nil
+		}
+		select {
+		case <-wctx.Done():
+			adm.Close()
+			return nil, fmt.Errorf("topic %s not routed by the name server: %w", name, wctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (r *rocket) instance(kind string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	return fmt.Sprintf("%s-%s%d", r.topic, kind, r.n)
+}
+
+func (r *rocket) cleanup(ctx context.Context) error {
+	defer r.adm.Close()
+	return r.adm.DeleteTopic(ctx, admin.WithTopicDelete(r.topic), admin.WithBrokerAddrDelete(r.c.RocketMQ),
+		admin.WithNameSrvAddr([]string{r.c.Addr}))
+}
+
+type rocketSender struct {
+	r    *rocket
+	p    rmq.Producer
+	msgs []*primitive.Message
+}
+
+func (r *rocket) newProducer(ctx context.Context) (sender, error) {
+	p, err := rmq.NewProducer(
+		producer.WithNsResolver(r.ns),
+		producer.WithGroupName(r.topic+"_p"),
+		producer.WithInstanceName(r.instance("p")),
+		producer.WithSendMsgTimeout(r.c.OpTimeout),
+		producer.WithRetry(0),
+		producer.WithCompressMsgBodyOverHowmuch(math.MaxInt32))
+	if err != nil {
+		return nil, fmt.Errorf("new producer: %w", err)
+	}
+	if err := bounded(ctx, r.c.OpTimeout, "producer start", p.Start); err != nil {
+		return nil, err
+	}
+	return &rocketSender{r: r, p: p}, nil
+}
+
+// send sends the bodies as one batch and waits for SEND_OK.
+func (s *rocketSender) send(ctx context.Context, bodies [][]byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.r.c.OpTimeout)
+	defer cancel()
+	s.msgs = s.msgs[:0]
+	for _, b := range bodies {
+		s.msgs = append(s.msgs, primitive.NewMessage(s.r.topic, b))
+	}
+	res, err := s.p.SendSync(ctx, s.msgs...)
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	if res == nil || res.Status != primitive.SendOK {
+		return errors.New("send: not SEND_OK")
+	}
+	return nil
+}
+
+func (s *rocketSender) close() { _ = s.p.Shutdown() }
+
+type rocketConsumer struct{ pc rmq.PushConsumer }
+
+func (r *rocket) newConsumer(ctx context.Context, onMsg func([]byte)) (closer, error) {
+	pc, err := rmq.NewPushConsumer(
+		consumer.WithNsResolver(r.ns),
+		consumer.WithGroupName(r.group),
+		consumer.WithInstance(r.instance("c")),
+		consumer.WithConsumerModel(consumer.Clustering),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+		consumer.WithPullBatchSize(int32(min(r.c.Prefetch, 32))),
+		consumer.WithConsumeMessageBatchMaxSize(min(r.c.Prefetch, 32)))
+	if err != nil {
+		return nil, fmt.Errorf("new consumer: %w", err)
+	}
+	err = pc.Subscribe(r.topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"},
+		func(_ context.Context, ms ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+			for _, m := range ms {
+				onMsg(m.Body)
+			}
+			return consumer.ConsumeSuccess, nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	if err := bounded(ctx, r.c.OpTimeout, "consumer start", pc.Start); err != nil {
+		return nil, err
+	}
+	return &rocketConsumer{pc: pc}, nil
+}
+
+func (rc *rocketConsumer) close() { _ = rc.pc.Shutdown() }

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# sidebyside.sh: is mqbench the bottleneck? Runs mqbench and a baseline
+# written without mqbench side by side, in one sitting, against the running
+# brokers (start them first: bin/mqbench up), and prints a table of ratios
+# mqbench/baseline per broker:
+#
+#   publish msg/s  mqbench's capacity publish-only rate (closed loop, no
+#                  consumer; metric publish_only_msgs) against the same load
+#                  through the broker's own client: Kafka's ProducerPerformance
+#                  (acks=all, same record size, batch.size = batch x size,
+#                  linger.ms=0), or cmd/plainloop --mode publish (same
+#                  producers, batch, size, confirms/persistence).
+#                  The baseline runs just before and just after mqbench
+#                  (a broker's rate drifts between runs) and mqbench is
+#                  compared with their mean; both are printed. plainloop
+#                  keeps 2 consumers subscribed, taking nothing beyond their
+#                  prefetch, as capacity's publish-only phase does.
+#                  Passes at >= 0.90.
+#   e2e p50 ms     mqbench's pubsub end-to-end p50 at 500 msg/s against
+#                  Kafka's EndToEndLatency (acks=all, same size; one message
+#                  at a time) or cmd/plainloop --mode e2e --rate 500.
+#                  Passes within +-10%. For Kafka, whose tool prints whole
+#                  milliseconds, the mean is judged and the p50 shown.
+#   e2e mean, p99  the same figures' mean and p99 (shown, not judged).
+#
+# Every result goes to a fresh directory under a new mktemp directory
+# (printed at the start and kept): nothing is ever overwritten.
+#
+# Usage: scenarios/capacity/sidebyside.sh [--brokers kafka,rabbitmq,activemq,rocketmq]
+#                                          [--duration 10s] [--size 1024]
+# Exit: 0 every figure measured and every judged ratio passed; 1 a ratio
+# failed or a figure could not be measured; 2 bad usage.
+set -euo pipefail
+
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+}
+
+brokers="kafka,rabbitmq,activemq,rocketmq"
+duration="10s"
+size=1024
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--brokers) brokers="${2:?--brokers needs a value}"; shift 2 ;;
+	--duration) duration="${2:?--duration needs a value}"; shift 2 ;;
+	--size) size="${2:?--size needs a value}"; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "sidebyside: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+if [[ ! "$duration" =~ ^([1-9][0-9]*)s$ ]]; then
+	echo "sidebyside: --duration $duration: must be whole seconds, e.g. 10s" >&2
+	exit 2
+fi
+secs="${BASH_REMATCH[1]}"
+if [[ ! "$size" =~ ^[1-9][0-9]*$ ]] || ((size < 40 || size > 1048576)); then
+	echo "sidebyside: --size $size: must be between 40 and 1048576" >&2
+	exit 2
+fi
+IFS=',' read -r -a list <<<"$brokers"
+for b in "${list[@]}"; do
+	case "$b" in kafka | rabbitmq | activemq | rocketmq) ;; *)
+		echo "sidebyside: unknown broker $b (kafka, rabbitmq, activemq, rocketmq)" >&2
+		exit 2
+		;;
+	esac
+done
+
+# The load shape of both sides (capacity's defaults; pubsub's for e2e).
+batch=100
+producers=2
+e2e_rate=500
+warmup=2
+
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+work="$(mktemp -d "${TMPDIR:-/tmp}/mqbench-sidebyside.XXXXXX")"
+echo "sidebyside: results and logs in $work"
+go build -o bin/mqbench ./cmd/mqbench
+go build -o "$work/plainloop" ./cmd/plainloop
+
+# The capacity run keeps to its publish-only and drain-only phases: a
+# budget of 1 s leaves no time for a search step.
+cat >"$work/capacity.yaml" <<EOF
+scenario: capacity
+warmup: ${warmup}s
+duration: ${secs}s
+drain: 10s
+size: $size
+producers: $producers
+consumers: 2
+partitions: 2
+batch: $batch
+budget: 1s
+publish_only_max: 100000000
+drain_only_timeout: 3m
+EOF
+
+# metric FILE JQ: one number from a result, or "" when absent.
+metric() { jq -r "$2 // empty" "$1" 2>/dev/null || true; }
+
+# mq BROKER NAME ARGS...: one mqbench run into a fresh directory; a failed
+# verdict (exit 1) still wrote its result.json.
+mq() {
+	local b=$1 name=$2
+	shift 2
+	local out="$work/mqbench-$b-$name"
+	local rc=0
+	bin/mqbench run --broker "$b" --out "$out" "$@" >"$out.log" 2>&1 || rc=$?
+	if [[ $rc -gt 1 || ! -f "$out/result.json" ]]; then
+		echo "sidebyside: mqbench $b $name failed (exit $rc), see $out.log" >&2
+		return 1
+	fi
+	echo "$out/result.json"
+}
+
+# plain BROKER MODE TAG ARGS...: one plainloop run; prints its JSON file.
+plain() {
+	local b=$1 mode=$2 tag=$3
+	shift 3
+	local out="$work/plainloop-$b-$mode-$tag.json"
+	if ! "$work/plainloop" --broker "$b" --mode "$mode" --size "$size" --batch "$batch" "$@" >"$out" 2>"$out.log"; then
+		echo "sidebyside: plainloop $b $mode failed, see $out.log" >&2
+		return 1
+	fi
+	echo "$out"
+}
+
+kafka_cp() {
+	local home="${MQBENCH_HOME:-$HOME/.cache/mqbench}"
+	cat "$home/kafka/classpath.txt"
+}
+
+# ktopic create|delete TOPIC [PARTITIONS]: topics configured as mqbench's
+# durable profile creates them (flush.messages=1).
+ktopic() {
+	local op=$1 topic=$2
+	if [[ $op == create ]]; then
+		ktool TopicCommand --bootstrap-server 127.0.0.1:9092 \
+			--create --topic "$topic" --partitions "$3" --replication-factor 1 --config flush.messages=1
+	else
+		ktool TopicCommand --bootstrap-server 127.0.0.1:9092 --delete --topic "$topic"
+	fi
+}
+
+# ktool CLASS ARGS...: one of Kafka's tools on the launcher's classpath.
+ktool() {
+	local class=$1
+	shift
+	java -cp "$(kafka_cp)" "org.apache.kafka.tools.$class" "$@"
+}
+
+# kafka_publish MQRATE TAG: ProducerPerformance's records/sec, sized to run about
+# as long as mqbench's publish-only phase did; where the tool has
+# --warmup-records (Kafka 4.2+), the warm-up is excluded as mqbench's is
+# and the steady-state figure is the one read.
+kafka_publish() {
+	local topic="sidebyside-pp-$$-$2" n warm log="$work/kafka-producer-performance-$2.log"
+	n=$(awk -v r="$1" -v s="$((secs + warmup))" 'BEGIN { n = int(r * s); if (n < 20000) n = 20000; print n }')
+	warm=()
+	local help
+	help=$(ktool ProducerPerformance --help 2>&1 || true)
+	if [[ $help == *--warmup-records* ]]; then
+		warm=(--warmup-records "$(awk -v n="$n" -v w="$warmup" -v s="$((secs + warmup))" 'BEGIN { print int(n * w / s) }')")
+	fi
+	ktopic create "$topic" 2 >"$log" 2>&1
+	ktool ProducerPerformance --topic "$topic" --num-records "$n" "${warm[@]}" \
+		--record-size "$size" --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 \
+		acks=all batch.size=$((batch * size)) linger.ms=0 compression.type=none >>"$log" 2>&1 || true
+	ktopic delete "$topic" >>"$log" 2>&1 || true
+	if grep -q 'steady state records sent' "$log"; then
+		sed -n 's/.*steady state records sent, \([0-9.]*\) records\/sec.*/\1/p' "$log" | tail -1
+	else
+		grep 'records sent' "$log" | tail -1 | sed -n 's/.* records sent, \([0-9.]*\) records\/sec.*/\1/p'
+	fi
+}
+
+# kafka_e2e: EndToEndLatency's p50, p99 (ms, whole numbers: the tool
+# prints them so) and mean (ms), one message at a time, acks=all. Kafka
+# 4.2+ takes named options, older releases positional arguments.
+kafka_e2e() {
+	local topic="sidebyside-e2e-$$" log="$work/kafka-end-to-end-latency.log" n=$((e2e_rate * secs))
+	ktopic create "$topic" 1 >"$log" 2>&1
+	local help
+	help=$(ktool EndToEndLatency --help 2>&1 || true)
+	if [[ $help == *--bootstrap-server* ]]; then
+		ktool EndToEndLatency --bootstrap-server 127.0.0.1:9092 --topic "$topic" --num-records "$n" \
+			--producer-acks all --record-size "$size" >>"$log" 2>&1 || true
+	else
+		ktool EndToEndLatency 127.0.0.1:9092 "$topic" "$n" all "$size" >>"$log" 2>&1 || true
+	fi
+	ktopic delete "$topic" >>"$log" 2>&1 || true
+	local pct avg
+	pct=$(sed -n 's/.*50th = \([0-9.]*\), 99th = \([0-9.]*\).*/\1 \2/p' "$log" | tail -1)
+	avg=$(sed -n 's/^Avg latency: \([0-9.]*\) ms.*/\1/p' "$log" | tail -1)
+	if [[ -n "$pct" && -n "$avg" ]]; then echo "$pct $avg"; fi
+}
+
+rows=()
+spread=()
+failed=0
+# row BROKER WHAT MQ BASE RULE: RULE is min (ratio >= 0.9), band (within
+# +-10%) or show.
+row() {
+	local verdict ratio
+	if [[ -z "$3" || -z "$4" ]]; then
+		rows+=("$(printf '%-9s %-15s %12s %12s %7s  %s' "$1" "$2" "${3:--}" "${4:--}" - "not measured")")
+		failed=1
+		return
+	fi
+	ratio=$(awk -v a="$3" -v b="$4" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+	verdict=$(awk -v r="$ratio" -v rule="$5" 'BEGIN {
+		if (r == "-") { print "no baseline"; exit }
+		if (rule == "min") print (r >= 0.9 ? "ok (>= 0.90)" : "SLOWER (< 0.90)")
+		else if (rule == "band") print (r >= 0.9 && r <= 1.1 ? "ok (+-10%)" : "OUTSIDE +-10%")
+		else print "shown" }')
+	case "$verdict" in SLOWER* | OUTSIDE* | no*) failed=1 ;; esac
+	rows+=("$(printf '%-9s %-15s %12.2f %12.2f %7s  %s' "$1" "$2" "$3" "$4" "$ratio" "$verdict")")
+}
+
+for b in "${list[@]}"; do
+	# The publish baseline runs before and after mqbench's publish-only
+	# phase and mqbench is compared with their mean: a broker's rate drifts
+	# from one run to the next, and bracketing shows by how much.
+	echo "sidebyside: $b: baseline publish (before)" >&2
+	bpub1="" bpub2="" mqpub=""
+	basepub() {
+		if [[ $b == kafka ]]; then
+			kafka_publish "${mqpub:-40000}" "$1"
+		elif f=$(plain "$b" publish "$1" --producers "$producers" --idle-consumers 2 --warmup "${warmup}s" --duration "$duration"); then
+			metric "$f" '.msgs_per_s'
+		fi
+	}
+	bpub1=$(basepub before)
+	echo "sidebyside: $b: mqbench capacity (publish-only)" >&2
+	if f=$(mq "$b" capacity --scenario capacity --workload "$work/capacity.yaml"); then
+		mqpub=$(metric "$f" '.metrics.publish_only_msgs.value')
+	fi
+	echo "sidebyside: $b: baseline publish (after)" >&2
+	bpub2=$(basepub after)
+	bpub=""
+	if [[ -n "$bpub1" && -n "$bpub2" ]]; then
+		bpub=$(awk -v a="$bpub1" -v b="$bpub2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+		spread+=("$(printf '%-9s publish baseline before %.0f, after %.0f msg/s' "$b" "$bpub1" "$bpub2")")
+	fi
+	echo "sidebyside: $b: mqbench pubsub at $e2e_rate msg/s" >&2
+	mq50="" mq99="" mqmean=""
+	if f=$(mq "$b" pubsub --scenario pubsub --rate "$e2e_rate" --duration "$duration"); then
+		mq50=$(metric "$f" '.latency.end_to_end.p50')
+		mq99=$(metric "$f" '.latency.end_to_end.p99')
+		mqmean=$(metric "$f" '.latency.end_to_end.mean')
+	fi
+	echo "sidebyside: $b: baseline e2e" >&2
+	b50="" b99="" bmean=""
+	if [[ $b == kafka ]]; then
+		read -r b50 b99 bmean <<<"$(kafka_e2e)" || true
+	else
+		# pubsub's shape: one producer, one consumer, one queue.
+		if f=$(plain "$b" e2e run --rate "$e2e_rate" --producers 1 --consumers 1 --queues 1 --warmup 5s --duration "$duration"); then
+			b50=$(metric "$f" '.e2e_p50_ms')
+			b99=$(metric "$f" '.e2e_p99_ms')
+			bmean=$(metric "$f" '.e2e_mean_ms')
+		fi
+	fi
+	row "$b" "publish msg/s" "$mqpub" "$bpub" min
+	if [[ $b == kafka ]]; then
+		# EndToEndLatency prints whole-millisecond percentiles: its mean is
+		# the figure precise enough to judge.
+		row "$b" "e2e p50 ms" "$mq50" "$b50" show
+		row "$b" "e2e mean ms" "$mqmean" "$bmean" band
+	else
+		row "$b" "e2e p50 ms" "$mq50" "$b50" band
+		row "$b" "e2e mean ms" "$mqmean" "$bmean" show
+	fi
+	row "$b" "e2e p99 ms" "$mq99" "$b99" show
+done
+
+echo
+printf '%-9s %-15s %12s %12s %7s  %s\n' BROKER FIGURE MQBENCH BASELINE RATIO VERDICT
+printf '%s\n' "${rows[@]}"
+if [[ ${#spread[@]} -gt 0 ]]; then printf '%s\n' "${spread[@]}"; fi
+echo "results: $work"
+exit "$failed"
