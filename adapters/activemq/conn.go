@@ -121,7 +121,7 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 
 	hb := heartBeats(opTO)
 	bw := bufio.NewWriterSize(nc, 64<<10)
-	fw := frame.NewWriter(bw)
+	fw := frame.NewWriter(bufferOnly{bw})
 	r := frame.NewReaderSize(nc, 64<<10)
 	resp, err := handshake(ctx, fw, bw, r, addr, hb)
 	if err != nil {
@@ -156,6 +156,17 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 	}
 	return c, nil
 }
+
+// bufferOnly hides the connection's *bufio.Writer from go-stomp's
+// frame.Writer, which wraps its io.Writer in bufio.NewWriterSize and
+// flushes that after every frame. Handed the *bufio.Writer itself,
+// bufio.NewWriterSize returns it unchanged, so every frame would be a write
+// syscall; behind bufferOnly the per-frame flush only moves the frame into
+// the connection's buffer, and conn.flush decides when bytes leave.
+type bufferOnly struct{ w *bufio.Writer }
+
+// Write implements io.Writer.
+func (b bufferOnly) Write(p []byte) (int, error) { return b.w.Write(p) }
 
 // handshake sends the STOMP 1.2 CONNECT frame, offering heart-beats every
 // hb both ways, and returns the broker's CONNECTED frame; an ERROR frame,

@@ -1,6 +1,7 @@
 package activemq
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -390,5 +391,48 @@ func TestUnansweredReceiptsTimeOut(t *testing.T) {
 	}
 	if driver.Confirmed(err, 10, 0) {
 		t.Fatal("unanswered message counted as confirmed")
+	}
+}
+
+// countingWriter counts the writes that reach it, as a socket counts
+// syscalls.
+type countingWriter struct{ writes, bytes int }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes++
+	c.bytes += len(p)
+	return len(p), nil
+}
+
+// TestFramesLeaveOnlyOnFlush: frames written through bufferOnly stay in the
+// connection's buffer until it is flushed, so a batch of SENDs is one write
+// to the socket, not one per frame (go-stomp's frame.Writer flushes its
+// own buffer after every frame).
+func TestFramesLeaveOnlyOnFlush(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		frames int
+	}{{"one", 1}, {"a batch", 100}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := &countingWriter{}
+			bw := bufio.NewWriterSize(sock, 64<<10)
+			fw := frame.NewWriter(bufferOnly{bw})
+			for i := range tc.frames {
+				f := frame.New(frame.SEND, frame.Destination, "/queue/x", frame.ContentLength, "3")
+				f.Body = []byte{byte(i), 1, 2}
+				if err := fw.Write(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if sock.writes != 0 {
+				t.Fatalf("%d writes reached the socket before the flush, want 0", sock.writes)
+			}
+			if err := bw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if sock.writes != 1 || sock.bytes == 0 {
+				t.Fatalf("flush made %d writes (%d bytes), want 1", sock.writes, sock.bytes)
+			}
+		})
 	}
 }
