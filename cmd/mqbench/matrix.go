@@ -24,15 +24,15 @@ import (
 
 // Summary is DIR/summary.json of a matrix run.
 type Summary struct {
-	StartedAt  time.Time     `json:"started_at"`
-	FinishedAt time.Time     `json:"finished_at"`
-	Profile    string        `json:"profile"`
-	Quick      bool          `json:"quick"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Profile    string    `json:"profile"`
+	Quick      bool      `json:"quick"`
 	// Repeats is how often each cell ran (1 when not repeated).
-	Repeats int `json:"repeats"`
-	Cells      []SummaryCell `json:"cells"`
-	Report     string        `json:"report"`
-	Pass       bool          `json:"pass"`
+	Repeats int           `json:"repeats"`
+	Cells   []SummaryCell `json:"cells"`
+	Report  string        `json:"report"`
+	Pass    bool          `json:"pass"`
 }
 
 // SummaryCell is one broker × scenario cell of a matrix.
