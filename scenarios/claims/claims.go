@@ -13,6 +13,7 @@ package claims
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -145,7 +146,14 @@ func (f figure) describe(ms []measured) string {
 	return f.scenario + " " + f.label + ": " + strings.Join(parts, "; ")
 }
 
-func short(v float64) string { return fmt.Sprintf("%.4g", v) }
+// short renders a figure: whole numbers from 1000 up, else 4 significant
+// digits.
+func short(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.4g", v)
+}
 
 // split finds broker b among ms and returns its figure and the others'.
 func split(ms []measured, b string) (stats.Summary, []measured, bool) {
