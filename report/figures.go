@@ -206,4 +206,3 @@ func scoreExtras(figs []brokerFigures) extraScores {
 	}
 	return x
 }
-
