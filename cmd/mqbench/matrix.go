@@ -61,7 +61,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	weights := fs.String("weights", "", "advice priorities for the report, e.g. latency=3,reliability=5")
 	repeat := fs.Int("repeat", 0, fmt.Sprintf("run every cell this many times (1 to %d; default %d, or 1 with --quick): for each repeat, each broker, each scenario", maxRepeats, fullMatrixRepeats))
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json,\nDIR/summary.json and DIR/report.html. Brokers not running are started first.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--repeat N] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json\n(DIR/<broker>/<scenario>/r<k>/result.json when repeated), DIR/summary.json and\nDIR/report.html. Brokers not running are started first, and each gets a discarded\nwarm-up load before its first cell of every repeat.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
