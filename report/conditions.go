@@ -22,6 +22,9 @@ type conditions struct {
 	Spread    string
 	Intervals string
 	Cost      string
+	// Notes are those a broker's results carry in every scenario, shown
+	// here once instead of in every section.
+	Notes []string
 }
 
 // conditionBroker is one broker's version and what its confirm promised,

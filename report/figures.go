@@ -82,11 +82,16 @@ func figuresOf(p present.Presenter, g []*result.Result) brokerFigures {
 
 // withInterval renders a median with its interval when repeated:
 // "4.1 [3.9–4.6], 75% CI of 3 runs", else the single figure.
-func withInterval(s stats.Summary) string {
+func withInterval(s stats.Summary) string { return withUnit(s, "") }
+
+// withUnit is withInterval with a unit after the median: "4.1 ms
+// [3.9–4.6], 75% CI of 3 runs" (unit as unitSp renders it).
+func withUnit(s stats.Summary, unit string) string {
+	m := num(s.Median) + unitSp(unit)
 	if iv := s.Interval(num); iv != "" {
-		return num(s.Median) + " " + iv
+		return m + " " + iv
 	}
-	return num(s.Median)
+	return m
 }
 
 // rate renders a median rate as a whole number, with its interval when
@@ -201,7 +206,7 @@ func scoreExtras(figs []brokerFigures) extraScores {
 			if x.parts[f.broker] == nil {
 				x.parts[f.broker] = map[string]Part{}
 			}
-			x.parts[f.broker][col.Label] = Part{Score: s, Figure: withInterval(sum) + unitSp(f.extras[col.Label].Unit), Sum: sum}
+			x.parts[f.broker][col.Label] = Part{Score: s, Figure: withUnit(sum, f.extras[col.Label].Unit), Sum: sum}
 		}
 	}
 	return x

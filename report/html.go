@@ -152,6 +152,11 @@ func Render(w io.Writer, results []*result.Result, opts Options) error {
 	p := page{Title: opts.Title, Scenarios: scen, Brokers: brokerRows(results, brokers), Weights: opts.Weights.String()}
 	p.Generated, p.Hosts, p.Profiles = header(results)
 	p.Matrix = matrixRows(cells, brokers, scen, ps)
+	common := commonNotes(cells, scen, brokers)
+	skip := map[brokerNote]bool{}
+	for _, n := range common {
+		skip[n] = true
+	}
 	for _, s := range scen {
 		var gs [][]*result.Result
 		for _, b := range brokers {
@@ -160,7 +165,7 @@ func Render(w io.Writer, results []*result.Result, opts Options) error {
 			}
 		}
 		p.Advice = append(p.Advice, AdviseRepeats(s, ps[s], gs, brokers, opts.Weights))
-		sec, err := buildSection(s, ps[s], gs)
+		sec, err := buildSection(s, ps[s], gs, skip)
 		if err != nil {
 			return err
 		}
@@ -169,6 +174,7 @@ func Render(w io.Writer, results []*result.Result, opts Options) error {
 	p.Overall = Overall(p.Advice, brokers)
 	p.Conditions = conditionsOf(cells, results, brokers, ps)
 	p.Conditions.Profiles = p.Profiles
+	p.Conditions.Notes = noteLines(common, brokers)
 	p.Claims = decideClaims(opts.Claims, cells, p.Overall.Winner)
 	if len(opts.Compare) > 0 {
 		p.HasCompare = true

@@ -18,7 +18,9 @@ import (
 // repeats of each broker's cell) and its presentation p (nil: generic
 // defaults). Charts and findings come from each broker's newest repeat;
 // the accounting lists every repeat; the metrics are medians over them.
-func buildSection(s string, p present.Presenter, gs [][]*result.Result) (section, error) {
+//
+// Notes in skip (shown in the conditions box) are left out.
+func buildSection(s string, p present.Presenter, gs [][]*result.Result, skip map[brokerNote]bool) (section, error) {
 	sec := section{Scenario: s}
 	var rs []*result.Result
 	for _, g := range gs {
@@ -81,7 +83,7 @@ func buildSection(s string, p present.Presenter, gs [][]*result.Result) (section
 			}
 		}
 	}
-	tables(&sec, gs)
+	tables(&sec, gs, skip)
 	if f, ok := p.(present.Finder); ok {
 		for _, r := range rs {
 			for _, line := range f.Findings(r) {
@@ -99,7 +101,7 @@ func one(h template.HTML, err error) ([]template.HTML, error) { return []templat
 // sec from gs (the repeats of each broker's cell): one accounting row per
 // repeat, each metric's median over the repeats with its interval, and
 // each note once (see noteLines).
-func tables(sec *section, gs [][]*result.Result) {
+func tables(sec *section, gs [][]*result.Result, skip map[brokerNote]bool) {
 	names := map[string]bool{}
 	var notes []brokerNote
 	for _, g := range gs {
@@ -117,7 +119,9 @@ func tables(sec *section, gs [][]*result.Result) {
 				Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Status: r.Status, Errs: r.Verdict.Violations}
 			sec.Accounting = append(sec.Accounting, row)
 			for _, n := range r.Notes {
-				notes = append(notes, brokerNote{r.Broker.Name, n})
+				if bn := (brokerNote{r.Broker.Name, n}); !skip[bn] {
+					notes = append(notes, bn)
+				}
 			}
 		}
 		sec.Configs = append(sec.Configs, configRow{Broker: r0.Broker.Name, JSON: configJSON(r0.Config)})
@@ -147,7 +151,7 @@ func tables(sec *section, gs [][]*result.Result) {
 				row.Values = append(row.Values, num(vs[len(vs)-1])+unitSp(unit))
 				continue
 			}
-			row.Values = append(row.Values, withInterval(sum)+unitSp(unit))
+			row.Values = append(row.Values, withUnit(sum, unit))
 		}
 		sec.Metrics = append(sec.Metrics, row)
 	}
@@ -177,6 +181,42 @@ func noteLines(notes []brokerNote, brokers []string) []string {
 			continue
 		}
 		out = append(out, strings.Join(who[n], ", ")+": "+n)
+	}
+	return out
+}
+
+// commonNotes returns the notes a broker's results carry in every
+// scenario it ran, when it ran two or more (a broker's disk setting, a
+// durability read-back that is partly assumed): the report shows them
+// once, in the conditions box, rather than in every section. The list is
+// in order of first appearance over scen and brokers.
+func commonNotes(cells present.Cells, scen, brokers []string) []brokerNote {
+	var out []brokerNote
+	for _, b := range brokers {
+		var ran []string
+		for _, s := range scen {
+			if len(cells[s][b]) > 0 {
+				ran = append(ran, s)
+			}
+		}
+		if len(ran) < 2 {
+			continue
+		}
+		for _, r := range cells[ran[0]][b] {
+			for _, n := range r.Notes {
+				bn := brokerNote{b, n}
+				if slices.Contains(out, bn) {
+					continue
+				}
+				every := true
+				for _, s := range ran[1:] {
+					every = every && slices.ContainsFunc(cells[s][b], func(x *result.Result) bool { return slices.Contains(x.Notes, n) })
+				}
+				if every {
+					out = append(out, bn)
+				}
+			}
+		}
 	}
 	return out
 }
