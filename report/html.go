@@ -41,7 +41,7 @@ type Options struct {
 	// defaults; report itself names no scenario.
 	Scenarios []present.Named
 	// Claims are the claims of the common wisdom the report decides
-	// from the results (scenarios/claims.Table), in the order shown.
+	// from the results (claims.Table), in the order shown.
 	Claims []present.Claim
 }
 

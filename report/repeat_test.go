@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/claims"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios/catalog"
-	"github.com/mqbench/mqbench/scenarios/claims"
 )
 
 // repeatFixtures returns three repeats of every capacity and transaction

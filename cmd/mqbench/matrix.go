@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/claims"
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/catalog"
-	"github.com/mqbench/mqbench/scenarios/claims"
 )
 
 // Summary is DIR/summary.json of a matrix run.
@@ -91,9 +91,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
-	repeatSet := false
-	fs.Visit(func(f *flag.Flag) { repeatSet = repeatSet || f.Name == "repeat" })
-	repeats, err := matrixRepeats(*repeat, repeatSet, *quick)
+	repeats, err := matrixRepeats(*repeat, flagGiven(fs, "repeat"), *quick)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
@@ -132,14 +130,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Repeats: repeats, Pass: true}
 	code := runCells(ctx, l, cells, &sum, dir, *isolate, stderr)
 	sum.FinishedAt = time.Now().UTC()
-	if results, err := result.LoadDir(dir); err == nil {
-		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations(), Claims: claims.Table()}); err == nil {
-			sum.Report = path
-		} else {
-			fmt.Fprintln(stderr, "mqbench matrix: report:", oneLine(err.Error()))
-			code = writeFailed(code)
-		}
-	}
+	code = writeMatrixReport(dir, w, &sum, code, stderr)
 	if b, err := json.MarshalIndent(sum, "", "  "); err == nil {
 		if err := result.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
 			fmt.Fprintln(stderr, "mqbench matrix:", oneLine(err.Error()))
@@ -150,6 +141,23 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if ctx.Err() != nil {
 		return exitInterrupted
 	}
+	return code
+}
+
+// writeMatrixReport writes dir/report.html over every result under dir,
+// records its path in sum and returns the exit code: code, or a write
+// failure's (writeFailed) when the report could not be written.
+func writeMatrixReport(dir string, w report.Weights, sum *Summary, code int, stderr io.Writer) int {
+	results, err := result.LoadDir(dir)
+	if err != nil {
+		return code
+	}
+	path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations(), Claims: claims.Table()})
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix: report:", oneLine(err.Error()))
+		return writeFailed(code)
+	}
+	sum.Report = path
 	return code
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -9,11 +10,11 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/claims"
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios/catalog"
-	"github.com/mqbench/mqbench/scenarios/claims"
 )
 
 // maxRepeats bounds --repeat: each repeat is a whole run (a whole matrix
@@ -42,6 +43,13 @@ func matrixRepeats(flagValue int, set, quick bool) (int, error) {
 		return 1, nil
 	}
 	return fullMatrixRepeats, nil
+}
+
+// flagGiven says the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // repeatDir is where repeat k of n of a cell writes its result: dir itself

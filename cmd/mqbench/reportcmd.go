@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mqbench/mqbench/claims"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios/catalog"
-	"github.com/mqbench/mqbench/scenarios/claims"
 )
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
