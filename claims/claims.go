@@ -338,8 +338,11 @@ func recommended(b string) func(present.Evidence) present.Decision {
 		if ev.Recommended == "" || !has {
 			return present.Decision{Verdict: present.NotMeasured, Figures: []string{"the overall advice recommends no broker, or " + b + " did not run"}}
 		}
-		fig := "the overall advice recommends " + ev.Recommended
-		return decide(ev.Recommended == b, ev.Recommended != b, fig)
+		figs := []string{"the overall advice recommends " + ev.Recommended}
+		if ev.Advice != "" {
+			figs = append(figs, ev.Advice)
+		}
+		return decide(ev.Recommended == b, ev.Recommended != b, figs...)
 	}
 }
 

@@ -174,8 +174,8 @@ type claimRow struct {
 }
 
 // decideClaims applies each claim's rule to the complete results of cells.
-func decideClaims(claims []present.Claim, cells present.Cells, recommended string) []claimRow {
-	ev := present.Evidence{Cells: completeOnly(cells), Recommended: recommended}
+func decideClaims(claims []present.Claim, cells present.Cells, overall Advice) []claimRow {
+	ev := present.Evidence{Cells: completeOnly(cells), Recommended: overall.Winner, Advice: overall.Reason}
 	var rows []claimRow
 	for _, c := range claims {
 		d := present.Decision{Verdict: present.NotMeasured}

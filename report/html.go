@@ -175,7 +175,7 @@ func Render(w io.Writer, results []*result.Result, opts Options) error {
 	p.Conditions = conditionsOf(cells, results, brokers, ps)
 	p.Conditions.Profiles = p.Profiles
 	p.Conditions.Notes = noteLines(common, brokers)
-	p.Claims = decideClaims(opts.Claims, cells, p.Overall.Winner)
+	p.Claims = decideClaims(opts.Claims, cells, p.Overall)
 	if len(opts.Compare) > 0 {
 		p.HasCompare = true
 		p.Deltas = Compare(results, opts.Compare)

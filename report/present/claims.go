@@ -29,6 +29,9 @@ type Evidence struct {
 	// Recommended is the broker the report's overall advice recommends,
 	// "" when it recommends none.
 	Recommended string
+	// Advice is the overall advice's reason in words (its margin), for
+	// a claim decided on the recommendation to show.
+	Advice string
 }
 
 // Claim is one claim of the common wisdom about a broker, in the seed's
