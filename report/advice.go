@@ -11,6 +11,7 @@ import (
 
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
+	"github.com/mqbench/mqbench/report/stats"
 )
 
 // Weights are the user's priorities for the selection advice. Each is ≥ 0;
@@ -141,6 +142,11 @@ type Ranked struct {
 type Part struct {
 	Score  float64
 	Figure string
+	// Sum summarises the figure over the cell's repeats (N 0 for parts
+	// without one, such as reliability).
+	Sum stats.Summary
+	// Noise widens Sum on each side (cost: the idle noise).
+	Noise float64
 }
 
 // Advice is the recommendation for one scenario (or overall).
@@ -186,14 +192,19 @@ func reliabilityScore(r *result.Result) (float64, string) {
 	return s, fmt.Sprintf("pass, lost 0, duplicated %d", a.Duplicated)
 }
 
-// costPerK is broker CPU seconds per 1000 messages received, when measured
-// (finite and above 0).
-func costPerK(r *result.Result) (float64, bool) {
+// costPerK is the broker CPU seconds the messages of r caused per 1000
+// deliveries (result.Cost.Net: the idle baseline subtracted when it was
+// measured), and the idle noise on the same scale; ok when measured (a
+// finite figure, above 0 unless a baseline was subtracted).
+func costPerK(r *result.Result) (c, noise float64, ok bool) {
 	if r.Cost == nil || r.Accounting.Deliveries <= 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	c := r.Cost.CPUSeconds / float64(r.Accounting.Deliveries) * 1000
-	return c, c > 0 && !math.IsInf(c, 1)
+	net, nz, baseline := r.Cost.Net()
+	k := float64(r.Accounting.Deliveries) / 1000
+	c, noise = net/k, nz/k
+	finite := !math.IsInf(c, 0) && !math.IsNaN(c) && !math.IsInf(noise, 0) && !math.IsNaN(noise)
+	return c, noise, finite && (c > 0 || baseline)
 }
 
 // Advise ranks the brokers of one scenario by the figures p scores (p nil:
@@ -201,19 +212,35 @@ func costPerK(r *result.Result) (float64, bool) {
 // newest); brokers lists every broker expected. Every score is finite and
 // within 0..1, whatever the weights and figures.
 func Advise(scenario string, p present.Presenter, results []*result.Result, brokers []string, w Weights) Advice {
-	adv := Advice{Scenario: scenario}
-	have := map[string]*result.Result{}
+	var samples [][]*result.Result
 	for _, r := range results {
-		have[r.Broker.Name] = r
+		samples = append(samples, []*result.Result{r})
+	}
+	return AdviseRepeats(scenario, p, samples, brokers, w)
+}
+
+// AdviseRepeats is Advise over repeated cells: samples holds, per broker,
+// the repeats of its cell (each group non-empty, one broker). A broker is
+// scored on the median of each figure over its repeats; it passes only
+// when every repeat passed, and its reliability is its worst repeat's.
+// Two brokers whose intervals overlap on every figure that separates
+// them are called tied (see explain).
+func AdviseRepeats(scenario string, p present.Presenter, samples [][]*result.Result, brokers []string, w Weights) Advice {
+	adv := Advice{Scenario: scenario}
+	p = presenterOf(p)
+	var figs []brokerFigures
+	for _, g := range samples {
+		if len(g) > 0 {
+			figs = append(figs, figuresOf(p, g))
+		}
 	}
 	for _, b := range brokers {
-		if have[b] == nil {
+		if !slices.ContainsFunc(figs, func(f brokerFigures) bool { return f.broker == b }) {
 			adv.Missing = append(adv.Missing, b)
 		}
 	}
-	p = presenterOf(p)
 	nw := w.normalized()
-	extras := scoreExtras(p, results)
+	extras := scoreExtras(figs)
 	var cols []column
 	for _, c := range criteria {
 		cols = append(cols, column{c, nw.of(c)})
@@ -222,40 +249,30 @@ func Advise(scenario string, p present.Presenter, results []*result.Result, brok
 		cols = append(cols, column{x.Label, nw.of(x.Weight)})
 		adv.Extra = append(adv.Extra, x.Label)
 	}
-	// Best figures across brokers, for relative scores.
-	bestLat, bestThr, bestCost := math.Inf(1), 0.0, math.Inf(1)
-	for _, r := range results {
-		sc := p.Scoring(r)
-		if usable(sc.Latency) {
-			bestLat = math.Min(bestLat, sc.Latency.Value)
+	costs := scoreCosts(figs)
+	bestLat, bestThr := math.Inf(1), 0.0
+	for _, f := range figs {
+		if f.lat.N > 0 {
+			bestLat = math.Min(bestLat, f.lat.Median)
 		}
-		if usable(sc.Throughput) {
-			bestThr = math.Max(bestThr, sc.Throughput.Value)
-		}
-		if c, ok := costPerK(r); ok {
-			bestCost = math.Min(bestCost, c)
+		if f.thr.N > 0 {
+			bestThr = math.Max(bestThr, f.thr.Median)
 		}
 	}
-	for _, r := range results {
-		rk := Ranked{Broker: r.Broker.Name, Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Parts: map[string]Part{}}
-		rel, relFig := reliabilityScore(r)
-		rk.Parts["reliability"] = Part{rel, relFig}
-		sc := p.Scoring(r)
-		if l := sc.Latency; usable(l) {
-			rk.Parts["latency"] = Part{bestLat / l.Value, fmt.Sprintf("%s %s ms", l.Label, num(l.Value))}
+	for _, f := range figs {
+		rk := Ranked{Broker: f.broker, Pass: f.pass, Parts: map[string]Part{}}
+		rk.Parts["reliability"] = Part{Score: f.rel, Figure: f.relFig}
+		if f.lat.N > 0 {
+			rk.Parts["latency"] = Part{bestLat / f.lat.Median, fmt.Sprintf("%s %s ms", f.latLabel, withInterval(f.lat)), f.lat, 0}
 		}
-		if t := sc.Throughput; bestThr > 0 {
+		if bestThr > 0 {
 			// A broker without the figure scores 0 where others have it.
-			v := 0.0
-			if usable(t) {
-				v = t.Value
-			}
-			rk.Parts["throughput"] = Part{v / bestThr, fmt.Sprintf("%.0f %s %s", v, t.Unit, t.Label)}
+			rk.Parts["throughput"] = Part{f.thr.Median / bestThr, fmt.Sprintf("%s %s %s", rate(f.thr), f.thrUnit, f.thrLabel), f.thr, 0}
 		}
-		if c, ok := costPerK(r); ok {
-			rk.Parts["cost"] = Part{bestCost / c, fmt.Sprintf("%s broker CPU s per 1000 deliveries", num(c))}
+		if pt, ok := costs[f.broker]; ok {
+			rk.Parts["cost"] = pt
 		}
-		for k, pt := range extras.parts[r.Broker.Name] {
+		for k, pt := range extras.parts[f.broker] {
 			rk.Parts[k] = pt
 		}
 		var sum, wsum float64
@@ -272,7 +289,11 @@ func Advise(scenario string, p present.Presenter, results []*result.Result, brok
 	}
 	sortRanking(adv.Ranking)
 	adv.Winner, adv.Reason = explain(adv.Ranking, cols)
-	adv.Caveat = comparability(results)
+	var reps []*result.Result
+	for _, f := range figs {
+		reps = append(reps, f.newest)
+	}
+	adv.Caveat = comparability(reps)
 	return adv
 }
 
@@ -281,77 +302,6 @@ func Advise(scenario string, p present.Presenter, results []*result.Result, brok
 type column struct {
 	key string
 	w   float64
-}
-
-// extraScores are the scenario's further criteria of one advice: the
-// columns in order and each broker's parts, keyed by column label.
-type extraScores struct {
-	cols  []present.Criterion
-	parts map[string]map[string]Part
-}
-
-// scoreExtras scores p's Scoring.Extra over results (see
-// present.Criterion): the columns are the labels in order of first
-// appearance, leaving out an empty label, one that names a fixed
-// criterion, one given before by the same result, and one under a weight
-// Weights does not know.
-func scoreExtras(p present.Presenter, results []*result.Result) extraScores {
-	x := extraScores{parts: map[string]map[string]Part{}}
-	per := map[*result.Result]map[string]present.Criterion{}
-	seen := map[string]bool{}
-	var w Weights
-	for _, r := range results {
-		per[r] = map[string]present.Criterion{}
-		for _, c := range p.Scoring(r).Extra {
-			if c.Label == "" || slices.Contains(criteria, c.Label) || w.field(c.Weight) == nil {
-				continue
-			}
-			if _, dup := per[r][c.Label]; !dup {
-				per[r][c.Label] = c
-			}
-			if !seen[c.Label] {
-				seen[c.Label] = true
-				x.cols = append(x.cols, c)
-			}
-		}
-	}
-	for _, col := range x.cols {
-		best, worst, any := 0.0, 0.0, false
-		for _, r := range results {
-			if c, ok := per[r][col.Label]; ok && usableExtra(c.Figure) {
-				switch {
-				case !any:
-					best, worst, any = c.Value, c.Value, true
-				case col.LowerIsBetter:
-					best, worst = math.Min(best, c.Value), math.Max(worst, c.Value)
-				default:
-					best, worst = math.Max(best, c.Value), math.Min(worst, c.Value)
-				}
-			}
-		}
-		for _, r := range results {
-			c, ok := per[r][col.Label]
-			if !ok || !usableExtra(c.Figure) {
-				continue
-			}
-			var s float64
-			switch {
-			case col.LowerIsBetter && worst == 0:
-				s = 1
-			case col.LowerIsBetter:
-				s = 1 - (c.Value-best)/worst
-			case best == 0:
-				continue // nobody has any: not scored
-			default:
-				s = c.Value / best
-			}
-			if x.parts[r.Broker.Name] == nil {
-				x.parts[r.Broker.Name] = map[string]Part{}
-			}
-			x.parts[r.Broker.Name][col.Label] = Part{s, num(c.Value) + unitSp(c.Unit)}
-		}
-	}
-	return x
 }
 
 // usableExtra says a further criterion's figure can be compared: present,
@@ -425,24 +375,51 @@ func explain(rs []Ranked, cols []column) (string, string) {
 		}
 	}
 	sort.SliceStable(gaps, func(i, j int) bool { return gaps[i].d > gaps[j].d })
-	var because []string
+	var because, overlap []string
 	for _, g := range gaps {
-		if g.d <= 0 || len(because) == 2 {
+		if g.d <= 0 {
 			break
 		}
-		because = append(because, fmt.Sprintf("%s (%s vs %s for %s)", g.c, top.Parts[g.c].Figure, next.Parts[g.c].Figure, next.Broker))
+		if top.Parts[g.c].overlaps(next.Parts[g.c]) {
+			overlap = append(overlap, g.c)
+			continue
+		}
+		if len(because) < 2 {
+			because = append(because, fmt.Sprintf("%s (%s vs %s for %s)", g.c, top.Parts[g.c].Figure, next.Parts[g.c].Figure, next.Broker))
+		}
 	}
 	reason := fmt.Sprintf("%s scores %.2f against %.2f for %s", top.Broker, top.Score, next.Score, next.Broker)
 	if !next.Pass {
 		reason += " (which failed its verdict)"
 	}
-	if len(because) > 0 {
+	switch {
+	case len(because) == 0 && len(overlap) > 0 && next.Pass:
+		return top.Broker, reason + fmt.Sprintf("; but %s and %s are tied: their intervals overlap on %s, every figure that separates them; more repeats are needed to separate them on %s",
+			top.Broker, next.Broker, strings.Join(overlap, " and "), strings.Join(overlap, " and "))
+	case len(because) > 0:
 		reason += "; decided by " + strings.Join(because, " and ")
+	}
+	if len(overlap) > 0 && next.Pass {
+		reason += "; on " + strings.Join(overlap, " and ") + " their intervals overlap (more repeats would be needed to separate them there)"
 	}
 	if top.Score-next.Score < 0.02 && next.Pass {
 		reason += "; the two are within 2%: treat them as equal on these numbers"
 	}
 	return top.Broker, reason
+}
+
+// overlaps says two brokers' parts cannot be told apart: both have an
+// interval over repeats (or a noise band) and the intervals, widened by
+// their noise, share a value. Single runs without noise never overlap:
+// with one run there is nothing to say they could.
+func (p Part) overlaps(o Part) bool {
+	if p.Sum.N == 0 || o.Sum.N == 0 {
+		return false
+	}
+	if !(p.Sum.Repeated() && o.Sum.Repeated()) && p.Noise == 0 && o.Noise == 0 {
+		return false
+	}
+	return p.Sum.Lo-p.Noise <= o.Sum.Hi+o.Noise && o.Sum.Lo-o.Noise <= p.Sum.Hi+p.Noise
 }
 
 // Overall ranks brokers by their mean score over the scenarios, counting a
@@ -463,7 +440,7 @@ func Overall(per []Advice, brokers []string) Advice {
 					} else {
 						failed = append(failed, a.Scenario)
 					}
-					rk.Parts[a.Scenario] = Part{r.Score, fmt.Sprintf("%.2f", r.Score)}
+					rk.Parts[a.Scenario] = Part{Score: r.Score, Figure: fmt.Sprintf("%.2f", r.Score)}
 				}
 			}
 			if !found {
@@ -475,10 +452,10 @@ func Overall(per []Advice, brokers []string) Advice {
 		}
 		rk.Pass = len(failed) == 0 && len(missing) == 0
 		if len(failed) > 0 {
-			rk.Parts["failed"] = Part{0, strings.Join(failed, ", ")}
+			rk.Parts["failed"] = Part{Figure: strings.Join(failed, ", ")}
 		}
 		if len(missing) > 0 {
-			rk.Parts["missing"] = Part{0, strings.Join(missing, ", ")}
+			rk.Parts["missing"] = Part{Figure: strings.Join(missing, ", ")}
 			adv.Missing = append(adv.Missing, b+" ("+strings.Join(missing, ", ")+")")
 		}
 		adv.Ranking = append(adv.Ranking, rk)

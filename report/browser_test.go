@@ -99,6 +99,9 @@ func browse(t *testing.T, bin, dir, path string) (title string, charts, sized, t
 	if err == nil {
 		title, err = chromedp.Run(bctx, chromedp.Title())
 	}
+	if err == nil { // the detail is folded: open it, as a reader would
+		_, err = chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('details').forEach(d => d.open = true), document.querySelectorAll('details').length`))
+	}
 	if err == nil {
 		charts, err = chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('svg.chart').length`))
 	}

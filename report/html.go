@@ -40,6 +40,9 @@ type Options struct {
 	// no presentation, is shown after them, in name order, with generic
 	// defaults; report itself names no scenario.
 	Scenarios []present.Named
+	// Claims are the claims of the common wisdom the report decides
+	// from the results (claims.Table), in the order shown.
+	Claims []present.Claim
 }
 
 // page is what the template renders.
@@ -59,6 +62,8 @@ type page struct {
 	CompareA   string
 	CompareB   string
 	HasCompare bool
+	Conditions conditions
+	Claims     []claimRow
 }
 
 type brokerRow struct {
@@ -140,28 +145,37 @@ func Render(w io.Writer, results []*result.Result, opts Options) error {
 	if opts.Weights == (Weights{}) {
 		opts.Weights = DefaultWeights()
 	}
-	cells := newest(results)
+	cells := cellSamples(results)
 	brokers := brokerNames(results)
 	scen := sectionOrder(cells, opts.Scenarios)
 	ps := newPresenters(opts.Scenarios)
 	p := page{Title: opts.Title, Scenarios: scen, Brokers: brokerRows(results, brokers), Weights: opts.Weights.String()}
 	p.Generated, p.Hosts, p.Profiles = header(results)
 	p.Matrix = matrixRows(cells, brokers, scen, ps)
+	common := commonNotes(cells, scen, brokers)
+	skip := map[brokerNote]bool{}
+	for _, n := range common {
+		skip[n] = true
+	}
 	for _, s := range scen {
-		var rs []*result.Result
+		var gs [][]*result.Result
 		for _, b := range brokers {
-			if r := cells[s][b]; r != nil {
-				rs = append(rs, r)
+			if g := cells[s][b]; len(g) > 0 {
+				gs = append(gs, g)
 			}
 		}
-		p.Advice = append(p.Advice, Advise(s, ps[s], rs, brokers, opts.Weights))
-		sec, err := buildSection(s, ps[s], rs)
+		p.Advice = append(p.Advice, AdviseRepeats(s, ps[s], gs, brokers, opts.Weights))
+		sec, err := buildSection(s, ps[s], gs, skip)
 		if err != nil {
 			return err
 		}
 		p.Sections = append(p.Sections, sec)
 	}
 	p.Overall = Overall(p.Advice, brokers)
+	p.Conditions = conditionsOf(cells, results, brokers, ps)
+	p.Conditions.Profiles = p.Profiles
+	p.Conditions.Notes = noteLines(common, brokers)
+	p.Claims = decideClaims(opts.Claims, cells, p.Overall)
 	if len(opts.Compare) > 0 {
 		p.HasCompare = true
 		p.Deltas = Compare(results, opts.Compare)
@@ -235,7 +249,7 @@ func brokerRows(results []*result.Result, brokers []string) []brokerRow {
 
 // sectionOrder lists the scenarios that have results: those of table in
 // its order, then the others in name order.
-func sectionOrder(cells map[string]map[string]*result.Result, table []present.Named) []string {
+func sectionOrder(cells present.Cells, table []present.Named) []string {
 	var scen, extra []string
 	for _, s := range table {
 		if cells[s.Name()] != nil && !slices.Contains(scen, s.Name()) {
@@ -252,22 +266,27 @@ func sectionOrder(cells map[string]map[string]*result.Result, table []present.Na
 }
 
 // matrixRows builds the broker × scenario table with each cell's headline.
-func matrixRows(cells map[string]map[string]*result.Result, brokers, scen []string, ps presenters) []matrixRow {
+func matrixRows(cells present.Cells, brokers, scen []string, ps presenters) []matrixRow {
 	var rows []matrixRow
 	for _, b := range brokers {
 		row := matrixRow{Broker: b}
 		for _, s := range scen {
-			r := cells[s][b]
-			if r == nil {
+			g := cells[s][b]
+			if len(g) == 0 {
 				row.Cells = append(row.Cells, matrixCell{Status: "missing"})
 				continue
 			}
-			h := HeadlineOf(r, ps[s])
-			cell := matrixCell{Present: true, Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Status: r.Status}
-			if h.Ok {
-				cell.Headline = fmt.Sprintf("%s %s%s", h.Label, num(h.Value), unitSp(h.Unit))
+			cell := matrixCell{Present: true, Pass: true, Status: result.StatusComplete}
+			var violations []string
+			for _, r := range g {
+				cell.Pass = cell.Pass && r.Verdict.Pass && r.Status == result.StatusComplete
+				if r.Status != result.StatusComplete {
+					cell.Status = r.Status
+				}
+				violations = append(violations, r.Verdict.Violations...)
 			}
-			cell.Title = strings.Join(r.Verdict.Violations, "; ")
+			cell.Headline = headlineText(headlineSummary(g, ps[s]))
+			cell.Title = strings.Join(violations, "; ")
 			row.Cells = append(row.Cells, cell)
 		}
 		rows = append(rows, row)

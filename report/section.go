@@ -9,14 +9,23 @@ import (
 
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
+	"github.com/mqbench/mqbench/report/stats"
 
 	"gonum.org/v1/plot/plotter"
 )
 
-// buildSection builds scenario s's section from its results rs (one per
-// broker) and its presentation p (nil: generic defaults).
-func buildSection(s string, p present.Presenter, rs []*result.Result) (section, error) {
+// buildSection builds scenario s's section from its results gs (the
+// repeats of each broker's cell) and its presentation p (nil: generic
+// defaults). Charts and findings come from each broker's newest repeat;
+// the accounting lists every repeat; the metrics are medians over them.
+//
+// Notes in skip (shown in the conditions box) are left out.
+func buildSection(s string, p present.Presenter, gs [][]*result.Result, skip map[brokerNote]bool) (section, error) {
 	sec := section{Scenario: s}
+	var rs []*result.Result
+	for _, g := range gs {
+		rs = append(rs, newestOf(g))
+	}
 	add := func(hs []template.HTML, err error) error {
 		if err != nil {
 			return err
@@ -74,7 +83,7 @@ func buildSection(s string, p present.Presenter, rs []*result.Result) (section, 
 			}
 		}
 	}
-	tables(&sec, rs)
+	tables(&sec, gs, skip)
 	if f, ok := p.(present.Finder); ok {
 		for _, r := range rs {
 			for _, line := range f.Findings(r) {
@@ -89,22 +98,35 @@ func buildSection(s string, p present.Presenter, rs []*result.Result) (section, 
 func one(h template.HTML, err error) ([]template.HTML, error) { return []template.HTML{h}, err }
 
 // tables fills the accounting, metrics, notes and configuration tables of
-// sec from rs.
-func tables(sec *section, rs []*result.Result) {
+// sec from gs (the repeats of each broker's cell): one accounting row per
+// repeat, each metric's median over the repeats with its interval, and
+// each note once (see noteLines).
+func tables(sec *section, gs [][]*result.Result, skip map[brokerNote]bool) {
 	names := map[string]bool{}
-	for _, r := range rs {
-		sec.MetricCols = append(sec.MetricCols, r.Broker.Name)
-		for k := range r.Metrics {
-			names[k] = true
+	var notes []brokerNote
+	for _, g := range gs {
+		r0 := newestOf(g)
+		sec.MetricCols = append(sec.MetricCols, r0.Broker.Name)
+		for _, r := range g {
+			for k := range r.Metrics {
+				names[k] = true
+			}
+			label := r.Broker.Name
+			if len(g) > 1 && r.Repeat != nil {
+				label = fmt.Sprintf("%s #%d", label, r.Repeat.Index)
+			}
+			row := accountingRow{Broker: label, A: r.Accounting, Tput: r.Throughput, Cost: r.Cost,
+				Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Status: r.Status, Errs: r.Verdict.Violations}
+			sec.Accounting = append(sec.Accounting, row)
+			for _, n := range r.Notes {
+				if bn := (brokerNote{r.Broker.Name, n}); !skip[bn] {
+					notes = append(notes, bn)
+				}
+			}
 		}
-		row := accountingRow{Broker: r.Broker.Name, A: r.Accounting, Tput: r.Throughput, Cost: r.Cost,
-			Pass: r.Verdict.Pass && r.Status == result.StatusComplete, Status: r.Status, Errs: r.Verdict.Violations}
-		sec.Accounting = append(sec.Accounting, row)
-		for _, n := range r.Notes {
-			sec.Notes = append(sec.Notes, r.Broker.Name+": "+n)
-		}
-		sec.Configs = append(sec.Configs, configRow{Broker: r.Broker.Name, JSON: configJSON(r.Config)})
+		sec.Configs = append(sec.Configs, configRow{Broker: r0.Broker.Name, JSON: configJSON(r0.Config)})
 	}
+	sec.Notes = noteLines(notes, sec.MetricCols)
 	var keys []string
 	for k := range names {
 		keys = append(keys, k)
@@ -112,15 +134,102 @@ func tables(sec *section, rs []*result.Result) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		row := metricRow{Name: k}
-		for _, r := range rs {
-			if m, ok := r.Metrics[k]; ok {
-				row.Values = append(row.Values, num(m.Value)+unitSp(m.Unit))
-			} else {
-				row.Values = append(row.Values, "–")
+		for _, g := range gs {
+			var vs []float64
+			unit := ""
+			for _, r := range g {
+				if m, ok := r.Metrics[k]; ok {
+					vs, unit = append(vs, m.Value), m.Unit
+				}
 			}
+			if len(vs) == 0 {
+				row.Values = append(row.Values, "–")
+				continue
+			}
+			sum := stats.Summarize(vs)
+			if sum.N == 0 { // only non-finite values: show the newest as stored
+				row.Values = append(row.Values, num(vs[len(vs)-1])+unitSp(unit))
+				continue
+			}
+			row.Values = append(row.Values, withUnit(sum, unit))
 		}
 		sec.Metrics = append(sec.Metrics, row)
 	}
+}
+
+// brokerNote is one note of one broker's result.
+type brokerNote struct{ broker, note string }
+
+// noteLines lists each distinct note once, in order of first appearance:
+// "every broker: <note>" when every broker of the section has it,
+// "<b1>, <b2>: <note>" otherwise.
+func noteLines(notes []brokerNote, brokers []string) []string {
+	var order []string
+	who := map[string][]string{}
+	for _, n := range notes {
+		if _, ok := who[n.note]; !ok {
+			order = append(order, n.note)
+		}
+		if !slices.Contains(who[n.note], n.broker) {
+			who[n.note] = append(who[n.note], n.broker)
+		}
+	}
+	var out []string
+	for _, n := range order {
+		if len(brokers) > 1 && len(who[n]) == len(brokers) {
+			out = append(out, "every broker: "+n)
+			continue
+		}
+		out = append(out, strings.Join(who[n], ", ")+": "+n)
+	}
+	return out
+}
+
+// commonNotes returns the notes a broker's results carry in every
+// scenario it ran, when it ran two or more (a broker's disk setting, a
+// durability read-back that is partly assumed): the report shows them
+// once, in the conditions box, rather than in every section. The list is
+// in order of first appearance over scen and brokers.
+func commonNotes(cells present.Cells, scen, brokers []string) []brokerNote {
+	var out []brokerNote
+	for _, b := range brokers {
+		var ran []string
+		for _, s := range scen {
+			if len(cells[s][b]) > 0 {
+				ran = append(ran, s)
+			}
+		}
+		if len(ran) < 2 {
+			continue
+		}
+		for _, r := range cells[ran[0]][b] {
+			for _, n := range r.Notes {
+				bn := brokerNote{b, n}
+				if slices.Contains(out, bn) {
+					continue
+				}
+				every := true
+				for _, s := range ran[1:] {
+					every = every && slices.ContainsFunc(cells[s][b], func(x *result.Result) bool { return slices.Contains(x.Notes, n) })
+				}
+				if every {
+					out = append(out, bn)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// newestOf returns the newest result of the non-empty g.
+func newestOf(g []*result.Result) *result.Result {
+	n := g[0]
+	for _, r := range g[1:] {
+		if r.StartedAt.After(n.StartedAt) {
+			n = r
+		}
+	}
+	return n
 }
 
 // drawChart renders chart c of scenario s over rs: one chart across the

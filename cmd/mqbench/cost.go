@@ -25,6 +25,7 @@ func referenceBroker() driver.Constructor {
 type costMeter struct {
 	pids     []int
 	startCPU float64
+	started  time.Time
 	stopC    chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -36,7 +37,7 @@ func startCostMeter(pids []int) *costMeter {
 	if len(pids) == 0 {
 		return m
 	}
-	m.startCPU = cpuSeconds(pids)
+	m.startCPU, m.started = cpuSeconds(pids), time.Now()
 	m.sample()
 	m.wg.Add(1)
 	go func() {
@@ -80,7 +81,7 @@ func (m *costMeter) stop() *result.Cost {
 	close(m.stopC)
 	m.wg.Wait()
 	m.sample()
-	return &result.Cost{CPUSeconds: cpuSeconds(m.pids) - m.startCPU, PeakRSSMiB: m.peakRSS, PIDs: m.pids}
+	return &result.Cost{CPUSeconds: cpuSeconds(m.pids) - m.startCPU, PeakRSSMiB: m.peakRSS, PIDs: m.pids, Seconds: time.Since(m.started).Seconds()}
 }
 
 // cpuSeconds sums user+system CPU time of pids from /proc/PID/stat.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/claims"
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/present"
@@ -23,13 +24,15 @@ import (
 
 // Summary is DIR/summary.json of a matrix run.
 type Summary struct {
-	StartedAt  time.Time     `json:"started_at"`
-	FinishedAt time.Time     `json:"finished_at"`
-	Profile    string        `json:"profile"`
-	Quick      bool          `json:"quick"`
-	Cells      []SummaryCell `json:"cells"`
-	Report     string        `json:"report"`
-	Pass       bool          `json:"pass"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Profile    string    `json:"profile"`
+	Quick      bool      `json:"quick"`
+	// Repeats is how often each cell ran (1 when not repeated).
+	Repeats int           `json:"repeats"`
+	Cells   []SummaryCell `json:"cells"`
+	Report  string        `json:"report"`
+	Pass    bool          `json:"pass"`
 }
 
 // SummaryCell is one broker × scenario cell of a matrix.
@@ -42,6 +45,8 @@ type SummaryCell struct {
 	Seconds  float64 `json:"seconds"`
 	Result   string  `json:"result"`
 	Error    string  `json:"error,omitempty"`
+	// Repeat is the cell's repeat index (1-based), 0 when not repeated.
+	Repeat int `json:"repeat,omitempty"`
 }
 
 func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -54,8 +59,9 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	mode := fs.String("mode", "auto", "how to start brokers that are not running: auto, compose or native")
 	isolate := fs.Bool("isolate", true, "measure one broker at a time: stop the other brokers mqbench manages while one runs, and restore them after")
 	weights := fs.String("weights", "", "advice priorities for the report, e.g. latency=3,reliability=5")
+	repeat := fs.Int("repeat", 0, fmt.Sprintf("run every cell this many times (1 to %d; default %d, or 1 with --quick): for each repeat, each broker, each scenario", maxRepeats, fullMatrixRepeats))
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json,\nDIR/summary.json and DIR/report.html. Brokers not running are started first.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--repeat N] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json\n(DIR/<broker>/<scenario>/r<k>/result.json when repeated), DIR/summary.json and\nDIR/report.html. Brokers not running are started first, and each gets a discarded\nwarm-up load before its first cell of every repeat.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
@@ -85,8 +91,13 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
+	repeats, err := matrixRepeats(*repeat, flagGiven(fs, "repeat"), *quick)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
+	}
 	// Validate every cell's configuration before touching any broker.
-	cells, err := planCells(brokers, scens, *quick, *profile)
+	cells, err := planRepeats(brokers, scens, *quick, *profile, repeats)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
@@ -116,17 +127,10 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer restoreBrokers(ctx, l, brokers, before, *isolate, stderr)
 
-	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Pass: true}
+	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Repeats: repeats, Pass: true}
 	code := runCells(ctx, l, cells, &sum, dir, *isolate, stderr)
 	sum.FinishedAt = time.Now().UTC()
-	if results, err := result.LoadDir(dir); err == nil {
-		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations()}); err == nil {
-			sum.Report = path
-		} else {
-			fmt.Fprintln(stderr, "mqbench matrix: report:", oneLine(err.Error()))
-			code = writeFailed(code)
-		}
-	}
+	code = writeMatrixReport(dir, w, &sum, code, stderr)
 	if b, err := json.MarshalIndent(sum, "", "  "); err == nil {
 		if err := result.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
 			fmt.Fprintln(stderr, "mqbench matrix:", oneLine(err.Error()))
@@ -140,11 +144,31 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
+// writeMatrixReport writes dir/report.html over every result under dir,
+// records its path in sum and returns the exit code: code, or a write
+// failure's (writeFailed) when the report could not be written.
+func writeMatrixReport(dir string, w report.Weights, sum *Summary, code int, stderr io.Writer) int {
+	results, err := result.LoadDir(dir)
+	if err != nil {
+		return code
+	}
+	path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations(), Claims: claims.Table()})
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix: report:", oneLine(err.Error()))
+		return writeFailed(code)
+	}
+	sum.Report = path
+	return code
+}
+
 // cellPlan is one broker × scenario cell of a matrix, validated.
 type cellPlan struct {
 	ad  adapter
 	sc  scenarios.Scenario
 	cfg scenarios.Config
+	// repeat is the cell's place among the repeats (nil: not repeated).
+	repeat *result.Repeat
+	quick  bool
 }
 
 // planCells builds and validates every cell, broker-major.
@@ -164,7 +188,7 @@ func planCells(brokers, scens []string, quick bool, profile string) ([]cellPlan,
 			if err != nil {
 				return nil, err
 			}
-			cells = append(cells, cellPlan{ad, sc, cfg})
+			cells = append(cells, cellPlan{ad: ad, sc: sc, cfg: cfg, quick: quick})
 		}
 	}
 	return cells, nil
@@ -197,6 +221,7 @@ func restoreBrokers(ctx context.Context, l *launch.Launcher, brokers []string, b
 func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Summary, dir string, isolate bool, stderr io.Writer) int {
 	code := exitOK
 	var cellTimes []time.Duration
+	warm := ""
 	for i, c := range cells {
 		if ctx.Err() != nil {
 			break
@@ -211,6 +236,7 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 			if err := l.Up(ctx, []string{b}, stderr); err != nil {
 				fmt.Fprintf(stderr, "mqbench matrix: %s did not come up: %v\n", b, err)
 			}
+			warm = warmUp(ctx, l, c.ad, c.quick, driver.Profile(sum.Profile), stderr)
 		}
 		eta := ""
 		if len(cellTimes) > 0 {
@@ -222,7 +248,7 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 		}
 		fmt.Fprintf(stderr, "== cell %d/%d: %s/%s (elapsed %s%s)\n", i+1, len(cells), b, c.sc.Name(), time.Since(sum.StartedAt).Truncate(time.Second), eta)
 		t0 := time.Now()
-		sc, cellCode := runCell(ctx, l, c, dir, driver.Profile(sum.Profile), stderr)
+		sc, cellCode := runCell(ctx, l, c, dir, driver.Profile(sum.Profile), warm, stderr)
 		cellTimes = append(cellTimes, time.Since(t0))
 		if !sc.Pass {
 			sum.Pass = false
@@ -239,14 +265,18 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 }
 
 // runCell runs one cell into dir/<broker>/<scenario> and summarises it.
-func runCell(ctx context.Context, l *launch.Launcher, c cellPlan, dir string, prof driver.Profile, stderr io.Writer) (SummaryCell, int) {
+func runCell(ctx context.Context, l *launch.Launcher, c cellPlan, dir string, prof driver.Profile, warm string, stderr io.Writer) (SummaryCell, int) {
 	b := c.ad.name
 	pids, _ := l.PIDs(b)
 	cellDir := filepath.Join(dir, b, c.sc.Name())
+	idx := 0
+	if c.repeat != nil {
+		cellDir, idx = repeatDir(cellDir, c.repeat.Index, c.repeat.Of), c.repeat.Index
+	}
 	t0 := time.Now()
 	res, cellCode := runOne(ctx, runSpec{adapter: c.ad, scenario: c.sc, cfg: c.cfg, profile: prof, out: cellDir,
-		preflight: 30 * time.Second, pids: pids, launcher: l}, io.Discard, stderr)
-	sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json")}
+		preflight: 30 * time.Second, pids: pids, launcher: l, repeat: c.repeat, warmUp: warm}, io.Discard, stderr)
+	sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json"), Repeat: idx}
 	if res != nil {
 		sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == result.StatusComplete, res.Error
 		if h := report.HeadlineOf(res, present.Of(c.sc)); h.Ok {
@@ -296,7 +326,11 @@ func printMatrix(w io.Writer, s Summary) {
 				v += " (" + c.Status + ")"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\n", c.Broker, c.Scenario, v, c.Headline, c.Seconds)
+		scen := c.Scenario
+		if c.Repeat > 0 {
+			scen = fmt.Sprintf("%s #%d", scen, c.Repeat)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\n", c.Broker, scen, v, c.Headline, c.Seconds)
 	}
 	tw.Flush()
 	for _, c := range s.Cells {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mqbench/mqbench/claims"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios/catalog"
@@ -48,7 +49,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench report:", err)
 		return exitUsage
 	}
-	opts := report.Options{Title: *title, Weights: w, Label: dir, Scenarios: catalog.Presentations()}
+	opts := report.Options{Title: *title, Weights: w, Label: dir, Scenarios: catalog.Presentations(), Claims: claims.Table()}
 	if *compare != "" {
 		other, err := result.LoadDir(*compare)
 		if err != nil {

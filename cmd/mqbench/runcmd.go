@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/claims"
 	"github.com/mqbench/mqbench/compose/launch"
 	"github.com/mqbench/mqbench/report"
 	"github.com/mqbench/mqbench/report/result"
@@ -35,6 +36,7 @@ type runFlags struct {
 	duration                                       time.Duration
 	size, producers, consumers                     int
 	preflight                                      time.Duration
+	repeat                                         int
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -52,6 +54,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.producers, "producers", 0, "producer goroutines")
 	fs.IntVar(&f.consumers, "consumers", 0, "consumer goroutines per group")
 	fs.DurationVar(&f.preflight, "preflight", 15*time.Second, "bound on connecting to the broker (> 0)")
+	fs.IntVar(&f.repeat, "repeat", 1, fmt.Sprintf("run it this many times (1 to %d) into DIR/r1 … DIR/rN, with one report over the repeats (medians and confidence intervals)", maxRepeats))
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -91,6 +94,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
+	if err := checkRepeat(f.repeat); err != nil {
+		fmt.Fprintln(stderr, "mqbench run:", err)
+		return exitUsage
+	}
 	spec := runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true}
 	if ad.external && f.addr == "" {
 		// A broker mqbench started on this host: measure its CPU and memory.
@@ -98,6 +105,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			spec.launcher = l
 			spec.pids, _ = l.PIDs(ad.name)
 		}
+	}
+	if f.repeat > 1 {
+		return runRepeated(ctx, spec, f.repeat, stdout, stderr)
 	}
 	res, code := runOne(ctx, spec, stdout, stderr)
 	if res != nil {
@@ -256,6 +266,11 @@ type runSpec struct {
 	// launcher, when set, supplies the broker version when the protocol
 	// does not tell it (Kafka) and its durability setting.
 	launcher *launch.Launcher
+	// repeat places the run among the repeats of its cell (nil: one run).
+	repeat *result.Repeat
+	// warmUp says how start-up work was kept out of the run
+	// (result.Cost.WarmUp); "" when nothing was done.
+	warmUp string
 }
 
 // runOne connects, runs the scenario and writes the result. It returns the
@@ -273,6 +288,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 		Config:        s.cfg,
 		Environment:   environment(),
 		Broker:        result.Broker{Name: s.adapter.name, Addr: s.addr},
+		Repeat:        s.repeat,
 	}
 	out := s.out
 	if out == "" {
@@ -313,12 +329,16 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 		Prefix:  prefix,
 		WorkDir: work, Log: log, Progress: prog.update,
 	}
+	idle := measureIdle(ctx, s.pids)
 	meter := startCostMeter(s.pids)
 	env.Reference, env.BrokerCPU = referenceBroker(), meter.cpu
 	env.BrokerRSS, env.BrokerDisk = brokerRSS(s.pids), brokerDisk(s.launcher, s.adapter.name, len(s.pids) > 0)
 	got, runErr := s.scenario.Run(ctx, env, s.cfg)
 	prog.done()
 	res.Cost = meter.stop()
+	if res.Cost != nil {
+		res.Cost.Idle, res.Cost.WarmUp = idle, s.warmUp
+	}
 	res.FinishedAt = time.Now().UTC()
 	if got != nil {
 		res.Latency, res.Throughput, res.Accounting = got.Latency, got.Throughput, got.Accounting
@@ -435,7 +455,7 @@ func writeOutputs(s runSpec, res *result.Result, out string, code int, stdout, s
 	}
 	fmt.Fprintf(stdout, "result: %s\n", filepath.Join(out, "result.json"))
 	if s.report {
-		path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{Scenarios: catalog.Presentations()})
+		path, err := report.WriteHTML(out, []*result.Result{res}, report.Options{Scenarios: catalog.Presentations(), Claims: claims.Table()})
 		if err != nil {
 			fmt.Fprintln(stderr, "mqbench run: writing report:", oneLine(err.Error()))
 			return writeFailed(code)

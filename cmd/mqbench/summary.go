@@ -64,7 +64,11 @@ func printSummary(w io.Writer, r *result.Result) {
 		fmt.Fprintln(w)
 	}
 	if r.Cost != nil {
-		fmt.Fprintf(w, "broker cost: %.1f CPU s, peak RSS %.0f MiB\n", r.Cost.CPUSeconds, r.Cost.PeakRSSMiB)
+		fmt.Fprintf(w, "broker cost: %.1f CPU s, peak RSS %.0f MiB", r.Cost.CPUSeconds, r.Cost.PeakRSSMiB)
+		if net, noise, ok := r.Cost.Net(); ok {
+			fmt.Fprintf(w, "; net of the idle baseline %.2f CPU s (idle noise ±%.2f)", net, noise)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, v := range r.Verdict.Violations {
 		fmt.Fprintln(w, "violation:", v)

@@ -16,6 +16,8 @@ import (
 )
 
 // SchemaVersion is the version of the result format written by this code.
+// Fields added since (repeat, cost.seconds, cost.idle, cost.warm_up) are
+// optional, so version 1 files with or without them read alike.
 const SchemaVersion = 1
 
 // Run statuses.
@@ -54,6 +56,20 @@ type Result struct {
 	// Notes are plain-language remarks (mechanism used, unsupported modes,
 	// caveats such as "kill -9 cannot tell fsync from page cache").
 	Notes []string `json:"notes,omitempty"`
+	// Repeat places the result among the repeats of its cell (--repeat);
+	// absent for a single run and in results written before repeats
+	// existed, which read as one run.
+	Repeat *Repeat `json:"repeat,omitempty"`
+}
+
+// Repeat is one run's place among the repeats of one broker × scenario
+// cell. Every repeat of a `run --repeat N` or `matrix --repeat N`
+// invocation shares Set; the report summarises a cell over the results of
+// its newest result's set.
+type Repeat struct {
+	Set   string `json:"set"`   // shared by the repeats of one invocation
+	Index int    `json:"index"` // 1-based
+	Of    int    `json:"of"`    // how many repeats the invocation asked for
 }
 
 // Broker identifies what was measured.
@@ -153,9 +169,49 @@ type Second struct {
 // Cost is what the broker process(es) used during the run, read from /proc
 // when the broker runs on this host.
 type Cost struct {
+	// CPUSeconds is the user+system CPU the broker processes used while
+	// the run was metered, idle work included.
 	CPUSeconds float64 `json:"cpu_seconds"`
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	PIDs       []int   `json:"pids"`
+	// Seconds is the wall time CPUSeconds was metered over (absent in
+	// results written before the idle baseline existed).
+	Seconds float64 `json:"seconds,omitempty"`
+	// Idle is the broker's CPU use with no load from mqbench, measured on
+	// the same processes just before the run; absent when not measured.
+	Idle *Idle `json:"idle,omitempty"`
+	// WarmUp says how start-up and JIT warm-up were kept out of the run,
+	// in words (for example a discarded load after the broker started).
+	WarmUp string `json:"warm_up,omitempty"`
+}
+
+// Idle is an idle baseline: the broker's CPU rate in consecutive windows
+// with no load.
+type Idle struct {
+	WindowS float64 `json:"window_s"`
+	// CPUPerS is each window's CPU seconds per second of wall time.
+	CPUPerS []float64 `json:"cpu_per_s"`
+}
+
+// Net returns the CPU seconds the run's messages caused: CPUSeconds minus
+// the idle baseline's mean rate over Seconds, and the idle noise over the
+// same time, (max − min) of the windows' rates × Seconds, within which a
+// difference between two runs' net figures says nothing. Without a
+// baseline (ok false) net is CPUSeconds and noise 0. Net may be negative
+// when the broker was busier idle than under the run's load.
+func (c *Cost) Net() (net, noise float64, ok bool) {
+	if c == nil {
+		return 0, 0, false
+	}
+	if c.Idle == nil || len(c.Idle.CPUPerS) == 0 || !(c.Seconds > 0) {
+		return c.CPUSeconds, 0, false
+	}
+	lo, hi, sum := c.Idle.CPUPerS[0], c.Idle.CPUPerS[0], 0.0
+	for _, v := range c.Idle.CPUPerS {
+		lo, hi, sum = min(lo, v), max(hi, v), sum+v
+	}
+	mean := sum / float64(len(c.Idle.CPUPerS))
+	return c.CPUSeconds - mean*c.Seconds, (hi - lo) * c.Seconds, true
 }
 
 // Verdict says whether the scenario's invariants held.
