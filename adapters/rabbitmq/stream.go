@@ -55,6 +55,10 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 )
 
+// streamProtocol says, in every result and report, what the variant speaks
+// and what a group's position is.
+const streamProtocol = protocol + " to stream queues (x-stream-offset); group positions are kept in mqbench's memory, so a new process re-reads a group from the stream's first message"
+
 // StreamName is the broker name of the stream variant on the command line.
 // It runs on the same broker as Name (the launcher's "rabbitmq").
 const StreamName = "rabbitmq-stream"
@@ -81,7 +85,7 @@ func DescribeStream() driver.Info {
 		Name:          StreamName,
 		Client:        clientModule,
 		ClientVersion: clientVersion(),
-		Protocol:      protocol + " (stream queues, x-stream-offset)",
+		Protocol:      streamProtocol,
 		Capabilities:  streamCapabilities(),
 	}
 }
