@@ -88,3 +88,17 @@ func TestStreamPositionIsTheDrivers(t *testing.T) {
 		t.Fatalf("a new Driver read %v, want 0-4 again (it knows no position)", got)
 	}
 }
+
+// TestStreamNetFaults runs the network faults (drivertest.NetFaults) on the
+// stream variant: a consumer that lost its connection resubscribes at its
+// group's position, so every confirmed message still arrives.
+func TestStreamNetFaults(t *testing.T) {
+	requireBroker(t)
+	drivertest.NetFaults(t, drivertest.NetHarness{
+		Name:     StreamName,
+		Upstream: testHostPort(t),
+		New: func(ctx context.Context, addr string, op time.Duration) (driver.Driver, error) {
+			return NewStream(ctx, driver.Config{Addr: addr, OpTimeout: op})
+		},
+	})
+}
