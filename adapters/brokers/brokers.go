@@ -20,8 +20,12 @@ import (
 
 // Broker is one real broker adapter.
 type Broker struct {
-	// Name is the adapter and broker name, as `mqbench up` knows it.
+	// Name is the adapter name, as `mqbench run --broker` knows it.
 	Name string
+	// Launch is the broker it runs on, as `mqbench up` (compose/launch)
+	// knows it: Name itself, or for a variant of a broker's adapter (such
+	// as rabbitmq-stream) the broker it is a variant of.
+	Launch string
 	// DefaultAddr is the standard local address the adapter dials (the
 	// adapter package's DefaultAddr).
 	DefaultAddr string
@@ -32,14 +36,16 @@ type Broker struct {
 	Describe func() driver.Info
 }
 
-// Real returns the four real broker adapters in name order (a new slice
-// each call).
+// Real returns the real broker adapters in name order (a new slice each
+// call): one per broker, plus rabbitmq-stream, RabbitMQ's streams through
+// the rabbitmq adapter, which runs on the rabbitmq broker.
 func Real() []Broker {
 	return []Broker{
-		{Name: "activemq", DefaultAddr: activemq.DefaultAddr, New: activemq.New, Describe: activemq.Describe},
-		{Name: "kafka", DefaultAddr: kafka.DefaultAddr, New: kafka.New, Describe: kafka.Describe},
-		{Name: "rabbitmq", DefaultAddr: rabbitmq.DefaultAddr, New: rabbitmq.New, Describe: rabbitmq.Describe},
-		{Name: "rocketmq", DefaultAddr: rocketmq.DefaultAddr, New: rocketmq.New, Describe: rocketmq.Describe},
+		{Name: "activemq", Launch: "activemq", DefaultAddr: activemq.DefaultAddr, New: activemq.New, Describe: activemq.Describe},
+		{Name: "kafka", Launch: "kafka", DefaultAddr: kafka.DefaultAddr, New: kafka.New, Describe: kafka.Describe},
+		{Name: "rabbitmq", Launch: "rabbitmq", DefaultAddr: rabbitmq.DefaultAddr, New: rabbitmq.New, Describe: rabbitmq.Describe},
+		{Name: rabbitmq.StreamName, Launch: "rabbitmq", DefaultAddr: rabbitmq.DefaultAddr, New: rabbitmq.NewStream, Describe: rabbitmq.DescribeStream},
+		{Name: "rocketmq", Launch: "rocketmq", DefaultAddr: rocketmq.DefaultAddr, New: rocketmq.New, Describe: rocketmq.Describe},
 	}
 }
 
@@ -53,10 +59,14 @@ func Find(name string) (Broker, bool) {
 	return Broker{}, false
 }
 
-// Addr returns the address tests should dial: $MQBENCH_<NAME>_ADDR when
-// set, else DefaultAddr.
+// Variant reports whether b is a variant of another broker's adapter (it
+// runs on a broker of another name).
+func (b Broker) Variant() bool { return b.Launch != b.Name }
+
+// Addr returns the address tests should dial: $MQBENCH_<LAUNCH>_ADDR (the
+// broker it runs on) when set, else DefaultAddr.
 func (b Broker) Addr() string {
-	if a := os.Getenv("MQBENCH_" + strings.ToUpper(b.Name) + "_ADDR"); a != "" {
+	if a := os.Getenv("MQBENCH_" + strings.ToUpper(b.Launch) + "_ADDR"); a != "" {
 		return a
 	}
 	return b.DefaultAddr

@@ -15,7 +15,7 @@ func TestTable(t *testing.T) {
 		if b.Name == "" || b.Name != strings.ToLower(b.Name) {
 			t.Errorf("name %q: want a non-empty lower-case name", b.Name)
 		}
-		if b.DefaultAddr == "" || b.New == nil || b.Describe == nil {
+		if b.Launch == "" || b.DefaultAddr == "" || b.New == nil || b.Describe == nil {
 			t.Errorf("%s: incomplete row %+v", b.Name, b)
 			continue
 		}
@@ -29,12 +29,26 @@ func TestTable(t *testing.T) {
 	if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
 		t.Errorf("names %v: want sorted and unique", names)
 	}
+	for _, b := range Real() {
+		if !b.Variant() {
+			continue
+		}
+		base, ok := Find(b.Launch)
+		if !ok || base.Variant() || base.DefaultAddr != b.DefaultAddr {
+			t.Errorf("%s runs on %q: want a broker of the table, not itself a variant, with the same address (got %+v, %v)", b.Name, b.Launch, base, ok)
+		}
+	}
 	if _, ok := Find("pulsar"); ok {
 		t.Error("Find found an unknown broker")
 	}
 }
 
 func TestAddrOverride(t *testing.T) {
+	v, _ := Find("rabbitmq-stream")
+	t.Setenv("MQBENCH_RABBITMQ_ADDR", "127.0.0.1:5673")
+	if v.Addr() != "127.0.0.1:5673" {
+		t.Errorf("variant Addr() = %q, want its broker's MQBENCH_RABBITMQ_ADDR override", v.Addr())
+	}
 	b, _ := Find("kafka")
 	t.Setenv("MQBENCH_KAFKA_ADDR", "")
 	if b.Addr() != b.DefaultAddr {

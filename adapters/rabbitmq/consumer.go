@@ -197,16 +197,34 @@ func (c *consumer) lost(s *csession) error {
 	return fmt.Errorf("rabbitmq: receive from %s: %w", c.queue, cause)
 }
 
+// noneBelow reports whether no outstanding tag is below maxTag: then one
+// "multiple" frame for maxTag settles exactly the tags being settled, every
+// tag <= maxTag of the channel.
+func noneBelow(unacked map[uint64]struct{}, maxTag uint64) bool {
+	for t := range unacked {
+		if t < maxTag {
+			return false
+		}
+	}
+	return true
+}
+
+// deliveryKey is the message key of d: the keyHeader when present, else the
+// routing key.
+func deliveryKey(d amqp.Delivery) []byte {
+	if k, ok := d.Headers[keyHeader].([]byte); ok {
+		return k
+	}
+	if d.RoutingKey != "" {
+		return []byte(d.RoutingKey)
+	}
+	return nil
+}
+
 // convert turns an AMQP delivery into a driver delivery.
 func (c *consumer) convert(s *csession, d amqp.Delivery) *driver.Delivery {
-	var key []byte
-	if k, ok := d.Headers[keyHeader].([]byte); ok {
-		key = k
-	} else if d.RoutingKey != "" {
-		key = []byte(d.RoutingKey)
-	}
 	return &driver.Delivery{
-		Key:         key,
+		Key:         deliveryKey(d),
 		Body:        d.Body,
 		Redelivered: d.Redelivered,
 		Token:       token{s: s, tag: d.DeliveryTag},
@@ -260,17 +278,7 @@ func (c *consumer) settle(ctx context.Context, ds []*driver.Delivery, what strin
 		tags = append(tags, tk.tag)
 		maxTag = max(maxTag, tk.tag)
 	}
-	// One "multiple" frame settles every tag <= maxTag of the channel: only
-	// allowed when no other outstanding delivery is below maxTag.
-	multiple := len(tags) > 1
-	if multiple {
-		for t := range c.unacked {
-			if t < maxTag {
-				multiple = false
-				break
-			}
-		}
-	}
+	multiple := len(tags) > 1 && noneBelow(c.unacked, maxTag)
 	c.mu.Unlock()
 
 	var errs []error

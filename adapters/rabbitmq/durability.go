@@ -20,6 +20,9 @@ func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (drive
 	if err := validate(dest); err != nil {
 		return driver.Durability{}, err
 	}
+	if d.kind == streamQueues {
+		return d.streamDurability(ctx, dest)
+	}
 	args := queueArgs(dest)
 	err := d.withChannel(ctx, "durability of "+dest.Name, func(ch *amqp.Channel, call func(string, func() error) error) error {
 		for _, g := range dest.Groups {

@@ -188,6 +188,9 @@ type producer struct {
 	window   int
 	confirm  bool  // confirm mode (Durable, Fast)
 	mode     uint8 // delivery mode
+	// partitions is the number of partition streams of a stream
+	// destination (routing by key), 0 on classic queues.
+	partitions int
 
 	mu       sync.Mutex
 	sess     *psession
@@ -208,6 +211,9 @@ func newProducer(d *Driver, dest driver.Destination, opts driver.ProducerOptions
 	}
 	if p.window <= 0 {
 		p.window = DefaultMaxInFlight
+	}
+	if d.kind == streamQueues {
+		p.partitions = partitionCount(dest)
 	}
 	if d.profile == driver.Durable {
 		p.mode = amqp.Persistent
@@ -398,12 +404,8 @@ func (p *producer) sendUnsafe(ctx context.Context, s *psession, msgs []driver.Me
 // message is settled with the error, which is returned.
 func (p *producer) publish(s *psession, b *batch, i int, m driver.Message) error {
 	pub := amqp.Publishing{DeliveryMode: p.mode, Body: m.Body}
-	key := ""
-	if len(m.Key) <= maxShortStr {
-		key = string(m.Key)
-	} else {
-		pub.Headers = amqp.Table{keyHeader: m.Key}
-	}
+	key, headers := p.routing(m.Key)
+	pub.Headers = headers
 	if b != nil {
 		pub.MessageId = strconv.FormatUint(b.first+uint64(i), 10)
 		s.mu.Lock()
@@ -429,6 +431,20 @@ func (p *producer) publish(s *psession, b *batch, i int, m driver.Message) error
 		s.mu.Unlock()
 	}
 	return err
+}
+
+// routing returns the routing key and headers of a message with key: on
+// classic queues the key itself (the fanout exchange ignores it), or the
+// keyHeader when it is too long for a routing key; on streams the partition
+// (see partitionOf), with the key in keyHeader.
+func (p *producer) routing(key []byte) (string, amqp.Table) {
+	if p.partitions > 0 {
+		return strconv.Itoa(partitionOf(key, p.partitions)), amqp.Table{keyHeader: key}
+	}
+	if len(key) <= maxShortStr {
+		return string(key), nil
+	}
+	return "", amqp.Table{keyHeader: key}
 }
 
 // wait blocks until the pump reports progress, or gives the reason to stop

@@ -74,6 +74,11 @@ const (
 // when it fails for any reason other than refused credentials the error wraps
 // driver.ErrUnreachable. New has the type driver.Constructor.
 func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
+	return connect(ctx, cfg, classicQueues)
+}
+
+// connect is New for either kind of destination (NewStream is the other).
+func connect(ctx context.Context, cfg driver.Config, kind queueKind) (*Driver, error) {
 	profile := cfg.EffectiveProfile()
 	if _, err := driver.ParseProfile(string(profile)); err != nil {
 		return nil, fmt.Errorf("rabbitmq: %w", err)
@@ -90,17 +95,22 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 		return nil, fmt.Errorf("%w: %w", driver.ErrUnreachable, err)
 	}
 	d := &Driver{
+		kind:      kind,
 		url:       u,
 		cfg:       cfg,
 		profile:   profile,
 		timeout:   cfg.Timeout(),
 		producers: map[*producer]struct{}{},
-		consumers: map[*consumer]struct{}{},
+		consumers: map[driver.Consumer]struct{}{},
 		blocks:    &blockLog{},
 	}
 	d.admin = &link{conn: conn, raw: raw, timeout: d.timeout, log: cfg.Log(), done: make(chan struct{})}
 	go d.admin.watchClose(conn.NotifyClose(make(chan *amqp.Error, 1)), nil)
 	d.info = Describe()
+	if kind == streamQueues {
+		d.info = DescribeStream()
+		d.streams = &groupBook{groups: map[groupKey]*groupState{}}
+	}
 	d.info.BrokerVersion, _ = conn.Properties["version"].(string)
 	return d, nil
 }
@@ -143,6 +153,8 @@ func clientVersion() string { return driver.ClientVersion(clientModule, pinnedCl
 // own so that flow control on publishers never stalls acks, and a broken one
 // does not affect others.
 type Driver struct {
+	kind    queueKind  // classic queues (New) or streams (NewStream)
+	streams *groupBook // streams only: each group's position, kept here
 	url     string
 	cfg     driver.Config
 	profile driver.Profile
@@ -153,7 +165,7 @@ type Driver struct {
 	admin     *link
 	closed    bool
 	producers map[*producer]struct{}
-	consumers map[*consumer]struct{}
+	consumers map[driver.Consumer]struct{} // classic and stream consumers
 
 	blocks *blockLog // connection.blocked periods (BlockEvents)
 }
@@ -213,6 +225,9 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	if err := validate(dest); err != nil {
 		return nil, err
 	}
+	if d.kind == streamQueues {
+		return d.provisionStreams(ctx, dest)
+	}
 	ex := exchangeName(dest.Name)
 	args := queueArgs(dest)
 	err := d.withChannel(ctx, "provision "+dest.Name, func(ch *amqp.Channel, call func(string, func() error) error) error {
@@ -267,6 +282,9 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 // unacknowledged messages are not counted), read with a passive
 // queue.declare.
 func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group string) (int64, error) {
+	if d.kind == streamQueues {
+		return 0, fmt.Errorf("rabbitmq-stream: depth: %w (a group's position is kept by the driver, and AMQP 0.9.1 reports no stream length)", errors.ErrUnsupported)
+	}
 	if err := validName("destination", dest.Name); err != nil {
 		return 0, err
 	}
@@ -316,6 +334,9 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 	if !contains(dest.Groups, opts.Group) {
 		return nil, fmt.Errorf("rabbitmq: group %q is not one of the destination's groups %q", opts.Group, dest.Groups)
 	}
+	if d.kind == streamQueues {
+		return d.newStreamConsumer(ctx, dest, opts)
+	}
 	c := newConsumer(d, dest, opts)
 	if _, err := c.session(ctx); err != nil {
 		return nil, err
@@ -332,7 +353,7 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 }
 
 // forget drops a closed producer or consumer from the driver's books.
-func (d *Driver) forget(p *producer, c *consumer) {
+func (d *Driver) forget(p *producer, c driver.Consumer) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if p != nil {
@@ -353,7 +374,7 @@ func (d *Driver) Close() error {
 	}
 	d.closed = true
 	var ps []*producer
-	var cs []*consumer
+	var cs []driver.Consumer
 	for p := range d.producers {
 		ps = append(ps, p)
 	}

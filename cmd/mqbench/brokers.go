@@ -26,7 +26,7 @@ type brokerArgs struct {
 // printed on stdout: 0; bad usage: 2, with the error on stderr).
 func parseBrokerArgs(cmd string, args []string, stdout, stderr io.Writer) (brokerArgs, int, bool) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	brokers := fs.String("brokers", "all", "comma-separated brokers: "+strings.Join(launch.Names(), ",")+", or all")
+	brokers := fs.String("brokers", "all", "comma-separated brokers: "+strings.Join(launch.Names(), ",")+", or all (an adapter variant names the broker it runs on: rabbitmq-stream is rabbitmq)")
 	mode := fs.String("mode", "auto", "auto (compose when docker info answers, else native), compose or native")
 	home := fs.String("home", "", "state directory for configs, data, logs and pid files (default $MQBENCH_HOME, else the user cache dir + /mqbench)")
 	var asyncFlush *bool
@@ -48,7 +48,7 @@ func parseBrokerArgs(cmd string, args []string, stdout, stderr io.Writer) (broke
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return brokerArgs{}, code, true
 	}
-	names, err := launch.ParseNames(*brokers)
+	names, err := launch.ParseNames(strings.Join(launchNames(strings.Split(*brokers, ",")), ","))
 	if err != nil {
 		fmt.Fprintf(stderr, "mqbench %s: --brokers: %v\n", cmd, err)
 		return brokerArgs{}, exitUsage, true

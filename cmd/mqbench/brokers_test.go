@@ -15,36 +15,71 @@ import (
 
 // TestAdapterAndLaunchTablesAgree: the adapter table (adapters/brokers) and
 // the launcher's (compose/launch, which must not import the adapters) are
-// two explicit tables joined by name. They must list the same brokers, each
-// adapter's default address must be where the launcher makes its broker
-// listen, and the CLI's adapter table must mark exactly those as external.
+// two explicit tables joined by name. Every adapter row names the launch
+// spec it runs on (its own name, or for a variant such as rabbitmq-stream
+// the broker it is a variant of); every launch spec has the adapter of its
+// own name; each adapter's default address must be where the launcher makes
+// its broker listen; and the CLI's adapter table must mark exactly the real
+// adapters as external, each with its launch spec.
 func TestAdapterAndLaunchTablesAgree(t *testing.T) {
-	var adapterNames []string
+	var own, all []string
 	for _, b := range brokers.Real() {
-		adapterNames = append(adapterNames, b.Name)
-		s, ok := launch.Find(b.Name)
+		all = append(all, b.Name)
+		s, ok := launch.Find(b.Launch)
 		if !ok {
-			t.Errorf("adapter %q has no launch spec (compose/launch.Specs)", b.Name)
+			t.Errorf("adapter %q runs on %q, which has no launch spec (compose/launch.Specs)", b.Name, b.Launch)
 			continue
 		}
 		if s.Addr() != b.DefaultAddr {
 			t.Errorf("%s: the adapter dials %s by default, the launcher listens on %s", b.Name, b.DefaultAddr, s.Addr())
 		}
+		if b.Variant() {
+			if _, ok := launch.Find(b.Name); ok {
+				t.Errorf("variant %q has a launch spec of its own: it must run on %q only", b.Name, b.Launch)
+			}
+			continue
+		}
+		own = append(own, b.Name)
 	}
 	launchNames := launch.Names()
-	slices.Sort(adapterNames)
+	slices.Sort(own)
 	slices.Sort(launchNames)
-	if !slices.Equal(adapterNames, launchNames) {
-		t.Errorf("adapter table %v, launch table %v: want the same brokers", adapterNames, launchNames)
+	if !slices.Equal(own, launchNames) {
+		t.Errorf("adapters that are not variants %v, launch table %v: want the same brokers", own, launchNames)
 	}
 	var external []string
 	for _, a := range adapters() {
 		if a.external {
 			external = append(external, a.name)
+			if b, ok := brokers.Find(a.name); !ok || a.launch != b.Launch {
+				t.Errorf("CLI adapter %q runs on %q, the adapter table says %+v", a.name, a.launch, b)
+			}
 		}
 	}
-	if !slices.Equal(external, launchNames) {
-		t.Errorf("CLI external adapters %v, want the launchable brokers %v", external, launchNames)
+	slices.Sort(all)
+	if !slices.Equal(external, all) {
+		t.Errorf("CLI external adapters %v, want the real adapters %v", external, all)
+	}
+}
+
+// TestVariantNames: a variant runs on its broker for up/down/status, and
+// the matrix runs it only when it is named.
+func TestVariantNames(t *testing.T) {
+	if got := launchNames([]string{"rabbitmq-stream", " Kafka", "rabbitmq"}); !slices.Equal(got, []string{"rabbitmq", "kafka"}) {
+		t.Errorf("launchNames = %v, want [rabbitmq kafka]", got)
+	}
+	all, err := parseMatrixBrokers("all")
+	if err != nil || slices.Contains(all, "rabbitmq-stream") || !slices.Equal(all, launch.Names()) {
+		t.Errorf("matrix all = %v, %v: want the launch table, without variants", all, err)
+	}
+	named, err := parseMatrixBrokers("rabbitmq-stream, kafka,rabbitmq-stream")
+	if err != nil || !slices.Equal(named, []string{"kafka", "rabbitmq-stream"}) {
+		t.Errorf("matrix named = %v, %v: want [kafka rabbitmq-stream]", named, err)
+	}
+	for _, bad := range []string{"memory", "pulsar", "kafka,,"} {
+		if _, err := parseMatrixBrokers(bad); err == nil || !strings.Contains(err.Error(), "unknown broker") {
+			t.Errorf("matrix --brokers %q: err %v, want unknown broker", bad, err)
+		}
 	}
 }
 
@@ -67,6 +102,7 @@ func TestParseBrokerArgs(t *testing.T) {
 		{cmd: "up", args: []string{"--brokers", "kafka,rocketmq", "--mode", "native", "--async-flush", "--timeout", "90s", "--home", "/tmp/h"},
 			names: []string{"kafka", "rocketmq"}, mode: launch.ModeNative, async: true, start: 90 * time.Second, homeWant: "/tmp/h"},
 		{cmd: "down", args: []string{"--brokers=rabbitmq", "--timeout=5s"}, names: []string{"rabbitmq"}, mode: launch.ModeAuto, stop: 5 * time.Second},
+		{cmd: "up", args: []string{"--brokers", "rabbitmq-stream"}, names: []string{"rabbitmq"}, mode: launch.ModeAuto, start: 3 * time.Minute},
 		{cmd: "status", args: []string{"--json", "--mode", "compose"}, names: launch.Names(), mode: launch.ModeCompose, json: true},
 		{cmd: "up", args: []string{"--help"}, code: exitOK, done: true, errHas: "usage: mqbench up"},
 		{cmd: "status", args: []string{"-h"}, code: exitOK, done: true, errHas: "handshake"},

@@ -25,7 +25,7 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, a := range adapters() {
 		info := a.info()
 		native := "-"
-		if s, ok := launch.Find(a.name); ok {
+		if s, ok := launch.Find(a.launch); ok {
 			native = s.NativeRelease()
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s %s\t%s\n", a.name, a.defaultAddr, native, info.Client, info.ClientVersion, capString(info.Capabilities))

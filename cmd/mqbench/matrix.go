@@ -51,7 +51,7 @@ type SummaryCell struct {
 
 func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
-	brokersFlag := fs.String("brokers", "all", "brokers: all or a comma list ("+strings.Join(launch.Names(), ", ")+")")
+	brokersFlag := fs.String("brokers", "all", "brokers: all ("+strings.Join(launch.Names(), ", ")+") or a comma list of adapters, which may name a variant (rabbitmq-stream)")
 	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(catalog.Matrix(), ", ")+") or a comma list")
 	quick := fs.Bool("quick", false, "short profile of every scenario")
 	profile := fs.String("profile", "durable", "durability profile: durable or fast")
@@ -67,7 +67,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
-	brokers, err := launch.ParseNames(*brokersFlag)
+	brokers, err := parseMatrixBrokers(*brokersFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
@@ -120,12 +120,12 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	// Remember which brokers ran before, to restore that state at the end.
 	before := map[string]bool{}
-	if sts, err := l.Status(ctx, brokers); err == nil {
+	if sts, err := l.Status(ctx, launchNames(brokers)); err == nil {
 		for _, st := range sts {
 			before[st.Name] = st.Running && st.Healthy
 		}
 	}
-	defer restoreBrokers(ctx, l, brokers, before, *isolate, stderr)
+	defer restoreBrokers(ctx, l, launchNames(brokers), before, *isolate, stderr)
 
 	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Repeats: repeats, Pass: true}
 	code := runCells(ctx, l, cells, &sum, dir, *isolate, stderr)
@@ -226,8 +226,8 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 		if ctx.Err() != nil {
 			break
 		}
-		b := c.ad.name
-		if i == 0 || cells[i-1].ad.name != b {
+		b := c.ad.launch // the broker the adapter runs on
+		if i == 0 || cells[i-1].ad.launch != b {
 			if isolate {
 				fmt.Fprintf(stderr, "== %s: stopping the other brokers mqbench manages, so they take no CPU\n", b)
 				_ = l.Down(ctx, otherBrokers(b), stderr)
@@ -246,7 +246,7 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 			}
 			eta = fmt.Sprintf(", ~%s left", (tot / time.Duration(len(cellTimes)) * time.Duration(len(cells)-i)).Truncate(time.Second))
 		}
-		fmt.Fprintf(stderr, "== cell %d/%d: %s/%s (elapsed %s%s)\n", i+1, len(cells), b, c.sc.Name(), time.Since(sum.StartedAt).Truncate(time.Second), eta)
+		fmt.Fprintf(stderr, "== cell %d/%d: %s/%s (elapsed %s%s)\n", i+1, len(cells), c.ad.name, c.sc.Name(), time.Since(sum.StartedAt).Truncate(time.Second), eta)
 		t0 := time.Now()
 		sc, cellCode := runCell(ctx, l, c, dir, driver.Profile(sum.Profile), warm, stderr)
 		cellTimes = append(cellTimes, time.Since(t0))
@@ -267,7 +267,7 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 // runCell runs one cell into dir/<broker>/<scenario> and summarises it.
 func runCell(ctx context.Context, l *launch.Launcher, c cellPlan, dir string, prof driver.Profile, warm string, stderr io.Writer) (SummaryCell, int) {
 	b := c.ad.name
-	pids, _ := l.PIDs(b)
+	pids, _ := l.PIDs(c.ad.launch)
 	cellDir := filepath.Join(dir, b, c.sc.Name())
 	idx := 0
 	if c.repeat != nil {

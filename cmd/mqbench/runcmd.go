@@ -103,7 +103,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// A broker mqbench started on this host: measure its CPU and memory.
 		if l, err := launch.New(launch.Options{}); err == nil {
 			spec.launcher = l
-			spec.pids, _ = l.PIDs(ad.name)
+			spec.pids, _ = l.PIDs(ad.launch)
 		}
 	}
 	if f.repeat > 1 {
@@ -209,11 +209,11 @@ func checkConnFlags(ad adapter, f runFlags, set map[string]bool) error {
 		return fmt.Errorf("--addr does not apply to the %s broker (it runs in-process); leave it out", ad.name)
 	}
 	parts := []string{f.addr}
-	if ad.name == "kafka" {
+	if ad.launch == "kafka" {
 		parts = strings.Split(f.addr, ",")
 	}
 	for _, p := range parts {
-		if err := checkAddr(strings.TrimSpace(p), ad.name == "rabbitmq"); err != nil {
+		if err := checkAddr(strings.TrimSpace(p), ad.launch == "rabbitmq"); err != nil {
 			return fmt.Errorf("invalid --addr %q: %w", scenarios.Clip(f.addr), err)
 		}
 	}
@@ -332,7 +332,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	idle := measureIdle(ctx, s.pids)
 	meter := startCostMeter(s.pids)
 	env.Reference, env.BrokerCPU = referenceBroker(), meter.cpu
-	env.BrokerRSS, env.BrokerDisk = brokerRSS(s.pids), brokerDisk(s.launcher, s.adapter.name, len(s.pids) > 0)
+	env.BrokerRSS, env.BrokerDisk = brokerRSS(s.pids), brokerDisk(s.launcher, s.adapter.launch, len(s.pids) > 0)
 	got, runErr := s.scenario.Run(ctx, env, s.cfg)
 	prog.done()
 	res.Cost = meter.stop()
@@ -368,7 +368,7 @@ func describeBroker(ctx context.Context, s runSpec, drv driver.Driver, prefix st
 	res.Broker = result.Broker{Name: info.Name, Client: info.Client, ClientVersion: info.ClientVersion,
 		Protocol: info.Protocol, Version: info.BrokerVersion, Addr: s.addr, Capabilities: info.Capabilities}
 	if s.launcher != nil && s.adapter.external {
-		if sts, err := s.launcher.Status(ctx, []string{s.adapter.name}); err == nil && len(sts) == 1 {
+		if sts, err := s.launcher.Status(ctx, []string{s.adapter.launch}); err == nil && len(sts) == 1 {
 			if res.Broker.Version == "" && sts[0].Version != "" {
 				res.Broker.Version = sts[0].Version
 				res.Notes = append(res.Notes, "broker version read by the launcher, not over the protocol")

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/mqbench/mqbench/adapters/brokers"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
+	"github.com/mqbench/mqbench/compose/launch"
 )
 
 // adapter is one entry of the adapter table.
@@ -20,6 +22,9 @@ type adapter struct {
 	describe func() driver.Info
 	// external: a real broker process mqbench up can start.
 	external bool
+	// launch is the broker (compose/launch spec) an external adapter runs
+	// on: its own name, or the broker it is a variant of.
+	launch string
 }
 
 func (a adapter) info() driver.Info { return a.describe() }
@@ -29,7 +34,7 @@ func (a adapter) info() driver.Info { return a.describe() }
 func adapters() []adapter {
 	out := []adapter{{name: "memory", defaultAddr: "in-process", new: memory.New, describe: describeMemory}}
 	for _, b := range brokers.Real() {
-		out = append(out, adapter{name: b.Name, defaultAddr: b.DefaultAddr, new: b.New, describe: b.Describe, external: true})
+		out = append(out, adapter{name: b.Name, defaultAddr: b.DefaultAddr, new: b.New, describe: b.Describe, external: true, launch: b.Launch})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
@@ -45,6 +50,68 @@ func findAdapter(name string) (adapter, error) {
 	}
 	sort.Strings(names)
 	return adapter{}, fmt.Errorf("unknown broker %q (valid: %s)", name, strings.Join(names, ", "))
+}
+
+// launchNames maps adapter names to the brokers (compose/launch specs) they
+// run on, in order and without repeats: a variant such as rabbitmq-stream
+// becomes rabbitmq; any other name is kept as given, for the launcher to
+// accept or refuse.
+func launchNames(names []string) []string {
+	var out []string
+	for _, n := range names {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if a, err := findAdapter(n); err == nil && a.launch != "" {
+			n = a.launch
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// parseMatrixBrokers parses matrix's --brokers: all (or empty) is every
+// broker of the launcher, each through its own adapter (variants such as
+// rabbitmq-stream only run when named); a list names adapters of real
+// brokers, kept in adapter-table order without repeats.
+func parseMatrixBrokers(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "all") {
+		return launch.Names(), nil
+	}
+	want := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		n := strings.ToLower(strings.TrimSpace(part))
+		if n == "all" {
+			for _, l := range launch.Names() {
+				want[l] = true
+			}
+			continue
+		}
+		a, err := findAdapter(n)
+		if err != nil || !a.external {
+			return nil, fmt.Errorf("unknown broker %q (valid: %s, or all)", n, strings.Join(externalNames(), ", "))
+		}
+		want[n] = true
+	}
+	var out []string
+	for _, n := range externalNames() {
+		if want[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// externalNames lists the adapters of real brokers, variants included.
+func externalNames() []string {
+	var out []string
+	for _, a := range adapters() {
+		if a.external {
+			out = append(out, a.name)
+		}
+	}
+	return out
 }
 
 func describeMemory() driver.Info {
