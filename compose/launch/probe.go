@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -404,4 +405,34 @@ func ProbeOpenWire(ctx context.Context, addr string, timeout time.Duration) Hand
 		return Handshake{Detail: fmt.Sprintf("no OpenWire WireFormatInfo (got % x)", b[:])}
 	}
 	return Handshake{OK: true, Detail: "OpenWire WireFormatInfo received"}
+}
+
+// ProbeJolokia asks a Jolokia agent at addr (JolokiaPath) for its version
+// and expects a JSON answer with status 200. Blocks at most timeout; safe
+// for concurrent use.
+func ProbeJolokia(ctx context.Context, addr string, timeout time.Duration) Handshake {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+JolokiaPath+"/version", nil)
+	if err != nil {
+		return Handshake{Detail: err.Error()}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return Handshake{Detail: err.Error()}
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Status int `json:"status"`
+		Value  struct {
+			Agent string `json:"agent"`
+		} `json:"value"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxFrame)).Decode(&v); err != nil {
+		return Handshake{Detail: fmt.Sprintf("HTTP %d, not a Jolokia answer: %v", resp.StatusCode, err)}
+	}
+	if v.Status != http.StatusOK || v.Value.Agent == "" {
+		return Handshake{Detail: fmt.Sprintf("Jolokia status %d", v.Status)}
+	}
+	return Handshake{OK: true, Detail: "Jolokia agent " + v.Value.Agent}
 }
