@@ -303,6 +303,9 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	defer drv.Close()
 	prefix := fmt.Sprintf("mqb%08x", uint32(runID))
 	describeBroker(ctx, s, drv, prefix, res)
+	if why := profileMismatch(s.profile, res.Broker.Durability); why != "" {
+		return res, refuseMismatch(s, res, out, why, stderr)
+	}
 
 	work, err := os.MkdirTemp("", "mqbench-work-")
 	if err != nil {
@@ -428,6 +431,22 @@ func preflightFailed(ctx context.Context, s runSpec, res *result.Result, out str
 		return writeFailed(code)
 	}
 	return code
+}
+
+// refuseMismatch records a run refused before its scenario started because
+// the broker's read-back disk setting contradicts the profile (see
+// profileMismatch), so that a matrix report shows the cell, and returns
+// exitMismatch.
+func refuseMismatch(s runSpec, res *result.Result, out, why string, stderr io.Writer) int {
+	msg := oneLine(fmt.Sprintf("%s: %s; %s", s.adapter.name, why, mismatchHint(s.adapter.name, s.profile, s.launcher != nil && len(s.pids) > 0)))
+	fmt.Fprintln(stderr, "mqbench run:", msg)
+	res.FinishedAt = time.Now().UTC()
+	res.Status, res.Error = result.StatusFailed, msg
+	res.Verdict = result.Verdict{Violations: []string{"not run: " + msg}}
+	if err := result.Write(out, sanitize(res)); err != nil {
+		fmt.Fprintln(stderr, "mqbench run: writing result:", oneLine(err.Error()))
+	}
+	return exitMismatch
 }
 
 // writeOutputs writes result.json and, when asked, report.html, and
