@@ -109,7 +109,7 @@ func TestBrokerFiles(t *testing.T) {
 		{ActiveMQ, false, "conf/activemq.xml", []string{
 			`uri="stomp://127.0.0.1:61613?transport.tcpNoDelay=true"`,
 			`uri="tcp://127.0.0.1:61616?transport.tcpNoDelay=true"`,
-			`journalDiskSyncStrategy="always"`, `persistent="true"`, `<kahaDB id="kahadb" directory="/state/activemq/data/kahadb"`, `dataDirectory="/state/activemq/data"`,
+			`journalDiskSyncStrategy="always"`, `persistent="true"`, `<kahaDB xmlns="http://activemq.apache.org/schema/core" id="kahadb" directory="/state/activemq/data/kahadb"`, `persistenceAdapter="#kahadb"`, `dataDirectory="/state/activemq/data"`,
 			`<entry key="` + KahaDBSettingsMBean + `" value-ref="kahadb"/>`, "getJournalDiskSyncStrategy,isEnableJournalDiskSyncs",
 		}, []string{"{{", "${activemq.data}"}},
 		{ActiveMQ, false, "conf/jolokia.properties", []string{"host=127.0.0.1\n", "port=8161\n", "agentContext=/api/jolokia\n",
