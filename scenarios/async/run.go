@@ -253,13 +253,10 @@ func (r *run) startConsumers(ctx, recv context.Context, cwg *sync.WaitGroup) {
 func (r *run) runModes(ctx context.Context) {
 	modes := make([]svc.Mode, len(r.modes))
 	for i, m := range r.modes {
-		modes[i] = svc.Mode{Name: m.name, Start: m.start, End: m.end, Request: func(intended time.Time) { r.request(ctx, m, intended) }}
+		modes[i] = svc.Mode{Name: m.name, Start: m.start, End: m.end, Unsent: &m.stats.unsent, Request: func(intended time.Time) { r.request(ctx, m, intended) }}
 	}
-	unsent := svc.RunModes(ctx, svc.Modes{Report: r.env.Report, Start: r.start, Total: r.total, Gap: phaseGap,
+	svc.RunModes(ctx, svc.Modes{Report: r.env.Report, Start: r.start, Total: r.total, Gap: phaseGap,
 		Rate: r.c.Rate, MaxInFlight: r.c.MaxInFlight, Late: func(mode string, late time.Duration) {
 			r.note("mode %s started %s late (the previous mode overran); its first requests were dispatched late and their wait counts in their response time", mode, late.Round(time.Millisecond))
 		}}, modes)
-	for i, m := range r.modes {
-		m.stats.unsent.Store(unsent[i])
-	}
 }

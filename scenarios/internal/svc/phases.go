@@ -3,6 +3,7 @@ package svc
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,6 +83,9 @@ type Mode struct {
 	// Beside, when set, runs beside the mode's requests (for example a
 	// planned outage); the next mode starts once it returned.
 	Beside func()
+	// Unsent, when set, receives the requests the mode's schedule owed but
+	// never dispatched (see OpenLoop).
+	Unsent *atomic.Int64
 }
 
 // Modes are the settings RunModes shares among the modes.
@@ -102,7 +106,7 @@ type Modes struct {
 
 // RunModes runs modes one after the other, each an OpenLoop from its Start
 // to its End, and returns each mode's unsent requests (see OpenLoop),
-// indexed like modes. It stops when ctx is done.
+// indexed like modes (also stored in Mode.Unsent). It stops when ctx is done.
 func RunModes(ctx context.Context, o Modes, modes []Mode) []int64 {
 	unsent := make([]int64, len(modes))
 	phases := make([]Phase, len(modes))
@@ -130,6 +134,9 @@ func RunModes(ctx context.Context, o Modes, modes []Mode) []int64 {
 			}
 		}()
 		_, unsent[i] = OpenLoop(ctx, o.Rate, m.Start, m.End, o.MaxInFlight, m.Request)
+		if m.Unsent != nil {
+			m.Unsent.Store(unsent[i])
+		}
 		<-done
 	}
 	return unsent

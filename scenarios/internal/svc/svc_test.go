@@ -303,18 +303,21 @@ func TestRunModes(t *testing.T) {
 	start := time.Now()
 	slowEnd := start.Add(100 * time.Millisecond)
 	fastStart := slowEnd.Add(load.Overrun + 100*time.Millisecond)
-	var slow, fast, beside atomic.Int64
+	var slow, fast, beside, slowUnsent atomic.Int64
 	var lateModes []string
 	unsent := RunModes(context.Background(), Modes{Report: func(string, float64) {}, Start: start, Total: time.Second, Rate: 100, MaxInFlight: 1,
 		Late: func(mode string, _ time.Duration) { lateModes = append(lateModes, mode) }}, []Mode{
 		{Name: "slow", Start: start, End: slowEnd, Request: func(time.Time) {
 			slow.Add(1)
 			time.Sleep(time.Until(slowEnd.Add(load.Overrun + 50*time.Millisecond)))
-		}, Beside: func() { beside.Add(1) }},
+		}, Beside: func() { beside.Add(1) }, Unsent: &slowUnsent},
 		{Name: "fast", Start: fastStart, End: fastStart.Add(100 * time.Millisecond), Request: func(time.Time) { fast.Add(1) }},
 	})
 	if len(unsent) != 2 || unsent[0] == 0 || slow.Load()+unsent[0] != 10 || unsent[1] != 0 || fast.Load() != 10 {
 		t.Fatalf("unsent %v, slow ran %d, fast ran %d: want slow's 10 all accounted with some unsent, fast's 10 all run", unsent, slow.Load(), fast.Load())
+	}
+	if slowUnsent.Load() != unsent[0] {
+		t.Errorf("Mode.Unsent holds %d, want %d", slowUnsent.Load(), unsent[0])
 	}
 	if beside.Load() != 1 {
 		t.Errorf("Beside ran %d times, want 1", beside.Load())
