@@ -407,13 +407,16 @@ func ProbeOpenWire(ctx context.Context, addr string, timeout time.Duration) Hand
 	return Handshake{OK: true, Detail: "OpenWire WireFormatInfo received"}
 }
 
-// ProbeJolokia asks a Jolokia agent at addr (JolokiaPath) for its version
-// and expects a JSON answer with status 200. Blocks at most timeout; safe
+// ProbeJolokia reads JournalDiskSyncStrategy of KahaDBSettingsMBean from
+// the Jolokia agent at addr (JolokiaPath) and expects a Jolokia answer with
+// status 200: the agent answers and the broker has registered the MBean
+// that mqbench reads its journal sync from. Blocks at most timeout; safe
 // for concurrent use.
 func ProbeJolokia(ctx context.Context, addr string, timeout time.Duration) Handshake {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+JolokiaPath+"/version", nil)
+	body, _ := json.Marshal(map[string]string{"type": "read", "mbean": KahaDBSettingsMBean, "attribute": "JournalDiskSyncStrategy"})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+JolokiaPath, bytes.NewReader(body))
 	if err != nil {
 		return Handshake{Detail: err.Error()}
 	}
@@ -423,16 +426,15 @@ func ProbeJolokia(ctx context.Context, addr string, timeout time.Duration) Hands
 	}
 	defer resp.Body.Close()
 	var v struct {
-		Status int `json:"status"`
-		Value  struct {
-			Agent string `json:"agent"`
-		} `json:"value"`
+		Status int    `json:"status"`
+		Error  string `json:"error_type"`
+		Value  any    `json:"value"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxFrame)).Decode(&v); err != nil {
 		return Handshake{Detail: fmt.Sprintf("HTTP %d, not a Jolokia answer: %v", resp.StatusCode, err)}
 	}
-	if v.Status != http.StatusOK || v.Value.Agent == "" {
-		return Handshake{Detail: fmt.Sprintf("Jolokia status %d", v.Status)}
+	if v.Status != http.StatusOK {
+		return Handshake{Detail: fmt.Sprintf("Jolokia status %d %s (the KahaDB settings MBean is not registered yet)", v.Status, v.Error)}
 	}
-	return Handshake{OK: true, Detail: "Jolokia agent " + v.Value.Agent}
+	return Handshake{OK: true, Detail: fmt.Sprintf("Jolokia: journalDiskSyncStrategy=%v", v.Value)}
 }
