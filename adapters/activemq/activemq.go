@@ -59,6 +59,10 @@
 //     reconnects on its next Send, or within Receive (one attempt per call);
 //     deliveries received on the old connection can no longer be acked and
 //     the broker redelivers them.
+//   - Durability (durability.go) reads KahaDB's journal sync, which no
+//     STOMP frame carries, from the broker over HTTP: a Jolokia read of
+//     KahaDBSettingsMBean at Config.ManagementURL (default port 8161,
+//     /api/jolokia, on the STOMP host).
 //   - Not supported: MaxLength (ActiveMQ has no count limit that rejects a
 //     send over STOMP; Provision returns errors.ErrUnsupported), replay,
 //     depth, native transactional messages. Cleanup cannot delete queues

@@ -15,7 +15,8 @@ import (
 )
 
 // TestConformance runs the shared conformance suite against the real broker
-// at testAddr. The persistence test restarts the broker with restartHook, or
+// at testAddr, whose Jolokia agent is at $MQBENCH_ACTIVEMQ_MANAGEMENT_URL
+// (default: port 8161 of its host, where mqbench's launcher attaches it). The persistence test restarts the broker with restartHook, or
 // is skipped when there is none.
 func TestConformance(t *testing.T) {
 	addr := testAddr()
@@ -23,7 +24,7 @@ func TestConformance(t *testing.T) {
 	drivertest.Run(t, drivertest.Harness{
 		Name: Name,
 		New: func(ctx context.Context, p driver.Profile) (driver.Driver, error) {
-			return New(ctx, driver.Config{Addr: addr, Profile: p})
+			return New(ctx, driver.Config{Addr: addr, Profile: p, ManagementURL: os.Getenv("MQBENCH_ACTIVEMQ_MANAGEMENT_URL")})
 		},
 		Restart: restartHook(),
 		Timeout: 30 * time.Second,

@@ -1,29 +1,154 @@
 package activemq
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 )
 
-// Durability implements driver.DurabilityReader as far as STOMP allows:
-// the message persistence and receipts are the producer's settings, but
-// STOMP has no frame that reads the broker's KahaDB journal sync, so the
-// result says the sync is assumed, not verified.
+// DefaultManagementPort and DefaultManagementPath are where the ActiveMQ
+// distribution's web console serves Jolokia, and where mqbench's native
+// launcher attaches the Jolokia JVM agent: the default management URL is
+// http://<host of Config.Addr>:8161/api/jolokia.
+const (
+	DefaultManagementPort = 8161
+	DefaultManagementPath = "/api/jolokia"
+)
+
+// KahaDBSettingsMBean is the MBean that carries the live KahaDB adapter's
+// journal sync settings. ActiveMQ's own PersistenceAdapter MBean does not
+// expose them, so mqbench's activemq.xml exports the adapter's getters
+// JournalDiskSyncStrategy, EnableJournalDiskSyncs and JournalDiskSyncInterval
+// under this name with Spring's MBeanExporter (see the README for a broker
+// of your own). It must equal compose/launch.KahaDBSettingsMBean.
+const KahaDBSettingsMBean = "org.apache.activemq:type=Broker,brokerName=mqbench,service=PersistenceAdapter,instanceName=KahaDBSettings"
+
+// maxManagementBody bounds a Jolokia answer.
+const maxManagementBody = 1 << 20
+
+// Durability implements driver.DurabilityReader. STOMP carries the message
+// persistence and receipts (the producer's settings) but no frame reads the
+// broker's KahaDB journal sync, so Durability reads it from the broker over
+// Jolokia (KahaDBSettingsMBean at the management URL), within
+// Config.Timeout(). When that read fails, the result is not verified and
+// promises no sync: the error says why.
 func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (driver.Durability, error) {
-	return activemqPromise(d.profile), nil
+	u, err := managementURL(d.cfg.ManagementURL, d.addr)
+	if err != nil {
+		return driver.Durability{}, fmt.Errorf("activemq: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout())
+	defer cancel()
+	journal, err := readJolokia(ctx, u, KahaDBSettingsMBean)
+	return activemqPromise(d.profile, journal, u.Redacted(), err), nil
 }
 
-// activemqPromise states what a receipt means under profile p.
-func activemqPromise(p driver.Profile) driver.Durability {
+// managementURL returns the Jolokia URL: explicit when set, else the
+// default on the host of the STOMP address addr.
+func managementURL(explicit, addr string) (*url.URL, error) {
+	raw := explicit
+	if raw == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("management URL from address %q: %w", addr, err)
+		}
+		raw = "http://" + net.JoinHostPort(host, strconv.Itoa(DefaultManagementPort)) + DefaultManagementPath
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("management URL %q: want http(s)://host:port/path of a Jolokia agent", redactRaw(raw))
+	}
+	return u, nil
+}
+
+// readJolokia reads every attribute of mbean with one Jolokia read request
+// (POST, so that the name needs no escaping) and returns them as strings.
+func readJolokia(ctx context.Context, u *url.URL, mbean string) (map[string]string, error) {
+	body, _ := json.Marshal(map[string]string{"type": "read", "mbean": mbean})
+	target := *u
+	target.User = nil
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		req.SetBasicAuth(u.User.Username(), pw)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("jolokia: %w", err)
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		Status int                        `json:"status"`
+		Error  string                     `json:"error"`
+		Type   string                     `json:"error_type"`
+		Value  map[string]json.RawMessage `json:"value"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxManagementBody)).Decode(&ans); err != nil {
+		return nil, fmt.Errorf("jolokia: HTTP %d, not a Jolokia answer: %w", resp.StatusCode, err)
+	}
+	if ans.Status != http.StatusOK {
+		return nil, fmt.Errorf("jolokia: read %s: status %d %s %s", mbean, ans.Status, ans.Type, ans.Error)
+	}
+	out := make(map[string]string, len(ans.Value))
+	for k, v := range ans.Value {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// activemqPromise states what a receipt means under profile p, given the
+// journal settings read from the management URL src (err when the read
+// failed).
+func activemqPromise(p driver.Profile, journal map[string]string, src string, err error) driver.Durability {
 	set := map[string]string{"persistent": "false", "receipt": "on"}
 	du := driver.Durability{Settings: set, Replicas: 1,
-		Source: "the producer's STOMP headers; the journal sync cannot be read over STOMP"}
+		Source: "the producer's STOMP headers; KahaDB's journal sync read over Jolokia (" + src + ", MBean " + KahaDBSettingsMBean + ")"}
+	strategy := ""
+	if err == nil {
+		for _, k := range []string{"JournalDiskSyncStrategy", "EnableJournalDiskSyncs", "JournalDiskSyncInterval"} {
+			if v, ok := journal[k]; ok {
+				set["kahadb."+lowerFirst(k)] = v
+			}
+		}
+		strategy = strings.ToLower(journal["JournalDiskSyncStrategy"])
+	}
+	// Only the durable profile's promise depends on the journal sync; the
+	// others follow from the producer's headers alone.
+	du.Verified = p != driver.Durable || strategy != ""
+	if err != nil && p != driver.Durable {
+		du.Source += "; the journal sync was not read (" + oneLineErr(err) + ")"
+	}
 	switch p {
 	case driver.Durable:
 		set["persistent"] = "true"
-		du.Synced = true
-		du.Promise = "persistent message stored in KahaDB before the receipt; the journal fsync (journalDiskSyncStrategy=always, KahaDB's default) is assumed, not read back"
+		du.Synced = strategy == "always"
+		switch {
+		case du.Synced:
+			du.Promise = "persistent message stored in KahaDB and the journal fsynced before the receipt (journalDiskSyncStrategy=always, read back from the broker)"
+		case du.Verified:
+			du.Promise = "persistent message written to KahaDB's journal before the receipt, fsynced later (journalDiskSyncStrategy=" + strategy + ", read back from the broker)"
+		case err != nil:
+			du.Promise = "persistent message stored in KahaDB before the receipt; whether the journal is fsynced first could not be read back (" + oneLineErr(err) + ")"
+		default:
+			du.Promise = "persistent message stored in KahaDB before the receipt; the broker did not report journalDiskSyncStrategy"
+		}
 	case driver.Fast:
 		du.Promise = "non-persistent message held in broker memory at the receipt"
 	default:
@@ -32,4 +157,26 @@ func activemqPromise(p driver.Profile) driver.Durability {
 		du.Promise = "none: sent without receipts (unsafe profile)"
 	}
 	return du
+}
+
+// lowerFirst turns a JMX attribute name into the setting's own spelling
+// (JournalDiskSyncStrategy -> journalDiskSyncStrategy).
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// redactRaw hides anything between "://" and "@" of a URL that did not parse.
+func redactRaw(raw string) string {
+	if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i {
+		return raw[:i+3] + "xxxxx" + raw[j:]
+	}
+	return raw
+}
+
+// oneLineErr is err's text on one line.
+func oneLineErr(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }

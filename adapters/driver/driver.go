@@ -90,6 +90,11 @@ type Config struct {
 	Logger *slog.Logger
 	// OpTimeout bounds every single network operation. Zero means 10s.
 	OpTimeout time.Duration
+	// ManagementURL is the broker's HTTP management endpoint, for settings
+	// its messaging protocol cannot read (ActiveMQ: the Jolokia URL; a
+	// user:password in it is sent as basic authentication). Empty means
+	// the adapter's default; adapters that need none ignore it.
+	ManagementURL string
 }
 
 // Timeout returns c.OpTimeout or its default.

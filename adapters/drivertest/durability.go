@@ -162,8 +162,9 @@ func (s *suite) testPersistence(t *testing.T) {
 }
 
 // testDurability reads back what a durable confirm promises, where the
-// driver can: a driver that declares Persistent must promise a sync to disk,
-// so that every broker's durable profile means the same thing.
+// driver can: a driver that declares Persistent must promise a sync to disk
+// and have read the setting that decides it from the broker (Verified), so
+// that every broker's durable profile means the same thing.
 func (s *suite) testDurability(t *testing.T) {
 	dr, ok := s.drv.(driver.DurabilityReader)
 	if !ok {
@@ -180,5 +181,8 @@ func (s *suite) testDurability(t *testing.T) {
 	}
 	if s.caps.Persistent && !du.Synced {
 		t.Fatalf("durable profile promises %q: a Persistent driver must sync to disk before it confirms", du.Promise)
+	}
+	if s.caps.Persistent && !du.Verified {
+		t.Fatalf("durable profile promises %q, not verified: a Persistent driver must read back the setting that decides it", du.Promise)
 	}
 }

@@ -22,7 +22,10 @@
 //   - Producer: synchronous send; a message is confirmed only when the broker
 //     answers SEND_OK. Any other status (FLUSH_DISK_TIMEOUT, ...) is
 //     indeterminate and reported as not confirmed. Durable needs a broker
-//     with flushDiskType=SYNC_FLUSH (checked by New); the send timeout is kept
+//     with flushDiskType=SYNC_FLUSH, fast one with ASYNC_FLUSH: Durability
+//     reads it back and mqbench run refuses a profile the broker
+//     contradicts (New does not, so that the refusal names its fix once,
+//     in one place); the send timeout is kept
 //     above the broker's syncFlushTimeout. Messages are routed to a queue by
 //     a hash of Message.Key, so one key keeps its order. Unsafe sends one way.
 //   - Consumer: the client's pull consumer (clustering mode: consumers of one
@@ -157,10 +160,7 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		d.admin.Close()
 		return nil, err
 	}
-	if err := d.checkProfile(profile); err != nil {
-		d.admin.Close()
-		return nil, err
-	}
+	d.setSendTimeout()
 	return d, nil
 }
 
@@ -224,19 +224,12 @@ func (d *Driver) preflight(ctx context.Context) error {
 	return nil
 }
 
-// checkProfile refuses a Durable profile on an asynchronously flushing
-// broker and sets the send timeout above the broker's syncFlushTimeout.
-func (d *Driver) checkProfile(p driver.Profile) error {
+// setSendTimeout sets the send timeout above the broker's syncFlushTimeout.
+// Whether the broker's flushDiskType suits the profile is read back by
+// Durability, not decided here.
+func (d *Driver) setSendTimeout() {
 	d.sendTimeout = d.cfg.Timeout()
 	for _, b := range d.brokers {
-		flush := b.config["flushDiskType"]
-		switch {
-		case p == driver.Durable && flush != "SYNC_FLUSH":
-			return fmt.Errorf("rocketmq broker %s has flushDiskType=%q: a SEND_OK is not on disk, so the durable profile cannot be honoured (run the broker with flushDiskType=SYNC_FLUSH): %w",
-				b.name, flush, errUnsupported)
-		case p == driver.Fast && flush == "SYNC_FLUSH":
-			d.log.Warn("broker flushes synchronously: fast-profile confirmations are on disk too", "broker", b.name)
-		}
 		if ms, err := strconv.Atoi(b.config["syncFlushTimeout"]); err == nil {
 			if min := time.Duration(ms)*time.Millisecond + time.Second; d.sendTimeout < min {
 				d.log.Warn("send timeout raised above the broker's syncFlushTimeout",
@@ -245,7 +238,6 @@ func (d *Driver) checkProfile(p driver.Profile) error {
 			}
 		}
 	}
-	return nil
 }
 
 // parseRuntimeVersion extracts brokerVersionDesc ("V5_3_3") from a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/mqbench/mqbench/adapters/activemq"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +41,13 @@ func TestAdapterAndLaunchTablesAgree(t *testing.T) {
 			continue
 		}
 		own = append(own, b.Name)
+	}
+	// The ActiveMQ adapter reads the journal sync from the MBean and port
+	// the launcher's activemq.xml and Jolokia agent serve.
+	if activemq.KahaDBSettingsMBean != launch.KahaDBSettingsMBean || activemq.DefaultManagementPort != launch.PortActiveMQJolokia ||
+		activemq.DefaultManagementPath != launch.JolokiaPath {
+		t.Errorf("activemq adapter reads %s at :%d%s, the launcher serves %s at :%d%s", activemq.KahaDBSettingsMBean, activemq.DefaultManagementPort,
+			activemq.DefaultManagementPath, launch.KahaDBSettingsMBean, launch.PortActiveMQJolokia, launch.JolokiaPath)
 	}
 	launchNames := launch.Names()
 	slices.Sort(own)

@@ -113,7 +113,9 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	defer release()
-	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast"})
+	// Every cell runs on a broker in the configuration its profile needs: a
+	// broker mqbench started with the other disk setting is restarted.
+	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast", Reconfigure: true})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage

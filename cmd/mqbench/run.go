@@ -17,6 +17,7 @@ const (
 	exitFailed      = 1   // a run finished with a failed verdict
 	exitUsage       = 2   // bad usage or input
 	exitUnreachable = 3   // a broker or a scenario database was unreachable
+	exitMismatch    = 4   // the broker's disk setting, read back from it, contradicts the profile; nothing ran
 	exitInterrupted = 130 // interrupted; partial results written
 )
 
@@ -39,7 +40,9 @@ Run 'mqbench <command> --help' for a command's flags.
 
 Exit codes: 0 ok, 1 a verdict failed, 2 bad usage or input (also: no
 command given, or a result or report that could not be written), 3 a broker
-or database unreachable, 130 interrupted (partial results written, status
+or database unreachable, 4 the broker's disk setting, read back from it,
+contradicts the profile (nothing ran; the message says how to restart it),
+130 interrupted (partial results written, status
 interrupted, verdict INCOMPLETE).
 `
 

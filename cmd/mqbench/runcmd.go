@@ -31,6 +31,7 @@ import (
 // runFlags are the flags of `mqbench run`.
 type runFlags struct {
 	broker, scenario, addr, profile, workload, out string
+	management                                     string
 	quick, verbose                                 bool
 	rate                                           float64
 	duration                                       time.Duration
@@ -43,6 +44,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.broker, "broker", "", "broker adapter (see `mqbench list`)")
 	fs.StringVar(&f.scenario, "scenario", "", "scenario (see `mqbench list`)")
 	fs.StringVar(&f.addr, "addr", "", "broker address host:port (default: the broker's standard local port; not for the memory broker)")
+	fs.StringVar(&f.management, "management", "", "the broker's HTTP management URL, for settings its protocol cannot read (ActiveMQ: Jolokia, default http://<host of --addr>:8161/api/jolokia; user:password@ allowed)")
 	fs.StringVar(&f.profile, "profile", "", "durability profile: durable (default), fast, unsafe")
 	fs.StringVar(&f.workload, "workload", "", "workload YAML file with the scenario's settings")
 	fs.StringVar(&f.out, "out", "", "directory for result.json and report.html (default results/<UTC time>-<id>); checked before connecting, and refused if it already holds a result.json (never overwritten) or another run is using it")
@@ -98,7 +100,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
-	spec := runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true}
+	spec := runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, management: f.management, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true}
 	if ad.external && f.addr == "" {
 		// A broker mqbench started on this host: measure its CPU and memory.
 		if l, err := launch.New(launch.Options{}); err == nil {
@@ -257,8 +259,10 @@ type runSpec struct {
 	cfg       scenarios.Config
 	profile   driver.Profile
 	addr, out string
-	preflight time.Duration
-	verbose   bool
+	// management is the broker's HTTP management URL (driver.Config).
+	management string
+	preflight  time.Duration
+	verbose    bool
 	// pids are broker processes whose CPU and memory the run records.
 	pids []int
 	// report also writes report.html beside result.json.
@@ -307,7 +311,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
 
 	pctx, cancel := context.WithTimeout(ctx, s.preflight)
-	drv, err := s.adapter.new(pctx, driver.Config{Addr: s.addr, Profile: s.profile, Logger: log})
+	drv, err := s.adapter.new(pctx, driver.Config{Addr: s.addr, Profile: s.profile, Logger: log, ManagementURL: s.management})
 	cancel()
 	if err != nil {
 		return res, preflightFailed(ctx, s, res, out, err, stderr)
@@ -315,6 +319,9 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	defer drv.Close()
 	prefix := fmt.Sprintf("mqb%08x", uint32(runID))
 	describeBroker(ctx, s, drv, prefix, res)
+	if why := profileMismatch(s.profile, res.Broker.Durability); why != "" {
+		return res, refuseMismatch(s, res, out, why, stderr)
+	}
 
 	work, err := os.MkdirTemp("", "mqbench-work-")
 	if err != nil {
@@ -444,6 +451,22 @@ func preflightFailed(ctx context.Context, s runSpec, res *result.Result, out str
 		return writeFailed(code)
 	}
 	return code
+}
+
+// refuseMismatch records a run refused before its scenario started because
+// the broker's read-back disk setting contradicts the profile (see
+// profileMismatch), so that a matrix report shows the cell, and returns
+// exitMismatch.
+func refuseMismatch(s runSpec, res *result.Result, out, why string, stderr io.Writer) int {
+	msg := oneLine(fmt.Sprintf("%s: %s; %s", s.adapter.name, why, mismatchHint(s.adapter.name, s.profile, s.launcher != nil && len(s.pids) > 0)))
+	fmt.Fprintln(stderr, "mqbench run:", msg)
+	res.FinishedAt = time.Now().UTC()
+	res.Status, res.Error = result.StatusFailed, msg
+	res.Verdict = result.Verdict{Violations: []string{"not run: " + msg}}
+	if err := result.Write(out, sanitize(res)); err != nil {
+		fmt.Fprintln(stderr, "mqbench run: writing result:", oneLine(err.Error()))
+	}
+	return exitMismatch
 }
 
 // writeOutputs writes result.json and, when asked, report.html, and

@@ -32,7 +32,7 @@ func TestStatusHandshakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantPorts := map[string][]int{
-		ActiveMQ: {PortActiveMQStomp, PortActiveMQOpenWire},
+		ActiveMQ: {PortActiveMQStomp, PortActiveMQOpenWire, PortActiveMQJolokia},
 		RabbitMQ: {PortRabbitMQ},
 		Kafka:    {PortKafka, PortKafkaController},
 		RocketMQ: {PortRocketMQNamesrv, PortRocketMQBroker},

@@ -94,6 +94,10 @@ type Options struct {
 	// synced periodically. The default (false) is what the durable profile
 	// needs: RocketMQ SYNC_FLUSH and a journal fsync before every receipt.
 	AsyncFlush bool
+	// Reconfigure makes Up restart a broker mqbench started whose disk
+	// setting is not the one AsyncFlush selects (its data is kept). Without
+	// it, Up leaves such a broker running and prints a warning.
+	Reconfigure bool
 	// StartTimeout bounds how long one broker may take to answer its
 	// handshakes after launch; 0 means 3 minutes.
 	StartTimeout time.Duration

@@ -109,14 +109,19 @@ func TestBrokerFiles(t *testing.T) {
 		{ActiveMQ, false, "conf/activemq.xml", []string{
 			`uri="stomp://127.0.0.1:61613?transport.tcpNoDelay=true"`,
 			`uri="tcp://127.0.0.1:61616?transport.tcpNoDelay=true"`,
-			`journalDiskSyncStrategy="always"`, `persistent="true"`, `<kahaDB directory="/state/activemq/data/kahadb"`, `dataDirectory="/state/activemq/data"`,
+			`journalDiskSyncStrategy="always"`, `persistent="true"`, `<kahaDB xmlns="http://activemq.apache.org/schema/core" id="kahadb" directory="/state/activemq/data/kahadb"`, `persistenceAdapter="#kahadb"`, `dataDirectory="/state/activemq/data"`,
+			`<entry key="` + KahaDBSettingsMBean + `" value-ref="kahadb"/>`, "getJournalDiskSyncStrategy,isEnableJournalDiskSyncs",
 		}, []string{"{{", "${activemq.data}"}},
+		{ActiveMQ, false, "conf/jolokia.properties", []string{"host=127.0.0.1\n", "port=8161\n", "agentContext=/api/jolokia\n",
+			"policyLocation=file:///state/activemq/conf/jolokia-access.xml\n"}, nil},
+		{ActiveMQ, false, "conf/jolokia-access.xml", []string{"<command>read</command>"}, []string{"<command>write", "<command>exec"}},
 		{ActiveMQ, true, "conf/activemq.xml", []string{`journalDiskSyncStrategy="periodic"`}, []string{`"always"`}},
 		{ActiveMQ, false, "conf/log4j2.properties", []string{"appender.file.fileName = /state/activemq/logs/activemq.log"}, nil},
 		{ActiveMQ, false, "pom.xml", []string{
 			"<artifactId>activemq-broker</artifactId><version>" + ActiveMQVersion + "</version>",
 			"<artifactId>activemq-parent</artifactId><version>" + ActiveMQVersion + "</version><type>pom</type><scope>import</scope>",
 			"activemq-console", "activemq-stomp", "activemq-kahadb-store", "activemq-spring", "spring-context", "log4j-slf4j2-impl",
+			"<artifactId>jolokia-agent-jvm</artifactId><version>" + JolokiaVersion + "</version><classifier>javaagent</classifier>",
 		}, []string{"{{"}},
 		{RabbitMQ, false, "conf/rabbitmq.conf", []string{"listeners.tcp.default = 127.0.0.1:5672", "loopback_users.guest = true"}, nil},
 		{Kafka, false, "conf/server.properties", []string{

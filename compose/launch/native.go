@@ -100,15 +100,24 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 	b := l.broker(name)
 	st := l.statusOne(ctx, name, ModeNative)
 	if st.Healthy && st.Running {
-		if st.Managed {
-			w.printf("%s: already running (pid %s, version %s)", name, joinInts(st.PIDs), nonEmpty(st.Version, "?"))
-			if want := b.wantDurability(l.opts.AsyncFlush); want != "" && st.Durability != want {
-				w.printf("%s: warning: it runs with %s, not %s; stop it (mqbench down --brokers %s) and start it again to change", name, st.Durability, want, name)
-			}
-		} else {
+		if !st.Managed {
 			w.printf("%s: already answering on port %s, not started by mqbench: reusing it", name, joinInts(st.Ports()))
+			return nil
 		}
-		return nil
+		w.printf("%s: already running (pid %s, version %s)", name, joinInts(st.PIDs), nonEmpty(st.Version, "?"))
+		want := b.wantDurability(l.opts.AsyncFlush)
+		if want == "" || st.Durability == want {
+			return nil
+		}
+		if !l.opts.Reconfigure {
+			w.printf("%s: warning: it runs with %s, not %s; stop it (mqbench down --brokers %s) and start it again to change", name, st.Durability, want, name)
+			return nil
+		}
+		w.printf("%s: it runs with %s, not %s: restarting it (data kept)", name, st.Durability, want)
+		if err := l.downOne(ctx, name, w, false); err != nil {
+			return &StartError{Broker: name, Err: fmt.Errorf("stop to reconfigure: %w", err)}
+		}
+		st = l.statusOne(ctx, name, ModeNative)
 	}
 	if !st.Managed {
 		var busy []int

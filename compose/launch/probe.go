@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -404,4 +405,36 @@ func ProbeOpenWire(ctx context.Context, addr string, timeout time.Duration) Hand
 		return Handshake{Detail: fmt.Sprintf("no OpenWire WireFormatInfo (got % x)", b[:])}
 	}
 	return Handshake{OK: true, Detail: "OpenWire WireFormatInfo received"}
+}
+
+// ProbeJolokia reads JournalDiskSyncStrategy of KahaDBSettingsMBean from
+// the Jolokia agent at addr (JolokiaPath) and expects a Jolokia answer with
+// status 200: the agent answers and the broker has registered the MBean
+// that mqbench reads its journal sync from. Blocks at most timeout; safe
+// for concurrent use.
+func ProbeJolokia(ctx context.Context, addr string, timeout time.Duration) Handshake {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	body, _ := json.Marshal(map[string]string{"type": "read", "mbean": KahaDBSettingsMBean, "attribute": "JournalDiskSyncStrategy"})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+JolokiaPath, bytes.NewReader(body))
+	if err != nil {
+		return Handshake{Detail: err.Error()}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return Handshake{Detail: err.Error()}
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Status int    `json:"status"`
+		Error  string `json:"error_type"`
+		Value  any    `json:"value"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxFrame)).Decode(&v); err != nil {
+		return Handshake{Detail: fmt.Sprintf("HTTP %d, not a Jolokia answer: %v", resp.StatusCode, err)}
+	}
+	if v.Status != http.StatusOK {
+		return Handshake{Detail: fmt.Sprintf("Jolokia status %d %s (the KahaDB settings MBean is not registered yet)", v.Status, v.Error)}
+	}
+	return Handshake{OK: true, Detail: fmt.Sprintf("Jolokia: journalDiskSyncStrategy=%v", v.Value)}
 }

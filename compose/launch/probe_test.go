@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +268,45 @@ func TestProbeRefused(t *testing.T) {
 		if h.OK || !strings.Contains(h.Detail, "connect") {
 			t.Errorf("%s against a closed port: %+v", name, h)
 		}
+	}
+}
+
+// TestProbeJolokia: OK only when the agent answers the read of the KahaDB
+// settings MBean with status 200; an agent without the MBean, an HTTP
+// server that is not Jolokia and a silent one fail within the timeout.
+func TestProbeJolokia(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer string
+		hang   bool
+		ok     bool
+		detail string
+	}{
+		{"registered", `{"status":200,"value":"ALWAYS"}`, false, true, "journalDiskSyncStrategy=ALWAYS"},
+		{"not registered", `{"status":404,"error_type":"javax.management.InstanceNotFoundException"}`, false, false, "not registered yet"},
+		{"not Jolokia", `<html>`, false, false, "not a Jolokia answer"},
+		{"silent", ``, true, false, "deadline"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var got map[string]string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.hang {
+					<-release
+					return
+				}
+				_ = json.NewDecoder(r.Body).Decode(&got)
+				_, _ = io.WriteString(w, tc.answer)
+			}))
+			defer srv.Close()
+			defer close(release)
+			h := ProbeJolokia(context.Background(), strings.TrimPrefix(srv.URL, "http://"), 300*time.Millisecond)
+			if h.OK != tc.ok || !strings.Contains(h.Detail, tc.detail) {
+				t.Fatalf("ProbeJolokia = %+v, want ok %v with %q", h, tc.ok, tc.detail)
+			}
+			if !tc.hang && (got["mbean"] != KahaDBSettingsMBean || got["type"] != "read") {
+				t.Errorf("request %v, want a read of %s", got, KahaDBSettingsMBean)
+			}
+		})
 	}
 }

@@ -50,6 +50,12 @@ func (r *run) modeFigures(res *result.Result, secs int) {
 		}
 		svc.SetRate(res, "registrations_per_s_"+m.name, m.stats.measured.Load(), m.measuredStart, m.end)
 		res.SetMetric("failed_"+m.name, float64(m.stats.failed.Load()), "count")
+		res.SetMetric("unsent_"+m.name, float64(m.stats.unsent.Load()), "count")
+		if m.name == MQ {
+			// Each MQ registration publishes one message: one never made
+			// is a message never sent.
+			res.Accounting.Unsent += m.stats.unsent.Load()
+		}
 		res.Series["answered_"+m.name] = m.series.Values(secs)
 	}
 	res.Latency["db_write"] = r.dbWrite.Summary()

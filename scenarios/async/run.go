@@ -248,25 +248,15 @@ func (r *run) startConsumers(ctx, recv context.Context, cwg *sync.WaitGroup) {
 	}
 }
 
-// runModes runs the modes' open-loop requests one after the other.
+// runModes runs the modes' open-loop requests one after the other and
+// records each mode's unsent requests.
 func (r *run) runModes(ctx context.Context) {
-	phases := make([]svc.Phase, len(r.modes))
+	modes := make([]svc.Mode, len(r.modes))
 	for i, m := range r.modes {
-		phases[i] = svc.Phase{Name: m.name, Until: m.end.Add(phaseGap)}
+		modes[i] = svc.Mode{Name: m.name, Start: m.start, End: m.end, Unsent: &m.stats.unsent, Request: func(intended time.Time) { r.request(ctx, m, intended) }}
 	}
-	stop := svc.ReportProgress(r.env.Report, r.start, r.total, phases)
-	defer stop()
-	for _, m := range r.modes {
-		if ctx.Err() != nil {
-			return
-		}
-		late, err := svc.StartAt(ctx, m.start)
-		if err != nil {
-			return
-		}
-		if late > 0 {
-			r.note("mode %s started %s late (the previous mode overran); its first requests were dispatched late and their wait counts in their response time", m.name, late.Round(time.Millisecond))
-		}
-		svc.OpenLoop(ctx, r.c.Rate, m.start, m.end, r.c.MaxInFlight, func(intended time.Time) { r.request(ctx, m, intended) })
-	}
+	svc.RunModes(ctx, svc.Modes{Report: r.env.Report, Start: r.start, Total: r.total, Gap: phaseGap,
+		Rate: r.c.Rate, MaxInFlight: r.c.MaxInFlight, Late: func(mode string, late time.Duration) {
+			r.note("mode %s started %s late (the previous mode overran); its first requests were dispatched late and their wait counts in their response time", mode, late.Round(time.Millisecond))
+		}}, modes)
 }

@@ -10,6 +10,7 @@ type modeStats struct {
 	answered atomic.Int64 // answered OK (warm-up included)
 	measured atomic.Int64 // answered OK after the warm-up
 	failed   atomic.Int64 // DB or publish failure
+	unsent   atomic.Int64 // owed by the open-loop schedule, never dispatched (svc.OpenLoop)
 }
 
 // notifyStats are one notification service's counters; safe for

@@ -111,6 +111,12 @@ func (r *run) modeFigures(res *result.Result, secs int) {
 		res.Latency["response_failed_"+m.name] = lf
 		res.SetMetric("orders_"+m.name, float64(m.stats.placed.Load()), "count")
 		res.SetMetric("orders_failed_"+m.name, float64(m.stats.failed.Load()), "count")
+		res.SetMetric("orders_unsent_"+m.name, float64(m.stats.unsent.Load()), "count")
+		if m.name == MQ {
+			// Each MQ order publishes one message: an order never taken
+			// is a message never sent.
+			res.Accounting.Unsent += m.stats.unsent.Load()
+		}
 		if p := m.stats.placed.Load(); p > 0 {
 			res.SetMetric("success_rate_"+m.name, 100*float64(m.stats.ok.Load())/float64(p), "%")
 		}

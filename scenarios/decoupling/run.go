@@ -277,31 +277,16 @@ func (r *run) plan() {
 }
 
 // runModes runs the modes' open-loop orders one after the other, each
-// with its outage.
+// with its outage, and records each mode's unsent orders.
 func (r *run) runModes(ctx context.Context) {
-	phases := make([]svc.Phase, len(r.modes))
+	modes := make([]svc.Mode, len(r.modes))
 	for i, m := range r.modes {
-		phases[i] = svc.Phase{Name: m.name, Until: m.end.Add(phaseGap)}
+		modes[i] = svc.Mode{Name: m.name, Start: m.start, End: m.end, Unsent: &m.stats.unsent,
+			Request: func(intended time.Time) { r.order(ctx, m, intended) },
+			Beside:  func() { r.outage(ctx, m) }}
 	}
-	stop := svc.ReportProgress(r.env.Report, r.start, r.total, phases)
-	defer stop()
-	for _, m := range r.modes {
-		if ctx.Err() != nil {
-			return
-		}
-		late, err := svc.StartAt(ctx, m.start)
-		if err != nil {
-			return
-		}
-		if late > 0 {
-			r.note("mode %s started %s late (the previous mode overran); its first orders were dispatched late and their wait counts in their response time", m.name, late.Round(time.Millisecond))
-		}
-		outageDone := make(chan struct{})
-		go func() {
-			defer close(outageDone)
-			r.outage(ctx, m)
-		}()
-		svc.OpenLoop(ctx, r.c.Rate, m.start, m.end, r.c.MaxInFlight, func(intended time.Time) { r.order(ctx, m, intended) })
-		<-outageDone
-	}
+	svc.RunModes(ctx, svc.Modes{Report: r.env.Report, Start: r.start, Total: r.total, Gap: phaseGap,
+		Rate: r.c.Rate, MaxInFlight: r.c.MaxInFlight, Late: func(mode string, late time.Duration) {
+			r.note("mode %s started %s late (the previous mode overran); its first orders were dispatched late and their wait counts in their response time", mode, late.Round(time.Millisecond))
+		}}, modes)
 }

@@ -8,6 +8,7 @@ type orderStats struct {
 	ok       atomic.Int64 // answered OK
 	failed   atomic.Int64 // answered with a failure
 	measured atomic.Int64 // answered OK after the warm-up
+	unsent   atomic.Int64 // owed by the open-loop schedule, never dispatched (svc.OpenLoop)
 }
 
 // inventoryStats are one inventory's counters; safe for concurrent use.

@@ -17,65 +17,29 @@ func (r *run) observeDepth(at time.Time) {
 // sample observes the queue depth every 100 ms, so that the series stays
 // continuous between events, and reports progress, until ctx is done.
 func (r *run) sample(ctx context.Context, window time.Duration) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			r.observeDepth(now)
-			if now.Before(r.start.Add(window)) {
-				r.env.Report("burst", min(1, float64(r.stats.issued.Load())/float64(r.c.Requests)))
-			} else if a := r.stats.accepted.Load(); a > 0 {
-				r.env.Report("drain", min(1, float64(r.stats.done.Load())/float64(a)))
-			}
+	svc.Every(ctx, 100*time.Millisecond, func(now time.Time) {
+		r.observeDepth(now)
+		if now.Before(r.start.Add(window)) {
+			r.env.Report("burst", min(1, float64(r.stats.issued.Load())/float64(r.c.Requests)))
+		} else if a := r.stats.accepted.Load(); a > 0 {
+			r.env.Report("drain", min(1, float64(r.stats.done.Load())/float64(a)))
 		}
-	}
+	})
 }
 
 // waitProcessed waits until every confirmed admission was processed, or
 // timeout, or ctx is done; it reports whether all were processed.
 func (r *run) waitProcessed(ctx context.Context, timeout time.Duration) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if r.stats.done.Load() >= r.stats.admitted.Load() {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-deadline.C:
-			return r.stats.done.Load() >= r.stats.admitted.Load()
-		case <-tick.C:
-		}
-	}
+	return svc.WaitUntil(ctx, timeout, 10*time.Millisecond, func() bool { return r.stats.done.Load() >= r.stats.admitted.Load() })
 }
 
 // series returns the per-second chart data, n points (at least as many as
 // seconds with data).
 func (r *run) series(n int) map[string][]float64 {
-	n = max(n, lastSecond(r.seconds, r.input, r.processed, r.depth)+1)
+	n = max(n, svc.LastNonZero(r.seconds, r.input, r.processed, r.depth)+1)
 	th := make([]float64, n)
 	for i := range th {
 		th[i] = float64(r.c.Threshold)
 	}
 	return map[string][]float64{SeriesInputPerS: r.input.Values(n), SeriesProcessedPerS: r.processed.Values(n), SeriesQueueDepth: r.depth.Values(n), SeriesThreshold: th}
-}
-
-// lastSecond is the last of the first seconds slots where any of ss is not
-// zero, or -1.
-func lastSecond(seconds int, ss ...*svc.Series) int {
-	last := -1
-	for _, s := range ss {
-		for i, v := range s.Values(seconds) {
-			if v != 0 && i > last {
-				last = i
-			}
-		}
-	}
-	return last
 }

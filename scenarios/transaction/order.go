@@ -51,6 +51,14 @@ func (r *run) placeAll(ctx context.Context, res *result.Result, end time.Time) (
 	return closeTx
 }
 
+// scheduleEnded counts the orders sched owed but never yielded, unless ctx
+// ended it (an interrupted run's accounting is not final anyway).
+func (r *run) scheduleEnded(ctx context.Context, sched *load.Schedule) {
+	if ctx.Err() == nil {
+		r.stats.unsent.Add(sched.Unsent())
+	}
+}
+
 // placeOrders is one order-service goroutine in outbox mode: each order and
 // its message-table row in one local transaction.
 func (r *run) placeOrders(ctx context.Context, sched *load.Schedule) {
@@ -58,6 +66,7 @@ func (r *run) placeOrders(ctx context.Context, sched *load.Schedule) {
 	for {
 		var ok bool
 		if times, ok = sched.Next(ctx, times); !ok {
+			r.scheduleEnded(ctx, sched)
 			return
 		}
 		for range times {
@@ -86,6 +95,7 @@ func (r *run) placeOrdersNative(ctx context.Context, tp driver.TxProducer, pr *p
 	for {
 		var ok bool
 		if times, ok = sched.Next(ctx, times); !ok {
+			r.scheduleEnded(ctx, sched)
 			return
 		}
 		for _, at := range times {

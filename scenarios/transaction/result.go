@@ -17,6 +17,7 @@ func (r *run) fill(ctx context.Context, res *result.Result, complete, consistent
 	dsum := r.dst.Summary(complete && drained)
 	rsum := r.rst.Summary(complete && drained)
 	res.Accounting = mergeAccounting(dsum.Accounting, rsum.Accounting)
+	res.Accounting.Unsent += k.unsent
 	res.Throughput = dsum.Throughput
 	res.Timeline = mergeTimeline(dsum.Timeline, rsum.Timeline)
 	res.Latency = dsum.Latency
@@ -155,7 +156,7 @@ func mergeAccounting(a, b result.Accounting) result.Accounting {
 		Sent: a.Sent + b.Sent, Confirmed: a.Confirmed + b.Confirmed, Unconfirmed: a.Unconfirmed + b.Unconfirmed,
 		Rejected: a.Rejected + b.Rejected, Received: a.Received + b.Received, Deliveries: a.Deliveries + b.Deliveries,
 		Lost: a.Lost + b.Lost, Duplicated: a.Duplicated + b.Duplicated, Reordered: a.Reordered + b.Reordered,
-		Foreign: a.Foreign + b.Foreign, Groups: a.Groups + b.Groups, Complete: a.Complete && b.Complete,
+		Foreign: a.Foreign + b.Foreign, Unsent: a.Unsent + b.Unsent, Groups: a.Groups + b.Groups, Complete: a.Complete && b.Complete,
 	}
 }
 

@@ -23,6 +23,10 @@ type stats struct {
 	unknownOrders atomic.Int64
 	consistent    atomic.Int64 // orders moved to history
 	dupResults    atomic.Int64
+	// unsent counts orders the open-loop schedules owed but never placed
+	// (a producer still behind load.Overrun after the window ended), each
+	// one stock.deduct message never sent.
+	unsent atomic.Int64
 
 	errMu   sync.Mutex
 	lastErr error
@@ -33,7 +37,7 @@ type stats struct {
 type counts struct {
 	orders, orderErrs, published, sendFailures, retries, relayCrashes int64
 	failures, crashes, restarts, dupDelivered, failedResults          int64
-	insufficient, unknownOrders, consistent, dupResults               int64
+	insufficient, unknownOrders, consistent, dupResults, unsent       int64
 	lastErr                                                           error
 	nErrs                                                             int64
 }
@@ -45,7 +49,7 @@ func (s *stats) snapshot() counts {
 	lastErr, nErrs := s.lastErr, s.nErrs
 	s.errMu.Unlock()
 	return counts{
-		orders: s.orders.Load(), orderErrs: s.orderErrs.Load(), published: s.published.Load(),
+		unsent: s.unsent.Load(), orders: s.orders.Load(), orderErrs: s.orderErrs.Load(), published: s.published.Load(),
 		sendFailures: s.sendFailures.Load(), retries: s.retries.Load(), relayCrashes: s.relayCrashes.Load(),
 		failures: s.failures.Load(), crashes: s.crashes.Load(), restarts: s.restarts.Load(),
 		dupDelivered: s.dupDelivered.Load(), failedResults: s.failedResults.Load(),

@@ -3,6 +3,7 @@ package svc
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,4 +70,74 @@ func StopConsumers(wg *sync.WaitGroup, closeAll func()) bool {
 	}
 	closeAll()
 	return WaitTimeout(wg, 10*time.Second)
+}
+
+// Mode is one mode of a scenario that runs its modes' open-loop requests
+// one after the other (RunModes).
+type Mode struct {
+	Name string
+	// Start is the first intended request, End the schedule's end.
+	Start, End time.Time
+	// Request handles one request intended to start at intended.
+	Request func(intended time.Time)
+	// Beside, when set, runs beside the mode's requests (for example a
+	// planned outage); the next mode starts once it returned.
+	Beside func()
+	// Unsent, when set, receives the requests the mode's schedule owed but
+	// never dispatched (see OpenLoop).
+	Unsent *atomic.Int64
+}
+
+// Modes are the settings RunModes shares among the modes.
+type Modes struct {
+	// Report, Start and Total drive ReportProgress; each mode's phase is
+	// shown until its End plus Gap.
+	Report func(phase string, fraction float64)
+	Start  time.Time
+	Total  time.Duration
+	Gap    time.Duration
+	// Rate and MaxInFlight are each mode's OpenLoop settings.
+	Rate        float64
+	MaxInFlight int
+	// Late, when set, is told that a mode started late (the previous one
+	// overran) and by how much.
+	Late func(mode string, by time.Duration)
+}
+
+// RunModes runs modes one after the other, each an OpenLoop from its Start
+// to its End, and returns each mode's unsent requests (see OpenLoop),
+// indexed like modes (also stored in Mode.Unsent). It stops when ctx is done.
+func RunModes(ctx context.Context, o Modes, modes []Mode) []int64 {
+	unsent := make([]int64, len(modes))
+	phases := make([]Phase, len(modes))
+	for i, m := range modes {
+		phases[i] = Phase{Name: m.Name, Until: m.End.Add(o.Gap)}
+	}
+	stop := ReportProgress(o.Report, o.Start, o.Total, phases)
+	defer stop()
+	for i, m := range modes {
+		if ctx.Err() != nil {
+			return unsent
+		}
+		late, err := StartAt(ctx, m.Start)
+		if err != nil {
+			return unsent
+		}
+		if late > 0 && o.Late != nil {
+			o.Late(m.Name, late)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if m.Beside != nil {
+				m.Beside()
+			}
+		}()
+		_, unsent[i] = OpenLoop(ctx, o.Rate, m.Start, m.End, o.MaxInFlight, m.Request)
+		if m.Unsent != nil {
+			m.Unsent.Store(unsent[i])
+		}
+		<-done
+	}
+	return unsent
 }

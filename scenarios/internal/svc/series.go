@@ -49,3 +49,17 @@ func (s *Series) Values(n int) []float64 {
 	}
 	return out
 }
+
+// LastNonZero is the last of the first n slots where any of ss is not
+// zero, or -1.
+func LastNonZero(n int, ss ...*Series) int {
+	last := -1
+	for _, s := range ss {
+		for i, v := range s.Values(n) {
+			if v != 0 && i > last {
+				last = i
+			}
+		}
+	}
+	return last
+}

@@ -3,6 +3,7 @@ package svc
 import (
 	"context"
 	"errors"
+	"github.com/mqbench/mqbench/scenarios/load"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,14 +36,31 @@ func TestKind(t *testing.T) {
 func TestOpenLoopCountsSchedule(t *testing.T) {
 	var n atomic.Int64
 	start := time.Now()
-	got := OpenLoop(context.Background(), 200, start, start.Add(250*time.Millisecond), 4, func(time.Time) { n.Add(1) })
-	if got != 50 || n.Load() != 50 {
-		t.Fatalf("dispatched %d, ran %d; want 50 (200/s for 250ms)", got, n.Load())
+	got, unsent := OpenLoop(context.Background(), 200, start, start.Add(250*time.Millisecond), 4, func(time.Time) { n.Add(1) })
+	if got != 50 || n.Load() != 50 || unsent != 0 {
+		t.Fatalf("dispatched %d, ran %d, unsent %d; want 50, 50, 0 (200/s for 250ms)", got, n.Load(), unsent)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if got := OpenLoop(ctx, 200, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 4, func(time.Time) {}); got != 0 {
-		t.Fatalf("cancelled OpenLoop dispatched %d", got)
+	if got, unsent := OpenLoop(ctx, 200, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 4, func(time.Time) {}); got != 0 || unsent != 0 {
+		t.Fatalf("cancelled OpenLoop dispatched %d, unsent %d", got, unsent)
+	}
+}
+
+// TestOpenLoopCountsUnsent: calls that hold the only in-flight slot past
+// the schedule's end plus load.Overrun stop the dispatch; every request
+// the schedule owed is then dispatched or unsent.
+func TestOpenLoopCountsUnsent(t *testing.T) {
+	start := time.Now()
+	end := start.Add(100 * time.Millisecond)
+	const rate = 100 // 10 requests due
+	var ran atomic.Int64
+	got, unsent := OpenLoop(context.Background(), rate, start, end, 1, func(time.Time) {
+		ran.Add(1)
+		time.Sleep(time.Until(end.Add(load.Overrun + 50*time.Millisecond)))
+	})
+	if got+unsent != 10 || unsent == 0 || ran.Load() != got {
+		t.Fatalf("dispatched %d (ran %d), unsent %d: want dispatched + unsent = 10 with some unsent", got, ran.Load(), unsent)
 	}
 }
 
@@ -276,4 +294,33 @@ func TestConsumeRidesOutBrokerErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunModes: modes run one after the other, each beside its Beside;
+// a mode whose requests hold the only slot past its end stops behind and
+// reports its unsent requests, a mode that keeps up reports none.
+func TestRunModes(t *testing.T) {
+	start := time.Now()
+	slowEnd := start.Add(100 * time.Millisecond)
+	fastStart := slowEnd.Add(load.Overrun + 100*time.Millisecond)
+	var slow, fast, beside, slowUnsent atomic.Int64
+	var lateModes []string
+	unsent := RunModes(context.Background(), Modes{Report: func(string, float64) {}, Start: start, Total: time.Second, Rate: 100, MaxInFlight: 1,
+		Late: func(mode string, _ time.Duration) { lateModes = append(lateModes, mode) }}, []Mode{
+		{Name: "slow", Start: start, End: slowEnd, Request: func(time.Time) {
+			slow.Add(1)
+			time.Sleep(time.Until(slowEnd.Add(load.Overrun + 50*time.Millisecond)))
+		}, Beside: func() { beside.Add(1) }, Unsent: &slowUnsent},
+		{Name: "fast", Start: fastStart, End: fastStart.Add(100 * time.Millisecond), Request: func(time.Time) { fast.Add(1) }},
+	})
+	if len(unsent) != 2 || unsent[0] == 0 || slow.Load()+unsent[0] != 10 || unsent[1] != 0 || fast.Load() != 10 {
+		t.Fatalf("unsent %v, slow ran %d, fast ran %d: want slow's 10 all accounted with some unsent, fast's 10 all run", unsent, slow.Load(), fast.Load())
+	}
+	if slowUnsent.Load() != unsent[0] {
+		t.Errorf("Mode.Unsent holds %d, want %d", slowUnsent.Load(), unsent[0])
+	}
+	if beside.Load() != 1 {
+		t.Errorf("Beside ran %d times, want 1", beside.Load())
+	}
+	t.Logf("modes started late: %v", lateModes)
 }
