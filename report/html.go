@@ -40,6 +40,11 @@ type Options struct {
 	// no presentation, is shown after them, in name order, with generic
 	// defaults; report itself names no scenario.
 	Scenarios []present.Named
+	// NotMeasured are sentences shown under the broker × scenario table
+	// for scenarios the run could not measure in its setup, e.g. a
+	// single-node matrix's "failover: availability not measured: ..."
+	// (scenarios/catalog.SplitTopology builds them).
+	NotMeasured []string
 }
 
 // page is what the template renders.
@@ -59,6 +64,8 @@ type page struct {
 	CompareA   string
 	CompareB   string
 	HasCompare bool
+	// NotMeasured is Options.NotMeasured.
+	NotMeasured []string
 }
 
 type brokerRow struct {
@@ -144,7 +151,7 @@ func Render(w io.Writer, results []*result.Result, opts Options) error {
 	brokers := brokerNames(results)
 	scen := sectionOrder(cells, opts.Scenarios)
 	ps := newPresenters(opts.Scenarios)
-	p := page{Title: opts.Title, Scenarios: scen, Brokers: brokerRows(results, brokers), Weights: opts.Weights.String()}
+	p := page{Title: opts.Title, Scenarios: scen, Brokers: brokerRows(results, brokers), Weights: opts.Weights.String(), NotMeasured: opts.NotMeasured}
 	p.Generated, p.Hosts, p.Profiles = header(results)
 	p.Matrix = matrixRows(cells, brokers, scen, ps)
 	for _, s := range scen {

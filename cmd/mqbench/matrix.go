@@ -30,6 +30,9 @@ type Summary struct {
 	Cells      []SummaryCell `json:"cells"`
 	Report     string        `json:"report"`
 	Pass       bool          `json:"pass"`
+	// NotMeasured names the scenarios asked for that this topology cannot
+	// run, each with what was therefore not measured.
+	NotMeasured []string `json:"not_measured,omitempty"`
 }
 
 // SummaryCell is one broker × scenario cell of a matrix.
@@ -70,6 +73,16 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
+	}
+	// Only single-node topologies exist here: a scenario that needs a
+	// cluster (failover) is not run, and the summary and report say so.
+	scens, notMeasured := catalog.SplitTopology(scens, false)
+	if len(scens) == 0 {
+		fmt.Fprintf(stderr, "mqbench matrix: nothing to run on a single-node topology (%s)\n", strings.Join(notMeasured, "; "))
+		return exitUsage
+	}
+	for _, n := range notMeasured {
+		fmt.Fprintln(stderr, "mqbench matrix:", n)
 	}
 	if *profile != "durable" && *profile != "fast" {
 		fmt.Fprintf(stderr, "mqbench matrix: unknown profile %q (valid: durable, fast)\n", *profile)
@@ -116,11 +129,11 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer restoreBrokers(ctx, l, brokers, before, *isolate, stderr)
 
-	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Pass: true}
+	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Pass: true, NotMeasured: notMeasured}
 	code := runCells(ctx, l, cells, &sum, dir, *isolate, stderr)
 	sum.FinishedAt = time.Now().UTC()
 	if results, err := result.LoadDir(dir); err == nil {
-		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations()}); err == nil {
+		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations(), NotMeasured: notMeasured}); err == nil {
 			sum.Report = path
 		} else {
 			fmt.Fprintln(stderr, "mqbench matrix: report:", oneLine(err.Error()))
@@ -303,6 +316,9 @@ func printMatrix(w io.Writer, s Summary) {
 		if c.Error != "" {
 			fmt.Fprintf(w, "%s/%s error: %s\n", c.Broker, c.Scenario, c.Error)
 		}
+	}
+	for _, n := range s.NotMeasured {
+		fmt.Fprintln(w, n)
 	}
 	fmt.Fprintf(w, "took %s\n", s.FinishedAt.Sub(s.StartedAt).Truncate(time.Second))
 	if s.Report != "" {
