@@ -16,7 +16,8 @@
 // Mode rolling stops (SIGTERM), starts and waits in sync for each node of
 // cluster.Cluster.Nodes in turn, Gap apart, then loads for After.
 //
-// Measured: producer unavailability (from a fault to the first confirmed
+// Measured, from each fault (the moment the node's processes are gone):
+// producer unavailability (from the fault to the first confirmed
 // send carrying a message intended at or after it), consumer
 // unavailability (from a fault to the first delivery of a message intended
 // at or after it), publish and end-to-end p99 before the first fault,

@@ -1,8 +1,10 @@
 package failover
 
 // Metric names of a failover result (result.Metrics), with their units.
-// Times are measured from the fault: the kill, or in rolling mode each
-// node's stop (the figure is the longest over the nodes).
+// Times are measured from the fault: the moment the killed node's
+// processes are gone (cluster.Cluster.Kill returned), or in rolling mode
+// each stopped node's (Stop returned); the figure is the longest over the
+// nodes.
 const (
 	MetricRolling             = "rolling"                   // bool: 1 in rolling mode
 	MetricFaults              = "faults"                    // count: nodes killed or stopped

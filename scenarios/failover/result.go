@@ -214,7 +214,7 @@ func (r *run) notes(res *result.Result) {
 		verb = "stopped (SIGTERM)"
 	}
 	for _, w := range r.windows {
-		s := fmt.Sprintf("%s %s at %.1f s", w.node, verb, time.Unix(0, w.at).Sub(r.start).Seconds())
+		s := fmt.Sprintf("%s %s at %.1f s (gone %.2f s later)", w.node, verb, w.asked.Sub(r.start).Seconds(), time.Unix(0, w.at).Sub(w.asked).Seconds())
 		if !w.restart.IsZero() {
 			s += fmt.Sprintf(", started again at %.1f s", w.restart.Sub(r.start).Seconds())
 		}

@@ -200,10 +200,8 @@ func (r *run) faults(ctx context.Context) error {
 // waits until it is in sync, recording the moments in a new window.
 func (r *run) fault(ctx context.Context, node string, kill bool) error {
 	c, cl := r.c, r.env.Cluster
-	w := &window{node: node, at: time.Now().UnixNano()}
-	r.m.faultNs.CompareAndSwap(0, w.at)
-	r.m.cur.Store(w)
-	r.windows = append(r.windows, w)
+	asked := time.Now()
+	r.m.faultNs.CompareAndSwap(0, asked.UnixNano())
 	octx, cancel := context.WithTimeout(ctx, c.SyncTimeout)
 	var err error
 	if kill {
@@ -217,6 +215,11 @@ func (r *run) fault(ctx context.Context, node string, kill bool) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", map[bool]string{true: "kill", false: "stop"}[kill], node, err)
 	}
+	// The window opens once the node's processes are gone: until then the
+	// node may still confirm what it received, which is no failover.
+	w := &window{node: node, asked: asked, at: time.Now().UnixNano()}
+	r.m.cur.Store(w)
+	r.windows = append(r.windows, w)
 	if kill {
 		if svc.Sleep(ctx, c.Recovery) != nil {
 			ctx = context.WithoutCancel(ctx) // a node killed is started again, even when interrupted

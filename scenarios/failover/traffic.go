@@ -26,7 +26,8 @@ const (
 // and consumer goroutines fill prod and cons (UnixNano, 0 until then).
 type window struct {
 	node          string
-	at            int64 // the fault, UnixNano
+	asked         time.Time // the kill or stop was asked
+	at            int64     // the node's processes were gone (Kill or Stop returned), UnixNano: the fault
 	prod, cons    atomic.Int64
 	restart       time.Time // start asked
 	started       time.Time // start returned
