@@ -66,6 +66,9 @@ func (r *run) phaseLatencies(res *result.Result) {
 		{MetricPublishP99Before, MetricE2EP99Before}, {MetricPublishP99During, MetricE2EP99During}, {MetricPublishP99After, MetricE2EP99After}}
 	for ph := range phases {
 		for i, hs := range [][]hists{r.tr.pub, r.tr.e2e} {
+			if i == 1 && !r.consStopped {
+				continue // a consume loop still runs: its histograms are not ours to read
+			}
 			l := probe.Summarize(merged(hs, ph))
 			l.Corrected = true
 			if l.Count == 0 {
