@@ -235,9 +235,11 @@ func (r *run) notes(res *result.Result) {
 	if r.tr.last != nil {
 		res.Notes = append(res.Notes, lastSendErrNote+r.tr.last.Error())
 	}
+	r.consMu.Lock()
 	for _, err := range r.consErrs {
 		res.Notes = append(res.Notes, "consumer stopped: "+err.Error())
 	}
+	r.consMu.Unlock()
 }
 
 // lastSendErrNote heads the note of the last failed Send's error.
