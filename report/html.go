@@ -43,6 +43,11 @@ type Options struct {
 	// Claims are the claims of the common wisdom the report decides
 	// from the results (claims.Table), in the order shown.
 	Claims []present.Claim
+	// NotMeasured are sentences shown under the broker × scenario table
+	// for scenarios the run could not measure in its setup, e.g. a
+	// single-node matrix's "failover: availability not measured: ..."
+	// (scenarios/catalog.SplitTopology builds them).
+	NotMeasured []string
 }
 
 // page is what the template renders.
@@ -64,6 +69,8 @@ type page struct {
 	HasCompare bool
 	Conditions conditions
 	Claims     []claimRow
+	// NotMeasured is Options.NotMeasured.
+	NotMeasured []string
 }
 
 type brokerRow struct {
@@ -149,7 +156,7 @@ func Render(w io.Writer, results []*result.Result, opts Options) error {
 	brokers := brokerNames(results)
 	scen := sectionOrder(cells, opts.Scenarios)
 	ps := newPresenters(opts.Scenarios)
-	p := page{Title: opts.Title, Scenarios: scen, Brokers: brokerRows(results, brokers), Weights: opts.Weights.String()}
+	p := page{Title: opts.Title, Scenarios: scen, Brokers: brokerRows(results, brokers), Weights: opts.Weights.String(), NotMeasured: opts.NotMeasured}
 	p.Generated, p.Hosts, p.Profiles = header(results)
 	p.Matrix = matrixRows(cells, brokers, scen, ps)
 	common := commonNotes(cells, scen, brokers)

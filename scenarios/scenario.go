@@ -16,6 +16,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/report/result"
+	"github.com/mqbench/mqbench/scenarios/cluster"
 )
 
 // Scenario is one business case runnable against any driver.
@@ -245,6 +246,11 @@ type Env struct {
 	// directory holds now; ok is false when it cannot. Same rules as
 	// BrokerRSS.
 	BrokerDisk func() (bytes int64, ok bool)
+	// Cluster, when non-nil, can find, kill, stop, start and wait for the
+	// nodes of the cluster the driver is connected to (cluster.Cluster);
+	// nil on a single-node topology. Scenarios that inject node faults
+	// (failover) refuse to run without it.
+	Cluster cluster.Cluster
 }
 
 // Report calls Progress when set.

@@ -118,6 +118,9 @@ func (c *consumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, er
 			g.promote(now)
 		}
 		n = min(max, g.ready.len(), c.prefetch-c.unacked)
+		if c.drv.b.down.Load() {
+			n = 0 // down: nothing is delivered until Up wakes the group
+		}
 		if n > 0 {
 			break
 		}
@@ -207,6 +210,9 @@ func (c *consumer) settle(ctx context.Context, ds []*driver.Delivery, requeue bo
 	defer d.mu.Unlock()
 	if c.err != nil {
 		return c.err
+	}
+	if c.drv.b.down.Load() {
+		return errDown("settle")
 	}
 	bad := 0
 	c.settled = c.settled[:0]

@@ -167,6 +167,7 @@ type Broker struct {
 	mu    sync.Mutex // guards dests and epoch changes; taken before any dest.mu
 	dests map[string]*topic
 	epoch atomic.Uint64
+	down  atomic.Bool // Down without Up since; see down.go
 }
 
 // NewBroker returns an empty broker.

@@ -74,6 +74,9 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if p.drv.b.down.Load() {
+		return errDown("send")
+	}
 	total := 0
 	for i := range msgs {
 		total += len(msgs[i].Key) + len(msgs[i].Body)
@@ -85,6 +88,10 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 	d.mu.Lock()
 	if err := p.waitForSpace(ctx); err != nil {
 		return err
+	}
+	if p.drv.b.down.Load() { // checked again under the lock Down takes
+		d.mu.Unlock()
+		return errDown("send")
 	}
 
 	var (

@@ -33,6 +33,9 @@ type Summary struct {
 	Cells   []SummaryCell `json:"cells"`
 	Report  string        `json:"report"`
 	Pass    bool          `json:"pass"`
+	// NotMeasured names the scenarios asked for that this topology cannot
+	// run, each with what was therefore not measured.
+	NotMeasured []string `json:"not_measured,omitempty"`
 }
 
 // SummaryCell is one broker × scenario cell of a matrix.
@@ -75,6 +78,13 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	scens, err := parseScenarioList(*scenFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
+	}
+	// Only single-node topologies exist here: a scenario that needs a
+	// cluster (failover) is not run, and the summary and report say so.
+	scens, notMeasured := catalog.SplitTopology(scens, false)
+	if len(scens) == 0 {
+		fmt.Fprintf(stderr, "mqbench matrix: nothing to run on a single-node topology (%s)\n", strings.Join(notMeasured, "; "))
 		return exitUsage
 	}
 	if *profile != "durable" && *profile != "fast" {
@@ -129,7 +139,10 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer restoreBrokers(ctx, l, launchNames(brokers), before, *isolate, stderr)
 
-	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Repeats: repeats, Pass: true}
+	for _, n := range notMeasured { // said once every input is checked
+		fmt.Fprintln(stderr, "mqbench matrix:", n)
+	}
+	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Repeats: repeats, Pass: true, NotMeasured: notMeasured}
 	code := runCells(ctx, l, cells, &sum, dir, *isolate, stderr)
 	sum.FinishedAt = time.Now().UTC()
 	code = writeMatrixReport(dir, w, &sum, code, stderr)
@@ -154,7 +167,7 @@ func writeMatrixReport(dir string, w report.Weights, sum *Summary, code int, std
 	if err != nil {
 		return code
 	}
-	path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations(), Claims: claims.Table()})
+	path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations(), Claims: claims.Table(), NotMeasured: sum.NotMeasured})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix: report:", oneLine(err.Error()))
 		return writeFailed(code)
@@ -302,7 +315,7 @@ func otherBrokers(b string) []string {
 func parseScenarioList(s string) ([]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "all" {
-		return catalog.Matrix(), nil
+		return catalog.MatrixFor(true), nil // SplitTopology leaves out, and names, what this topology cannot run
 	}
 	var out []string
 	for _, part := range strings.Split(s, ",") {
@@ -339,6 +352,9 @@ func printMatrix(w io.Writer, s Summary) {
 		if c.Error != "" {
 			fmt.Fprintf(w, "%s/%s error: %s\n", c.Broker, c.Scenario, c.Error)
 		}
+	}
+	for _, n := range s.NotMeasured {
+		fmt.Fprintln(w, n)
 	}
 	fmt.Fprintf(w, "took %s\n", s.FinishedAt.Sub(s.StartedAt).Truncate(time.Second))
 	if s.Report != "" {

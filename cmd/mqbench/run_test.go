@@ -79,6 +79,8 @@ func TestBadInput(t *testing.T) {
 		{"workload missing", []string{"run", "--broker", "memory", "--scenario", "pubsub", "--workload", "/nonexistent.yaml"}, exitUsage, "/nonexistent.yaml: cannot read workload"},
 		{"matrix unknown broker", []string{"matrix", "--brokers", "rabbitmq,zeromq"}, exitUsage, `unknown broker "zeromq"`},
 		{"matrix unknown scenario", []string{"matrix", "--scenarios", "async,bogus"}, exitUsage, `unknown scenario "bogus"`},
+		{"failover on a single node", []string{"run", "--broker", "memory", "--scenario", "failover"}, exitUsage, "failover: availability not measured: failover runs only on a cluster topology"},
+		{"matrix of failover on a single node", []string{"matrix", "--scenarios", "failover"}, exitUsage, "nothing to run on a single-node topology (failover: availability not measured"},
 		{"matrix bad profile", []string{"matrix", "--profile", "unsafe"}, exitUsage, `unknown profile "unsafe" (valid: durable, fast)`},
 		{"matrix bad weights", []string{"matrix", "--weights", "latency=x"}, exitUsage, "want a number"},
 		{"report without dir", []string{"report"}, exitUsage, "a results directory is required"},

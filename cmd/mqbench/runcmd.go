@@ -87,6 +87,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
+	// Every topology is a single node until --topology cluster exists: a
+	// scenario that needs a cluster is refused before anything connects.
+	if _, not := catalog.SplitTopology([]string{sc.Name()}, false); len(not) > 0 {
+		fmt.Fprintln(stderr, "mqbench run:", not[0])
+		return exitUsage
+	}
 	cfg, profile, err := buildConfig(sc, f, set)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench run:", err)

@@ -110,6 +110,15 @@ type Finder interface {
 	Findings(r *result.Result) []string
 }
 
+// Unmeasured is the optional interface of a scenario that runs only in
+// some setups (failover needs a cluster topology): NotMeasured says in one
+// sentence what a matrix that could not run it did not measure (e.g.
+// "availability not measured: ..."). The matrix puts it in the report in
+// place of the scenario's section (report.Options.NotMeasured).
+type Unmeasured interface {
+	NotMeasured() string
+}
+
 // Kind is how a chart draws its data.
 type Kind int
 

@@ -30,6 +30,16 @@ func TestTableIsConsistent(t *testing.T) {
 	if want := []string{"capacity", "async", "decoupling", "peakshaving", "transaction", "backlog", "scale"}; !slices.Equal(Matrix(), want) {
 		t.Errorf("Matrix() = %v, want %v", Matrix(), want)
 	}
+	if want := append(Matrix(), "failover"); !slices.Equal(MatrixFor(true), want) {
+		t.Errorf("MatrixFor(cluster) = %v, want %v", MatrixFor(true), want)
+	}
+	run, not := SplitTopology([]string{"async", "failover"}, false)
+	if !slices.Equal(run, []string{"async"}) || len(not) != 1 || !strings.HasPrefix(not[0], "failover: availability not measured") {
+		t.Errorf("SplitTopology single node: run %v, not measured %v", run, not)
+	}
+	if run, not := SplitTopology([]string{"async", "failover"}, true); len(run) != 2 || len(not) != 0 {
+		t.Errorf("SplitTopology cluster: run %v, not measured %v", run, not)
+	}
 	if _, err := Find("nope"); err == nil || !strings.Contains(err.Error(), "valid: pubsub, capacity, async") {
 		t.Errorf("Find(nope) err %v, want the valid names", err)
 	}
