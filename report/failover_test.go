@@ -142,7 +142,7 @@ func TestRenderNotMeasured(t *testing.T) {
 	if err := Render(&buf, fixtures(), Options{Scenarios: catalog.Presentations()}); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(buf.String(), "not measured") {
+	if strings.Contains(buf.String(), "availability not measured") {
 		t.Error("a report without NotMeasured says something was not measured")
 	}
 }
