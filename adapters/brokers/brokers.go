@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mqbench/mqbench/adapters/activemq"
+	"github.com/mqbench/mqbench/adapters/artemis"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/kafka"
 	"github.com/mqbench/mqbench/adapters/rabbitmq"
@@ -40,6 +41,7 @@ func Real() []Broker {
 		{Name: "kafka", DefaultAddr: kafka.DefaultAddr, New: kafka.New, Describe: kafka.Describe},
 		{Name: "rabbitmq", DefaultAddr: rabbitmq.DefaultAddr, New: rabbitmq.New, Describe: rabbitmq.Describe},
 		{Name: "rocketmq", DefaultAddr: rocketmq.DefaultAddr, New: rocketmq.New, Describe: rocketmq.Describe},
+		{Name: "artemis", DefaultAddr: artemis.DefaultAddr, New: artemis.New, Describe: artemis.Describe},
 	}
 }
 
