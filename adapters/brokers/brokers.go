@@ -33,15 +33,15 @@ type Broker struct {
 	Describe func() driver.Info
 }
 
-// Real returns the four real broker adapters in name order (a new slice
+// Real returns the five real broker adapters in name order (a new slice
 // each call).
 func Real() []Broker {
 	return []Broker{
 		{Name: "activemq", DefaultAddr: activemq.DefaultAddr, New: activemq.New, Describe: activemq.Describe},
+		{Name: "artemis", DefaultAddr: artemis.DefaultAddr, New: artemis.New, Describe: artemis.Describe},
 		{Name: "kafka", DefaultAddr: kafka.DefaultAddr, New: kafka.New, Describe: kafka.Describe},
 		{Name: "rabbitmq", DefaultAddr: rabbitmq.DefaultAddr, New: rabbitmq.New, Describe: rabbitmq.Describe},
 		{Name: "rocketmq", DefaultAddr: rocketmq.DefaultAddr, New: rocketmq.New, Describe: rocketmq.Describe},
-		{Name: "artemis", DefaultAddr: artemis.DefaultAddr, New: artemis.New, Describe: artemis.Describe},
 	}
 }
 
