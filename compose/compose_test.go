@@ -37,6 +37,7 @@ var wantServices = map[string]string{
 	"kafka":            "kafka",
 	"rocketmq-namesrv": "rocketmq",
 	"rocketmq-broker":  "rocketmq",
+	"artemis":          "artemis",
 }
 
 func TestComposeFileServices(t *testing.T) {
@@ -101,7 +102,7 @@ func TestComposeFilePorts(t *testing.T) {
 	}
 	for port, svc := range map[string]string{
 		"61613": "activemq", "61616": "activemq", "5672": "rabbitmq", "9092": "kafka",
-		"9876": "rocketmq-namesrv", "10911": "rocketmq-broker",
+		"9876": "rocketmq-namesrv", "10911": "rocketmq-broker", "61623": "artemis",
 	} {
 		if published[port] != svc {
 			t.Errorf("port %s published by %q, want %q", port, published[port], svc)
@@ -111,7 +112,7 @@ func TestComposeFilePorts(t *testing.T) {
 
 func TestComposeFileVolumesAndConfigs(t *testing.T) {
 	p := load(t, "*")
-	for _, name := range []string{"activemq", "rabbitmq", "kafka", "rocketmq-broker"} {
+	for _, name := range []string{"activemq", "rabbitmq", "kafka", "rocketmq-broker", "artemis"} {
 		svc := p.Services[name]
 		named := false
 		for _, v := range svc.Volumes {
@@ -133,6 +134,16 @@ func TestComposeFileVolumesAndConfigs(t *testing.T) {
 		!strings.Contains(amq, `<kahaDB directory="/opt/apache-activemq/data/kahadb"`) || strings.Contains(amq, "${activemq.data}\"") {
 		t.Errorf("activemq.xml config lacks the tcpNoDelay STOMP connector or the kahaDB directory on the data volume:\n%s", amq)
 	}
+	art := p.Configs["artemis_broker_xml"].Content
+	for _, want := range []string{"<journal-datasync>true<", "<journal-sync-non-transactional>true<", "<journal-sync-transactional>true<",
+		`<acceptor name="stomp">tcp://0.0.0.0:61623?`, "<journal-directory>/var/lib/artemis-instance/data/journal<"} {
+		if !strings.Contains(art, want) {
+			t.Errorf("artemis broker.xml lacks %q", want)
+		}
+	}
+	if boot := p.Configs["artemis_bootstrap_xml"].Content; strings.Contains(boot, "<web") {
+		t.Errorf("artemis bootstrap.xml starts the web server:\n%s", boot)
+	}
 	rmq := p.Configs["rocketmq_broker_conf"].Content
 	for _, want := range []string{"brokerIP1=127.0.0.1", "flushDiskType=SYNC_FLUSH", "listenPort=10911"} {
 		if !strings.Contains(rmq, want) {
@@ -147,6 +158,7 @@ func TestComposeFileProfiles(t *testing.T) {
 		"rabbitmq": {"rabbitmq"},
 		"kafka":    {"kafka"},
 		"rocketmq": {"rocketmq-broker", "rocketmq-namesrv"},
+		"artemis":  {"artemis"},
 	} {
 		p := load(t, profile)
 		var got []string

@@ -1,6 +1,7 @@
 // Package activemq is the mqbench driver for ActiveMQ Classic over STOMP 1.2,
-// built on github.com/go-stomp/stomp/v3 (its frame codec; see conn.go for why
-// not its Conn).
+// built on github.com/go-stomp/stomp/v3 (its frame codec, through the
+// client it shares with adapters/artemis, adapters/stompclient, which says
+// why not go-stomp's Conn).
 //
 // Mapping of the driver contract:
 //
@@ -78,6 +79,7 @@ import (
 	"sync"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 // Identification of this adapter.
@@ -169,7 +171,7 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	if addr == "" {
 		addr = DefaultAddr
 	}
-	c, err := dial(ctx, addr, cfg.Timeout(), cfg.Log())
+	c, err := stompclient.Dial(ctx, addr, cfg.Timeout(), cfg.Log())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", driver.ErrUnreachable, err) // the caller names broker and address
 	}
@@ -189,8 +191,8 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 func (d *Driver) Info() driver.Info { return d.info }
 
 // connect opens a new STOMP connection to the broker.
-func (d *Driver) connect(ctx context.Context) (*conn, error) {
-	c, err := dial(ctx, d.addr, d.cfg.Timeout(), d.cfg.Log())
+func (d *Driver) connect(ctx context.Context) (*stompclient.Conn, error) {
+	c, err := stompclient.Dial(ctx, d.addr, d.cfg.Timeout(), d.cfg.Log())
 	if err != nil {
 		return nil, fmt.Errorf("activemq: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/envelope"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 // BenchmarkThroughput measures end-to-end throughput of 1 KiB messages
@@ -22,7 +23,7 @@ import (
 //	go test ./adapters/activemq -run '^$' -bench Throughput -benchtime 20000x
 func BenchmarkThroughput(b *testing.B) {
 	addr := testAddr()
-	if c, err := dial(context.Background(), addr, 2*time.Second, driver.Config{}.Log()); err != nil {
+	if c, err := stompclient.Dial(context.Background(), addr, 2*time.Second, driver.Config{}.Log()); err != nil {
 		if os.Getenv("MQBENCH_REQUIRE_BROKERS") == "1" {
 			b.Fatalf("activemq at %s: %v", addr, err)
 		}

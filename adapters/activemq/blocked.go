@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 var _ driver.BlockReporter = (*Driver)(nil)
@@ -30,7 +31,7 @@ type refusals struct {
 // resourceRefusal returns the broker's message when err carries an ERROR
 // frame refusing a send for lack of a resource.
 func resourceRefusal(err error) (string, bool) {
-	var be *brokerError
+	var be *stompclient.BrokerError
 	if !errors.As(err, &be) {
 		return "", false
 	}

@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 // TestRefusals: an ERROR frame refusing a send for lack of memory or store
 // (producer flow control with sendFailIfNoSpace), however wrapped, becomes
 // one block event with the broker's message; other failures do not.
 func TestRefusals(t *testing.T) {
-	memory := &brokerError{Message: "javax.jms.ResourceAllocationException: Usage Manager Memory Limit reached. Stopping producer (ID:x) to prevent flooding queue://q."}
-	store := &brokerError{Message: "", Body: "Persistent store is Full, 100% of 1073741824. Stopping producer (ID:y)"}
-	other := &brokerError{Message: "User name [x] or password is invalid."}
+	memory := &stompclient.BrokerError{Message: "javax.jms.ResourceAllocationException: Usage Manager Memory Limit reached. Stopping producer (ID:x) to prevent flooding queue://q."}
+	store := &stompclient.BrokerError{Message: "", Body: "Persistent store is Full, 100% of 1073741824. Stopping producer (ID:y)"}
+	other := &stompclient.BrokerError{Message: "User name [x] or password is invalid."}
 	tests := []struct {
 		name   string
 		err    error
@@ -24,7 +25,7 @@ func TestRefusals(t *testing.T) {
 		{"memory limit in a SendError", &driver.SendError{Errs: []error{nil, fmt.Errorf("activemq: send not confirmed: %w", memory)}}, memory.Message},
 		{"store full, message in the body", fmt.Errorf("transaction of 5 messages: %w", store), store.Body},
 		{"other broker error", other, ""},
-		{"receipt timeout says nothing", fmt.Errorf("activemq: %w", errNoReceipt), ""},
+		{"receipt timeout says nothing", fmt.Errorf("activemq: %w", stompclient.ErrNoReceipt), ""},
 		{"plain error", errors.New("boom"), ""},
 		{"no error", nil, ""},
 	}

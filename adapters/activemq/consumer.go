@@ -10,6 +10,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 // NewConsumer subscribes to opts.Group's queue of dest on its own STOMP
@@ -44,9 +45,9 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 
 // session is one connection with the consumer's subscription on it.
 type session struct {
-	c   *conn
+	c   *stompclient.Conn
 	sid string
-	q   *subQueue
+	q   *stompclient.SubQueue
 }
 
 // consumer receives from one group queue. Receive, Ack and Nack are called
@@ -76,14 +77,14 @@ func (cs *consumer) subscribe(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	sid := c.newID("s")
-	q := c.subscribe(sid)
+	sid := c.NewID("s")
+	q := c.Subscribe(sid)
 	f := frame.New(frame.SUBSCRIBE,
 		frame.Destination, cs.queue,
 		frame.Id, sid,
 		frame.Ack, "client-individual",
 		hdrPrefetch, strconv.Itoa(cs.prefetch))
-	if err := c.roundTrip(ctx, f); err != nil {
+	if err := c.RoundTrip(ctx, f); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("activemq: subscribe to %s: %w", cs.queue, err)
 	}
@@ -135,7 +136,7 @@ func (cs *consumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, e
 		if err != nil {
 			return nil, err
 		}
-		fs, qerr := s.q.take(max)
+		fs, qerr := s.q.Take(max)
 		if len(fs) > 0 {
 			return cs.deliveries(s, fs)
 		}
@@ -148,7 +149,7 @@ func (cs *consumer) Receive(ctx context.Context, max int) ([]*driver.Delivery, e
 			continue
 		}
 		select {
-		case <-s.q.signal:
+		case <-s.q.Signal():
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-cs.closing:
@@ -164,7 +165,7 @@ func (cs *consumer) deliveries(s *session, fs []*frame.Frame) ([]*driver.Deliver
 		if !ok {
 			return out, fmt.Errorf("activemq: MESSAGE without ack header from %s", cs.queue)
 		}
-		key, err := decodeKey(f.Header.Contains)
+		key, err := stompclient.DecodeKey(f.Header.Contains)
 		if err != nil {
 			cs.d.cfg.Log().Warn("activemq: undecodable key", "queue", cs.queue, "err", err)
 		}
@@ -227,12 +228,12 @@ func (cs *consumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
 		return err
 	}
 	for _, t := range ts[:len(ts)-1] {
-		if err := s.c.write(frame.New(frame.ACK, frame.Id, t.ack)); err != nil {
+		if err := s.c.Write(frame.New(frame.ACK, frame.Id, t.ack)); err != nil {
 			return fmt.Errorf("activemq: ack: %w", err)
 		}
 	}
 	last := frame.New(frame.ACK, frame.Id, ts[len(ts)-1].ack)
-	if err := s.c.roundTrip(ctx, last); err != nil {
+	if err := s.c.RoundTrip(ctx, last); err != nil {
 		return fmt.Errorf("activemq: ack: %w", err)
 	}
 	return nil
@@ -250,8 +251,8 @@ func (cs *consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 	if err != nil {
 		return err
 	}
-	tx := s.c.newID("t")
-	if err := s.c.write(frame.New(frame.BEGIN, frame.Transaction, tx)); err != nil {
+	tx := s.c.NewID("t")
+	if err := s.c.Write(frame.New(frame.BEGIN, frame.Transaction, tx)); err != nil {
 		return fmt.Errorf("activemq: nack: %w", err)
 	}
 	for i, d := range ds {
@@ -264,19 +265,19 @@ func (cs *consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 			f.Header.Add(hdrPersistent, p)
 		}
 		if len(d.Key) > 0 {
-			h, v := encodeKey(d.Key)
+			h, v := stompclient.EncodeKey(d.Key)
 			f.Header.Add(hdrGroupID, v)
 			f.Header.Add(h, v)
 		}
 		f.Body = d.Body
-		if err := s.c.write(f); err != nil {
+		if err := s.c.Write(f); err != nil {
 			return fmt.Errorf("activemq: nack: %w", err)
 		}
-		if err := s.c.write(frame.New(frame.ACK, frame.Id, ts[i].ack, frame.Transaction, tx)); err != nil {
+		if err := s.c.Write(frame.New(frame.ACK, frame.Id, ts[i].ack, frame.Transaction, tx)); err != nil {
 			return fmt.Errorf("activemq: nack: %w", err)
 		}
 	}
-	if err := s.c.roundTrip(ctx, frame.New(frame.COMMIT, frame.Transaction, tx)); err != nil {
+	if err := s.c.RoundTrip(ctx, frame.New(frame.COMMIT, frame.Transaction, tx)); err != nil {
 		return fmt.Errorf("activemq: nack (re-queue transaction): %w", err)
 	}
 	return nil
@@ -300,8 +301,8 @@ func (cs *consumer) Close() error {
 		return nil
 	}
 	if s.c.Err() == nil {
-		s.c.unsubscribeLocal(s.sid)
-		_ = s.c.send(frame.New(frame.UNSUBSCRIBE, frame.Id, s.sid))
+		s.c.UnsubscribeLocal(s.sid)
+		_ = s.c.Send(frame.New(frame.UNSUBSCRIBE, frame.Id, s.sid))
 	}
 	return s.c.Close()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 // testAddr is the broker under test: $MQBENCH_ACTIVEMQ_ADDR or DefaultAddr.
@@ -30,7 +31,7 @@ func needBroker(t *testing.T) string {
 	addr := testAddr()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	c, err := dial(ctx, addr, 3*time.Second, driver.Config{}.Log())
+	c, err := stompclient.Dial(ctx, addr, 3*time.Second, driver.Config{}.Log())
 	if err != nil {
 		if os.Getenv("MQBENCH_REQUIRE_BROKERS") == "1" {
 			t.Fatalf("activemq at %s required but unreachable: %v", addr, err)
@@ -565,7 +566,7 @@ func toDeliveries(ms []driver.Message) []*driver.Delivery {
 func waitBroker(t *testing.T, ctx context.Context) {
 	t.Helper()
 	for {
-		c, err := dial(ctx, testAddr(), 2*time.Second, driver.Config{}.Log())
+		c, err := stompclient.Dial(ctx, testAddr(), 2*time.Second, driver.Config{}.Log())
 		if err == nil {
 			_ = c.Close()
 			return

@@ -1,14 +1,12 @@
 package activemq
 
 import (
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 // STOMP headers this adapter sets or reads beyond the standard ones.
@@ -18,8 +16,6 @@ const (
 	hdrSelector    = "selector"
 	hdrGroupID     = "JMSXGroupID"
 	hdrRedelivered = "redelivered"
-	hdrKey         = "mqbench-key"
-	hdrKeyHex      = "mqbench-key-hex"
 	hdrNacked      = "mqbench-redelivered"
 )
 
@@ -54,24 +50,9 @@ func escapeGroup(g string) string {
 	return b.String()
 }
 
-// validName reports whether s is non-empty and made of letters, digits,
-// '-', '_' and '.'.
-func validName(s string) bool {
-	if s == "" || len(s) > 200 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
 // checkDest validates dest for this broker.
 func checkDest(dest driver.Destination) error {
-	if !validName(dest.Name) {
+	if !stompclient.ValidName(dest.Name) {
 		return fmt.Errorf("activemq: invalid destination name %q (letters, digits, '-', '_', '.'; 1-200 bytes)", dest.Name)
 	}
 	if strings.HasPrefix(dest.Name, ".") || strings.HasSuffix(dest.Name, ".") || strings.Contains(dest.Name, "..") {
@@ -81,7 +62,7 @@ func checkDest(dest driver.Destination) error {
 		return fmt.Errorf("activemq: destination %q has no groups", dest.Name)
 	}
 	for _, g := range dest.Groups {
-		if !validName(g) {
+		if !stompclient.ValidName(g) {
 			return fmt.Errorf("activemq: invalid group name %q (letters, digits, '-', '_', '.'; 1-200 bytes)", g)
 		}
 	}
@@ -97,31 +78,4 @@ func checkGroup(dest driver.Destination, group string) error {
 		return fmt.Errorf("activemq: group %q is not one of destination %q's groups %v", group, dest.Name, dest.Groups)
 	}
 	return nil
-}
-
-// encodeKey returns the header carrying key and its value: the key itself
-// when it is valid UTF-8 without NUL (STOMP headers are UTF-8), else its hex.
-func encodeKey(key []byte) (header, value string) {
-	if utf8.Valid(key) && !slices.Contains(key, 0) {
-		return hdrKey, string(key)
-	}
-	return hdrKeyHex, hex.EncodeToString(key)
-}
-
-// errBadKey means a delivery's key header could not be decoded.
-var errBadKey = errors.New("bad mqbench-key-hex header")
-
-// decodeKey is the inverse of encodeKey; nil when neither header is set.
-func decodeKey(get func(string) (string, bool)) ([]byte, error) {
-	if v, ok := get(hdrKey); ok {
-		return []byte(v), nil
-	}
-	if v, ok := get(hdrKeyHex); ok {
-		b, err := hex.DecodeString(v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errBadKey, err)
-		}
-		return b, nil
-	}
-	return nil, nil
 }

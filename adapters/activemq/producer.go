@@ -2,7 +2,6 @@ package activemq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 // NewProducer opens a producer on dest with its own STOMP connection. The
@@ -51,12 +51,12 @@ type producer struct {
 	window  int
 
 	mu     sync.Mutex // guards c and closed
-	c      *conn
+	c      *stompclient.Conn
 	closed bool
 }
 
 // conn returns the live connection, dialling a new one if the last died.
-func (p *producer) conn(ctx context.Context) (*conn, error) {
+func (p *producer) conn(ctx context.Context) (*stompclient.Conn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -92,7 +92,7 @@ func (p *producer) sendFrame(m driver.Message, persistent bool, tx string) *fram
 		f.Header.Add(frame.Transaction, tx)
 	}
 	if len(m.Key) > 0 {
-		h, v := encodeKey(m.Key)
+		h, v := stompclient.EncodeKey(m.Key)
 		f.Header.Add(hdrGroupID, v)
 		f.Header.Add(h, v)
 	}
@@ -100,6 +100,11 @@ func (p *producer) sendFrame(m driver.Message, persistent bool, tx string) *fram
 	// caller's buffer.
 	f.Body = m.Body
 	return f
+}
+
+// builder returns the stompclient.SendFrame of this producer.
+func (p *producer) builder(persistent bool) stompclient.SendFrame {
+	return func(m driver.Message, tx string) *frame.Frame { return p.sendFrame(m, persistent, tx) }
 }
 
 // Send sends msgs and waits for the broker's confirmation of each, as
@@ -127,148 +132,20 @@ func (p *producer) send(ctx context.Context, msgs []driver.Message) error {
 	switch {
 	case p.profile == driver.Unsafe:
 		for _, m := range msgs {
-			if err := c.write(p.sendFrame(m, false, "")); err != nil {
+			if err := c.Write(p.sendFrame(m, false, "")); err != nil {
 				return fmt.Errorf("activemq: send: %w", err)
 			}
 		}
-		if err := c.flush(); err != nil {
+		if err := c.Flush(); err != nil {
 			return fmt.Errorf("activemq: send: %w", err)
 		}
 		return nil
 	case p.profile == driver.Durable && len(msgs) > 1:
 		chunk := max(p.window/2, 1)
-		return p.pipeline(ctx, c, msgs, chunk, true)
+		return stompclient.Pipeline(ctx, c, msgs, chunk, p.window, p.builder(true), Name)
 	default:
-		return p.pipeline(ctx, c, msgs, 1, p.profile == driver.Durable)
+		return stompclient.Pipeline(ctx, c, msgs, 1, p.window, p.builder(p.profile == driver.Durable), Name)
 	}
-}
-
-// unit is one confirmation the producer waits for: a single SEND with a
-// receipt (n = 1) or the COMMIT of a transaction of n SENDs.
-type unit struct {
-	first, n int
-	id       string
-	ch       chan error
-}
-
-// pipeline sends msgs in units of size chunk (a transaction when chunk > 1)
-// with at most p.window messages awaiting confirmation.
-func (p *producer) pipeline(ctx context.Context, c *conn, msgs []driver.Message, chunk int, persistent bool) error {
-	errs := make([]error, len(msgs))
-	failed := false
-	setErr := func(u unit, err error) {
-		for i := u.first; i < u.first+u.n; i++ {
-			errs[i] = err
-		}
-		failed = true
-	}
-	var inflight []unit
-	outstanding := 0 // messages in inflight
-	waitOldest := func() error {
-		u := inflight[0]
-		inflight = inflight[1:]
-		outstanding -= u.n
-		if err := c.wait(ctx, u.id, u.ch); err != nil {
-			if u.n > 1 {
-				err = fmt.Errorf("transaction of %d messages: %w", u.n, err)
-			}
-			setErr(u, fmt.Errorf("activemq: send not confirmed: %w", err))
-			return err
-		}
-		return nil
-	}
-	next := 0
-	var stop error // set when sending cannot go on
-	for next < len(msgs) && stop == nil {
-		n := min(chunk, len(msgs)-next)
-		for len(inflight) > 0 && outstanding+n > p.window {
-			if err := c.flush(); err != nil {
-				stop = err
-				break
-			}
-			if err := waitOldest(); fatal(err) {
-				stop = err
-				break
-			}
-		}
-		if stop != nil {
-			break
-		}
-		// Collect confirmations that already arrived without blocking.
-		for len(inflight) > 0 && len(inflight[0].ch) > 0 && stop == nil {
-			if err := waitOldest(); fatal(err) {
-				stop = err
-			}
-		}
-		if stop != nil {
-			break
-		}
-		u := unit{first: next, n: n, id: c.newID("r")}
-		u.ch = c.expect(u.id)
-		if err := p.writeUnit(c, msgs[next:next+n], persistent, u.id); err != nil {
-			c.forget(u.id)
-			stop = err
-			break
-		}
-		inflight = append(inflight, u)
-		outstanding += n
-		next += n
-	}
-	if stop == nil {
-		if err := c.flush(); err != nil {
-			stop = err
-		}
-	}
-	if stop == nil {
-		for len(inflight) > 0 {
-			if err := waitOldest(); fatal(err) {
-				stop = err
-				break
-			}
-		}
-	}
-	if stop != nil {
-		for _, u := range inflight {
-			c.forget(u.id)
-			setErr(u, fmt.Errorf("activemq: send not confirmed: %w", stop))
-		}
-		for i := next; i < len(msgs); i++ {
-			errs[i] = fmt.Errorf("activemq: not confirmed, sending stopped after a failure: %w", stop)
-		}
-		failed = true
-	}
-	if !failed {
-		return nil
-	}
-	return &driver.SendError{Errs: errs}
-}
-
-// fatal reports whether a unit's error stops the whole Send: anything but an
-// ERROR frame about that unit alone (the connection failed, ctx ended, or
-// the broker stopped confirming in time).
-func fatal(err error) bool {
-	var be *brokerError
-	return err != nil && !errors.As(err, &be)
-}
-
-// writeUnit buffers the frames of one unit; receipt is the receipt id of its
-// last frame (the SEND itself, or the COMMIT).
-func (p *producer) writeUnit(c *conn, msgs []driver.Message, persistent bool, receipt string) error {
-	if len(msgs) == 1 {
-		f := p.sendFrame(msgs[0], persistent, "")
-		f.Header.Add(frame.Receipt, receipt)
-		return c.write(f)
-	}
-	tx := c.newID("t")
-	if err := c.write(frame.New(frame.BEGIN, frame.Transaction, tx)); err != nil {
-		return err
-	}
-	for _, m := range msgs {
-		if err := c.write(p.sendFrame(m, persistent, tx)); err != nil {
-			return err
-		}
-	}
-	return c.write(frame.New(frame.COMMIT, frame.Transaction, tx, frame.Receipt, receipt))
 }
 
 // Close closes the producer's connection; a pending Send fails. It is

@@ -42,21 +42,21 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	defer c.Close()
 	for _, g := range dest.Groups {
 		q := groupQueue(dest.Name, g)
-		sid := c.newID("p")
-		c.subscribe(sid)
+		sid := c.NewID("p")
+		c.Subscribe(sid)
 		sub := frame.New(frame.SUBSCRIBE,
 			frame.Destination, q,
 			frame.Id, sid,
 			frame.Ack, "client-individual",
 			hdrSelector, neverSelector,
 			hdrPrefetch, "1")
-		if err := c.roundTrip(ctx, sub); err != nil {
+		if err := c.RoundTrip(ctx, sub); err != nil {
 			return nil, fmt.Errorf("activemq: provision %s: %w", q, err)
 		}
-		if err := c.roundTrip(ctx, frame.New(frame.UNSUBSCRIBE, frame.Id, sid)); err != nil {
+		if err := c.RoundTrip(ctx, frame.New(frame.UNSUBSCRIBE, frame.Id, sid)); err != nil {
 			return nil, fmt.Errorf("activemq: provision %s: unsubscribe: %w", q, err)
 		}
-		c.unsubscribeLocal(sid)
+		c.UnsubscribeLocal(sid)
 	}
 	groups := append([]string(nil), dest.Groups...)
 	cleanup := func(ctx context.Context) error {
@@ -77,23 +77,23 @@ func (d *Driver) drain(ctx context.Context, name string, groups []string) error 
 	defer c.Close()
 	for _, g := range groups {
 		q := groupQueue(name, g)
-		sid := c.newID("d")
-		sq := c.subscribe(sid)
+		sid := c.NewID("d")
+		sq := c.Subscribe(sid)
 		// ack:auto: the broker drops each message as it is dispatched.
 		sub := frame.New(frame.SUBSCRIBE,
 			frame.Destination, q,
 			frame.Id, sid,
 			frame.Ack, "auto",
 			hdrPrefetch, "1000")
-		if err := c.roundTrip(ctx, sub); err != nil {
+		if err := c.RoundTrip(ctx, sub); err != nil {
 			return fmt.Errorf("activemq: cleanup %s: %w", q, err)
 		}
 		t := time.NewTimer(drainQuiet)
 	loop:
 		for {
 			select {
-			case <-sq.signal:
-				fs, err := sq.take(1 << 20)
+			case <-sq.Signal():
+				fs, err := sq.Take(1 << 20)
 				if err != nil {
 					t.Stop()
 					return fmt.Errorf("activemq: cleanup %s: %w", q, err)
@@ -108,10 +108,10 @@ func (d *Driver) drain(ctx context.Context, name string, groups []string) error 
 				return fmt.Errorf("activemq: cleanup %s: %w", q, ctx.Err())
 			}
 		}
-		if err := c.roundTrip(ctx, frame.New(frame.UNSUBSCRIBE, frame.Id, sid)); err != nil {
+		if err := c.RoundTrip(ctx, frame.New(frame.UNSUBSCRIBE, frame.Id, sid)); err != nil {
 			return fmt.Errorf("activemq: cleanup %s: unsubscribe: %w", q, err)
 		}
-		c.unsubscribeLocal(sid)
+		c.UnsubscribeLocal(sid)
 	}
 	return nil
 }

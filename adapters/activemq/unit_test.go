@@ -1,8 +1,6 @@
 package activemq
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/stompclient"
 )
 
 func TestEscapeGroupInjective(t *testing.T) {
@@ -71,42 +70,6 @@ func TestCheckDest(t *testing.T) {
 	}
 }
 
-func TestKeyEncoding(t *testing.T) {
-	tests := []struct {
-		name   string
-		key    []byte
-		header string
-	}{
-		{"ascii", []byte("producer-7"), hdrKey},
-		{"utf8", []byte("clé:\n\\x"), hdrKey},
-		{"binary id", []byte{0, 0, 0, 7}, hdrKeyHex},
-		{"invalid utf8", []byte{0xff, 0xfe}, hdrKeyHex},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h, v := encodeKey(tt.key)
-			if h != tt.header {
-				t.Fatalf("header %q, want %q", h, tt.header)
-			}
-			got, err := decodeKey(func(name string) (string, bool) {
-				if name == h {
-					return v, true
-				}
-				return "", false
-			})
-			if err != nil || !bytes.Equal(got, tt.key) {
-				t.Fatalf("decode = %q, %v; want %q", got, err, tt.key)
-			}
-		})
-	}
-	if _, err := decodeKey(func(name string) (string, bool) { return "zz", name == hdrKeyHex }); !errors.Is(err, errBadKey) {
-		t.Fatalf("bad hex: %v", err)
-	}
-	if k, err := decodeKey(func(string) (string, bool) { return "", false }); k != nil || err != nil {
-		t.Fatalf("no key: %q %v", k, err)
-	}
-}
-
 func TestBrokerVersion(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"ActiveMQ/6.3.1", "6.3.1"},
@@ -118,20 +81,6 @@ func TestBrokerVersion(t *testing.T) {
 	for _, tt := range tests {
 		if got := brokerVersion(tt.in); got != tt.want {
 			t.Errorf("brokerVersion(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestHeartBeats(t *testing.T) {
-	tests := []struct{ op, want time.Duration }{
-		{10 * time.Second, 2 * time.Second},
-		{time.Second, 250 * time.Millisecond},
-		{100 * time.Millisecond, 250 * time.Millisecond},
-		{4 * time.Second, time.Second},
-	}
-	for _, tt := range tests {
-		if got := heartBeats(tt.op); got != tt.want {
-			t.Errorf("heartBeats(%v) = %v, want %v", tt.op, got, tt.want)
 		}
 	}
 }
@@ -386,53 +335,10 @@ func TestUnansweredReceiptsTimeOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = p.Send(ctx, msgs("k", 0, 10))
-	if !errors.Is(err, errNoReceipt) || ctx.Err() != nil {
-		t.Fatalf("Send = %v, want errNoReceipt before the test deadline", err)
+	if !errors.Is(err, stompclient.ErrNoReceipt) || ctx.Err() != nil {
+		t.Fatalf("Send = %v, want stompclient.ErrNoReceipt before the test deadline", err)
 	}
 	if driver.Confirmed(err, 10, 0) {
 		t.Fatal("unanswered message counted as confirmed")
-	}
-}
-
-// countingWriter counts the writes that reach it, as a socket counts
-// syscalls.
-type countingWriter struct{ writes, bytes int }
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.writes++
-	c.bytes += len(p)
-	return len(p), nil
-}
-
-// TestFramesLeaveOnlyOnFlush: frames written through bufferOnly stay in the
-// connection's buffer until it is flushed, so a batch of SENDs is one write
-// to the socket, not one per frame (go-stomp's frame.Writer flushes its
-// own buffer after every frame).
-func TestFramesLeaveOnlyOnFlush(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		frames int
-	}{{"one", 1}, {"a batch", 100}} {
-		t.Run(tc.name, func(t *testing.T) {
-			sock := &countingWriter{}
-			bw := bufio.NewWriterSize(sock, 64<<10)
-			fw := frame.NewWriter(bufferOnly{bw})
-			for i := range tc.frames {
-				f := frame.New(frame.SEND, frame.Destination, "/queue/x", frame.ContentLength, "3")
-				f.Body = []byte{byte(i), 1, 2}
-				if err := fw.Write(f); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if sock.writes != 0 {
-				t.Fatalf("%d writes reached the socket before the flush, want 0", sock.writes)
-			}
-			if err := bw.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			if sock.writes != 1 || sock.bytes == 0 {
-				t.Fatalf("flush made %d writes (%d bytes), want 1", sock.writes, sock.bytes)
-			}
-		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mqbench/mqbench/adapters/activemq"
+	"github.com/mqbench/mqbench/adapters/artemis"
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/kafka"
 	"github.com/mqbench/mqbench/adapters/rabbitmq"
@@ -42,6 +43,7 @@ type Broker struct {
 func Real() []Broker {
 	return []Broker{
 		{Name: "activemq", Launch: "activemq", DefaultAddr: activemq.DefaultAddr, New: activemq.New, Describe: activemq.Describe},
+		{Name: "artemis", Launch: "artemis", DefaultAddr: artemis.DefaultAddr, New: artemis.New, Describe: artemis.Describe},
 		{Name: "kafka", Launch: "kafka", DefaultAddr: kafka.DefaultAddr, New: kafka.New, Describe: kafka.Describe},
 		{Name: "rabbitmq", Launch: "rabbitmq", DefaultAddr: rabbitmq.DefaultAddr, New: rabbitmq.New, Describe: rabbitmq.Describe},
 		{Name: rabbitmq.StreamName, Launch: "rabbitmq", DefaultAddr: rabbitmq.DefaultAddr, New: rabbitmq.NewStream, Describe: rabbitmq.DescribeStream},

@@ -36,6 +36,7 @@ func TestStatusHandshakes(t *testing.T) {
 		RabbitMQ: {PortRabbitMQ},
 		Kafka:    {PortKafka, PortKafkaController},
 		RocketMQ: {PortRocketMQNamesrv, PortRocketMQBroker},
+		Artemis:  {PortArtemisStomp},
 	}
 	for _, s := range st {
 		t.Run(s.Name, func(t *testing.T) {

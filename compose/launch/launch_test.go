@@ -26,7 +26,7 @@ func TestParseNames(t *testing.T) {
 		{"kafka,kafka", []string{"kafka"}, ""},
 		{"kafka,all", Names(), ""},
 		{"kafka,,rabbitmq", nil, "empty broker name"},
-		{"pulsar", nil, `unknown broker "pulsar" (valid: activemq, rabbitmq, kafka, rocketmq, or all)`},
+		{"pulsar", nil, `unknown broker "pulsar" (valid: activemq, rabbitmq, kafka, rocketmq, artemis, or all)`},
 	} {
 		got, err := ParseNames(tc.in)
 		if tc.wantErr != "" {
@@ -141,6 +141,14 @@ func TestBrokerFiles(t *testing.T) {
 		{RocketMQ, true, "conf/broker.conf", []string{"flushDiskType=ASYNC_FLUSH"}, []string{"=SYNC_FLUSH"}},
 		{RocketMQ, false, "conf/namesrv.conf", []string{"listenPort=9876", "bindAddress=127.0.0.1"}, nil},
 		{RocketMQ, false, "conf/broker.logback.xml", []string{"<file>/state/rocketmq/logs/broker.log</file>"}, []string{"HH:mm:ss,"}},
+		{Artemis, false, "instance/etc/broker.xml", []string{
+			`<acceptor name="stomp">tcp://127.0.0.1:61623?`, `<acceptor name="core">tcp://127.0.0.1:61626?`,
+			"<journal-datasync>true<", "<journal-sync-transactional>true<", "<journal-sync-non-transactional>true<",
+			"<persistence-enabled>true<", "<security-enabled>false<", "<journal-directory>/state/artemis/data/journal<",
+			"<max-delivery-attempts>-1<", "<address-full-policy>PAGE<",
+		}, []string{"{{", "0.0.0.0"}},
+		{Artemis, true, "instance/etc/broker.xml", []string{"<journal-datasync>true<", "<journal-sync-non-transactional>false<", "<journal-sync-transactional>false<"}, []string{"-transactional>true<"}},
+		{Artemis, false, "instance/etc/bootstrap.xml", []string{`<server configuration="file:/state/artemis/instance/etc/broker.xml"/>`}, []string{"<web", "jolokia"}},
 		{RocketMQ, false, "pom.xml", []string{"<artifactId>rocketmq-broker</artifactId><version>" + RocketMQVersion + "</version>", "rocketmq-namesrv"}, nil},
 	} {
 		got, ok := renderedMap(t, tc.broker, tc.async)[tc.file]
@@ -173,6 +181,10 @@ func TestDurabilityReadsRenderedConfig(t *testing.T) {
 		for name, want := range map[string]string{
 			RocketMQ: map[bool]string{false: "flushDiskType=SYNC_FLUSH", true: "flushDiskType=ASYNC_FLUSH"}[async],
 			ActiveMQ: map[bool]string{false: "kahadb journal sync always", true: "kahadb journal sync periodic"}[async],
+			Artemis: map[bool]string{
+				false: "journal-sync-non-transactional=true journal-sync-transactional=true journal-datasync=true",
+				true:  "journal-sync-non-transactional=false journal-sync-transactional=false journal-datasync=true",
+			}[async],
 		} {
 			b := l.broker(name)
 			if err := l.prepare(b); err != nil {

@@ -166,7 +166,8 @@ func amqpValueLen(typ byte, t []byte) (int, error) {
 }
 
 // ProbeSTOMP sends a STOMP 1.2 CONNECT frame and expects CONNECTED; the
-// server header carries the version (ActiveMQ: "ActiveMQ/6.3.1"). It sends
+// server header carries the version (ActiveMQ: "ActiveMQ/6.3.1", Artemis:
+// "ActiveMQ-Artemis/2.40.0 ActiveMQ Artemis Messaging Engine"). It sends
 // DISCONNECT before closing. Blocks at most timeout.
 func ProbeSTOMP(ctx context.Context, addr string, timeout time.Duration) Handshake {
 	c, err := dial(ctx, addr, timeout)
@@ -189,8 +190,10 @@ func ProbeSTOMP(ctx context.Context, addr string, timeout time.Duration) Handsha
 	h := Handshake{OK: true, Detail: "STOMP " + nonEmpty(headers["version"], "1.0") + " CONNECTED"}
 	if s := headers["server"]; s != "" {
 		h.Detail += " from " + s
-		if i := strings.LastIndexByte(s, '/'); i >= 0 {
-			h.Version = s[i+1:]
+		// "ActiveMQ/6.3.1", "ActiveMQ-Artemis/2.40.0 ActiveMQ Artemis Messaging Engine"
+		product, _, _ := strings.Cut(s, " ")
+		if i := strings.LastIndexByte(product, '/'); i >= 0 {
+			h.Version = product[i+1:]
 		}
 	}
 	return h

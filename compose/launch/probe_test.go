@@ -121,6 +121,7 @@ func TestProbeSTOMP(t *testing.T) {
 		version     string
 	}{
 		{"activemq", "\nCONNECTED\nserver:ActiveMQ/6.3.1\nversion:1.2\nheart-beat:0,0\n\n\x00", true, "6.3.1"},
+		{"artemis", "CONNECTED\nversion:1.2\nsession:72b844ce\nserver:ActiveMQ-Artemis/2.40.0 ActiveMQ Artemis Messaging Engine\n\n\x00", true, "2.40.0"},
 		{"no server header", "CONNECTED\nversion:1.1\n\n\x00", true, ""},
 		{"error frame", "ERROR\nmessage:bad login\n\n\x00", false, ""},
 		{"no NUL", "CONNECTED\n", false, ""},

@@ -16,7 +16,7 @@ import (
 // address clients dial, its native launch (processes, config templates,
 // prerequisites, start sequence, readiness handshakes, log files, disk-sync
 // setting) and which sockets it listens on. Each broker's Spec lives in its
-// own file (activemq.go, rabbitmq.go, kafka.go, rocketmq.go); Specs is the
+// own file (activemq.go, rabbitmq.go, kafka.go, rocketmq.go, artemis.go); Specs is the
 // explicit table of them. The generic launcher code reads only Specs.
 type Spec struct {
 	// Name is the broker name used on the command line, in results and by the
@@ -73,7 +73,7 @@ type Spec struct {
 // Specs returns the brokers mqbench can launch, in a fixed order (a new slice
 // each call). Adding a broker means adding its file and one row here.
 func Specs() []Spec {
-	return []Spec{activemqSpec(), rabbitmqSpec(), kafkaSpec(), rocketmqSpec()}
+	return []Spec{activemqSpec(), rabbitmqSpec(), kafkaSpec(), rocketmqSpec(), artemisSpec()}
 }
 
 // Names returns every broker name in the order of Specs (a new slice each

@@ -41,7 +41,7 @@ func TestSpecs(t *testing.T) {
 			}
 		})
 	}
-	if !slices.Equal(Names(), []string{ActiveMQ, RabbitMQ, Kafka, RocketMQ}) {
+	if !slices.Equal(Names(), []string{ActiveMQ, RabbitMQ, Kafka, RocketMQ, Artemis}) {
 		t.Errorf("Names() = %v", Names())
 	}
 	if _, ok := Find("pulsar"); ok {

@@ -1,4 +1,12 @@
-package activemq
+// Package stompclient is the STOMP 1.2 client the STOMP adapters
+// (adapters/activemq, adapters/artemis) share: a connection with pipelined
+// receipts, heart-beats and deadlines built on go-stomp's frame codec (Conn),
+// the pipelined or transactional send of a batch waiting for the broker's
+// receipts (Pipeline), and the encoding of message keys in headers
+// (EncodeKey, DecodeKey). It holds the machinery, not a broker's mapping:
+// destination names, headers specific to one broker and acknowledgement
+// policy stay in each adapter.
+package stompclient
 
 import (
 	"bufio"
@@ -16,12 +24,12 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 )
 
-// conn is one STOMP 1.2 connection built on go-stomp's frame codec.
+// Conn is one STOMP 1.2 connection built on go-stomp's frame codec.
 //
 // go-stomp's Conn serialises every SEND that asks for a receipt (it holds a
 // mutex across the round trip) and closes the connection on any ERROR frame,
 // so it cannot pipeline receipts nor tell which message an ERROR belongs to.
-// conn keeps go-stomp's frame reader and writer and adds what the adapter
+// Conn keeps go-stomp's frame reader and writer and adds what the adapter
 // needs: frames are written into a buffer and flushed in bursts, receipts are
 // matched asynchronously by receipt-id, an ERROR frame carrying a receipt-id
 // fails only the operation that asked for that receipt, every write has a
@@ -29,8 +37,8 @@ import (
 // dead or frozen broker.
 //
 // All methods are safe for concurrent use. Once the connection fails, every
-// pending and later operation returns the terminal error (see err).
-type conn struct {
+// pending and later operation returns the terminal error (see Err).
+type Conn struct {
 	nc      net.Conn
 	r       *frame.Reader
 	log     *slog.Logger
@@ -46,33 +54,33 @@ type conn struct {
 
 	mu       sync.Mutex
 	pending  map[string]chan error // receipt id -> outcome (buffered, 1)
-	subs     map[string]*subQueue  // subscription id -> deliveries
+	subs     map[string]*SubQueue  // subscription id -> deliveries
 	nextID   uint64
 	failErr  error
 	done     chan struct{} // closed when the connection failed or was closed
 	stopOnce sync.Once
 }
 
-// errConnClosed is the terminal error of a connection closed by its owner.
-var errConnClosed = fmt.Errorf("stomp connection %w", driver.ErrClosed)
+// ErrConnClosed is the terminal error of a connection closed by its owner.
+var ErrConnClosed = fmt.Errorf("stomp connection %w", driver.ErrClosed)
 
-// errNoReceipt means the broker did not answer a receipt in time.
-var errNoReceipt = errors.New("no receipt from broker")
+// ErrNoReceipt means the broker did not answer a receipt in time.
+var ErrNoReceipt = errors.New("no receipt from broker")
 
-// brokerError is an ERROR frame sent by the broker.
-type brokerError struct {
+// BrokerError is an ERROR frame sent by the broker.
+type BrokerError struct {
 	Message string // the message header
 	Body    string // the frame body, trimmed
 }
 
-func (e *brokerError) Error() string {
+func (e *BrokerError) Error() string {
 	if e.Body != "" && e.Body != e.Message {
 		return fmt.Sprintf("broker ERROR: %s: %s", e.Message, e.Body)
 	}
 	return "broker ERROR: " + e.Message
 }
 
-func newBrokerError(f *frame.Frame) *brokerError {
+func newBrokerError(f *frame.Frame) *BrokerError {
 	body := string(f.Body)
 	if len(body) > 512 {
 		body = body[:512] + "..."
@@ -80,7 +88,7 @@ func newBrokerError(f *frame.Frame) *brokerError {
 	if i := indexNewline(body); i >= 0 {
 		body = body[:i] // the first line of a Java stack trace is enough
 	}
-	return &brokerError{Message: f.Header.Get(frame.Message), Body: body}
+	return &BrokerError{Message: f.Header.Get(frame.Message), Body: body}
 }
 
 func indexNewline(s string) int {
@@ -92,17 +100,17 @@ func indexNewline(s string) int {
 	return -1
 }
 
-// heartBeats returns the heart-beat interval the adapter asks for in both
+// HeartBeats returns the heart-beat interval the adapter asks for in both
 // directions: a quarter of the operation timeout, between 250ms and 2s, so
 // that a silent broker is detected well within one operation timeout.
-func heartBeats(opTO time.Duration) time.Duration {
+func HeartBeats(opTO time.Duration) time.Duration {
 	return min(max(opTO/4, 250*time.Millisecond), 2*time.Second)
 }
 
-// dial connects to addr and performs the STOMP 1.2 CONNECT handshake,
+// Dial connects to addr and performs the STOMP 1.2 CONNECT handshake,
 // bounded by ctx and opTO. It fails when no CONNECTED frame arrives in time;
 // the caller decides whether that means driver.ErrUnreachable.
-func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger) (*conn, error) {
+func Dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTO)
 	defer cancel()
 	var d net.Dialer
@@ -119,7 +127,7 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	hb := heartBeats(opTO)
+	hb := HeartBeats(opTO)
 	bw := bufio.NewWriterSize(nc, 64<<10)
 	fw := frame.NewWriter(bufferOnly{bw})
 	r := frame.NewReaderSize(nc, 64<<10)
@@ -128,7 +136,7 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 		nc.Close()
 		return nil, err
 	}
-	c := &conn{
+	c := &Conn{
 		nc:        nc,
 		r:         r,
 		log:       log,
@@ -138,7 +146,7 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 		fw:        fw,
 		lastWrite: time.Now(),
 		pending:   make(map[string]chan error),
-		subs:      make(map[string]*subQueue),
+		subs:      make(map[string]*SubQueue),
 		done:      make(chan struct{}),
 	}
 	if err := c.agreeHeartBeats(resp, hb); err != nil {
@@ -162,7 +170,7 @@ func dial(ctx context.Context, addr string, opTO time.Duration, log *slog.Logger
 // flushes that after every frame. Handed the *bufio.Writer itself,
 // bufio.NewWriterSize returns it unchanged, so every frame would be a write
 // syscall; behind bufferOnly the per-frame flush only moves the frame into
-// the connection's buffer, and conn.flush decides when bytes leave.
+// the connection's buffer, and Conn.Flush decides when bytes leave.
 type bufferOnly struct{ w *bufio.Writer }
 
 // Write implements io.Writer.
@@ -214,7 +222,7 @@ func handshake(ctx context.Context, fw *frame.Writer, bw *bufio.Writer, r *frame
 // resp, having offered hb both ways. The broker's sx,sy: we send every
 // max(ours, sy) and expect the broker every max(ours, sx) (STOMP 1.2
 // section "Heart-beating").
-func (c *conn) agreeHeartBeats(resp *frame.Frame, hb time.Duration) error {
+func (c *Conn) agreeHeartBeats(resp *frame.Frame, hb time.Duration) error {
 	v, ok := resp.Header.Contains(frame.HeartBeat)
 	if !ok {
 		return nil
@@ -235,32 +243,33 @@ func (c *conn) agreeHeartBeats(resp *frame.Frame, hb time.Duration) error {
 	return nil
 }
 
-// Server is the CONNECTED frame's server header, e.g. "ActiveMQ/6.3.1".
-func (c *conn) Server() string { return c.server }
+// Server is the CONNECTED frame's server header, e.g. "ActiveMQ/6.3.1" or
+// "ActiveMQ-Artemis/2.40.0 ActiveMQ Artemis Messaging Engine".
+func (c *Conn) Server() string { return c.server }
 
 // Done is closed once the connection has failed or was closed.
-func (c *conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Err returns the terminal error, or nil while the connection is usable.
-func (c *conn) Err() error {
+func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.failErr
 }
 
-// newID returns a connection-unique id for receipts and subscriptions.
-func (c *conn) newID(prefix string) string {
+// NewID returns a connection-unique id for receipts and subscriptions.
+func (c *Conn) NewID(prefix string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextID++
 	return prefix + strconv.FormatUint(c.nextID, 10)
 }
 
-// expect registers a receipt id before the frame asking for it is written.
+// Expect registers a receipt id before the frame asking for it is written.
 // The returned channel receives exactly one outcome: nil for a RECEIPT, a
-// *brokerError for an ERROR naming the receipt, or the connection's terminal
+// *BrokerError for an ERROR naming the receipt, or the connection's terminal
 // error.
-func (c *conn) expect(id string) chan error {
+func (c *Conn) Expect(id string) chan error {
 	ch := make(chan error, 1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -272,16 +281,16 @@ func (c *conn) expect(id string) chan error {
 	return ch
 }
 
-// forget drops a receipt the caller no longer waits for.
-func (c *conn) forget(id string) {
+// Forget drops a receipt the caller no longer waits for.
+func (c *Conn) Forget(id string) {
 	c.mu.Lock()
 	delete(c.pending, id)
 	c.mu.Unlock()
 }
 
-// write appends f to the output buffer without flushing (bufio flushes by
-// itself when the buffer fills). Call flush to push buffered frames out.
-func (c *conn) write(f *frame.Frame) error {
+// Write appends f to the output buffer without flushing (bufio flushes by
+// itself when the buffer fills). Call Flush to push buffered frames out.
+func (c *Conn) Write(f *frame.Frame) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.Err(); err != nil {
@@ -297,8 +306,8 @@ func (c *conn) write(f *frame.Frame) error {
 	return nil
 }
 
-// flush pushes buffered frames to the broker within the operation timeout.
-func (c *conn) flush() error {
+// Flush pushes buffered frames to the broker within the operation timeout.
+func (c *Conn) Flush() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.Err(); err != nil {
@@ -317,51 +326,51 @@ func (c *conn) flush() error {
 	return nil
 }
 
-// send writes and flushes f.
-func (c *conn) send(f *frame.Frame) error {
-	if err := c.write(f); err != nil {
+// Send writes and flushes f.
+func (c *Conn) Send(f *frame.Frame) error {
+	if err := c.Write(f); err != nil {
 		return err
 	}
-	return c.flush()
+	return c.Flush()
 }
 
-// roundTrip sends f with a fresh receipt header and waits for the receipt,
+// RoundTrip sends f with a fresh receipt header and waits for the receipt,
 // ctx, or the operation timeout.
-func (c *conn) roundTrip(ctx context.Context, f *frame.Frame) error {
-	id := c.newID("r")
+func (c *Conn) RoundTrip(ctx context.Context, f *frame.Frame) error {
+	id := c.NewID("r")
 	f.Header.Set(frame.Receipt, id)
-	ch := c.expect(id)
-	if err := c.send(f); err != nil {
-		c.forget(id)
+	ch := c.Expect(id)
+	if err := c.Send(f); err != nil {
+		c.Forget(id)
 		return err
 	}
-	return c.wait(ctx, id, ch)
+	return c.Wait(ctx, id, ch)
 }
 
-// wait waits for the outcome of receipt id, bounded by ctx and opTO.
-func (c *conn) wait(ctx context.Context, id string, ch chan error) error {
+// Wait waits for the outcome of receipt id, bounded by ctx and opTO.
+func (c *Conn) Wait(ctx context.Context, id string, ch chan error) error {
 	t := time.NewTimer(c.opTO)
 	defer t.Stop()
 	select {
 	case err := <-ch:
 		return err
 	case <-ctx.Done():
-		c.forget(id)
+		c.Forget(id)
 		return ctx.Err()
 	case <-t.C:
-		c.forget(id)
-		return fmt.Errorf("%w within %v", errNoReceipt, c.opTO)
+		c.Forget(id)
+		return fmt.Errorf("%w within %v", ErrNoReceipt, c.opTO)
 	}
 }
 
 // fail records err as the terminal error (the first one wins), closes the
 // socket and fails every pending receipt and subscription.
-func (c *conn) fail(err error) {
+func (c *Conn) fail(err error) {
 	c.stopOnce.Do(func() {
 		c.mu.Lock()
 		c.failErr = err
 		pending, subs := c.pending, c.subs
-		c.pending, c.subs = map[string]chan error{}, map[string]*subQueue{}
+		c.pending, c.subs = map[string]chan error{}, map[string]*SubQueue{}
 		c.mu.Unlock()
 		_ = c.nc.Close()
 		for _, ch := range pending {
@@ -376,19 +385,19 @@ func (c *conn) fail(err error) {
 
 // Close disconnects politely (DISCONNECT with a receipt, bounded by a short
 // deadline) and closes the socket. It is idempotent.
-func (c *conn) Close() error {
+func (c *Conn) Close() error {
 	if c.Err() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), min(c.opTO, time.Second))
-		_ = c.roundTrip(ctx, frame.New(frame.DISCONNECT))
+		_ = c.RoundTrip(ctx, frame.New(frame.DISCONNECT))
 		cancel()
 	}
-	c.fail(errConnClosed)
+	c.fail(ErrConnClosed)
 	return nil
 }
 
-// subscribe registers a delivery queue for subscription id. Register before
+// Subscribe registers a delivery queue for subscription id. Register before
 // writing the SUBSCRIBE frame so no MESSAGE is missed.
-func (c *conn) subscribe(id string) *subQueue {
+func (c *Conn) Subscribe(id string) *SubQueue {
 	q := newSubQueue()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -400,14 +409,14 @@ func (c *conn) subscribe(id string) *subQueue {
 	return q
 }
 
-// unsubscribeLocal stops routing MESSAGE frames for id.
-func (c *conn) unsubscribeLocal(id string) {
+// UnsubscribeLocal stops routing MESSAGE frames for id.
+func (c *Conn) UnsubscribeLocal(id string) {
 	c.mu.Lock()
 	delete(c.subs, id)
 	c.mu.Unlock()
 }
 
-func (c *conn) readLoop() {
+func (c *Conn) readLoop() {
 	for {
 		if c.readTO > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(c.readTO))
@@ -430,7 +439,7 @@ func (c *conn) readLoop() {
 		case frame.ERROR:
 			berr := newBrokerError(f)
 			if id, ok := f.Header.Contains(frame.ReceiptId); ok && c.resolve(id, berr) {
-				c.log.Debug("activemq: ERROR for receipt", "receipt", id, "err", berr)
+				c.log.Debug("stomp: ERROR for receipt", "receipt", id, "err", berr)
 				continue
 			}
 			// An ERROR not tied to a pending receipt: the broker is closing
@@ -445,16 +454,16 @@ func (c *conn) readLoop() {
 			if q != nil {
 				q.push(f)
 			} else {
-				c.log.Debug("activemq: MESSAGE for unknown subscription", "subscription", id)
+				c.log.Debug("stomp: MESSAGE for unknown subscription", "subscription", id)
 			}
 		default:
-			c.log.Debug("activemq: unexpected frame", "command", f.Command)
+			c.log.Debug("stomp: unexpected frame", "command", f.Command)
 		}
 	}
 }
 
 // resolve delivers the outcome of receipt id; false if nobody waits for it.
-func (c *conn) resolve(id string, err error) bool {
+func (c *Conn) resolve(id string, err error) bool {
 	c.mu.Lock()
 	ch, ok := c.pending[id]
 	delete(c.pending, id)
@@ -465,7 +474,7 @@ func (c *conn) resolve(id string, err error) bool {
 	return ok
 }
 
-func (c *conn) heartBeatLoop() {
+func (c *Conn) heartBeatLoop() {
 	// Beat at a quarter of the promised interval: the broker's inactivity
 	// check then has ample margin even when this process is starved of CPU.
 	t := time.NewTicker(c.hbEvery / 4)
@@ -493,26 +502,30 @@ func (c *conn) heartBeatLoop() {
 	}
 }
 
-// subQueue buffers the MESSAGE frames of one subscription. It is unbounded so
+// SubQueue buffers the MESSAGE frames of one subscription. It is unbounded so
 // the read loop never blocks on a slow consumer (which would stall receipts
 // and heart-beats); the broker's prefetch limit bounds it in practice.
-type subQueue struct {
+type SubQueue struct {
 	mu     sync.Mutex
 	frames []*frame.Frame
 	err    error
 	signal chan struct{} // capacity 1: "something changed"
 }
 
-func newSubQueue() *subQueue { return &subQueue{signal: make(chan struct{}, 1)} }
+// Signal is ready (capacity 1) whenever the queue changed: a frame arrived
+// or it failed. Wait on it, then Take.
+func (q *SubQueue) Signal() <-chan struct{} { return q.signal }
 
-func (q *subQueue) push(f *frame.Frame) {
+func newSubQueue() *SubQueue { return &SubQueue{signal: make(chan struct{}, 1)} }
+
+func (q *SubQueue) push(f *frame.Frame) {
 	q.mu.Lock()
 	q.frames = append(q.frames, f)
 	q.mu.Unlock()
 	q.notify()
 }
 
-func (q *subQueue) fail(err error) {
+func (q *SubQueue) fail(err error) {
 	q.mu.Lock()
 	if q.err == nil {
 		q.err = err
@@ -521,16 +534,16 @@ func (q *subQueue) fail(err error) {
 	q.notify()
 }
 
-func (q *subQueue) notify() {
+func (q *SubQueue) notify() {
 	select {
 	case q.signal <- struct{}{}:
 	default:
 	}
 }
 
-// take removes up to max frames; when none are queued it returns the
+// Take removes up to max frames; when none are queued it returns the
 // queue's terminal error (nil while it is alive).
-func (q *subQueue) take(max int) ([]*frame.Frame, error) {
+func (q *SubQueue) Take(max int) ([]*frame.Frame, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.frames) == 0 {
