@@ -162,6 +162,15 @@ func (a *active) newConsumer(ctx context.Context, onMsg func([]byte)) (closer, e
 			if m.Err != nil {
 				return
 			}
+			if onMsg == nil {
+				// Idle: never acknowledged, so the broker stops at the
+				// prefetch. The loop must go on reading: go-stomp's
+				// connection goroutine also sends the heart-beats, and it
+				// blocks while this subscription's channel is full, so a
+				// consumer that stopped reading would be dropped by the
+				// broker as inactive within seconds.
+				continue
+			}
 			onMsg(m.Body)
 			_ = conn.Ack(m) // no receipt asked: a write bounded by MsgSendTimeout
 		}

@@ -17,6 +17,7 @@ type fakeSession struct {
 	next      int
 	sends     atomic.Int64
 	failEvery int64 // every n-th send fails; 0 = never
+	idle      int   // idle consumers opened (onMsg nil)
 	cleaned   atomic.Bool
 }
 
@@ -27,6 +28,10 @@ func (f *fakeSession) newProducer(context.Context) (sender, error) { return fake
 func (f *fakeSession) newConsumer(_ context.Context, onMsg func([]byte)) (closer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if onMsg == nil {
+		f.idle++
+		return fakeCloser{}, nil // idle: takes nothing here
+	}
 	f.consumers = append(f.consumers, onMsg)
 	return fakeCloser{}, nil
 }
@@ -66,20 +71,25 @@ func TestMeasureAccounting(t *testing.T) {
 		mode      string
 		rate      float64
 		failEvery int64
+		idle      int
 	}{
 		{name: "publish closed loop", mode: modePublish},
 		{name: "e2e closed loop", mode: modeE2E},
 		{name: "e2e on a schedule", mode: modeE2E, rate: 2000},
 		{name: "publish with failures", mode: modePublish, failEvery: 3},
+		{name: "publish with idle consumers", mode: modePublish, idle: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := base
-			c.Broker, c.Mode, c.Rate = "rabbitmq", tt.mode, tt.rate
+			c.Broker, c.Mode, c.Rate, c.Idle = "rabbitmq", tt.mode, tt.rate, tt.idle
 			f := &fakeSession{failEvery: tt.failEvery}
 			r, err := measureOn(context.Background(), c, f)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if f.idle != tt.idle {
+				t.Errorf("%d idle consumers opened, want %d", f.idle, tt.idle)
 			}
 			if !f.cleaned.Load() {
 				t.Error("session not cleaned up")

@@ -46,7 +46,11 @@ type session interface {
 	// newProducer opens one producer connection.
 	newProducer(ctx context.Context) (sender, error)
 	// newConsumer opens one consumer connection that calls onMsg for
-	// every message (from any goroutine) and acknowledges it.
+	// every message (from any goroutine) and acknowledges it. With onMsg
+	// nil it is idle: it takes what the broker dispatches (up to its
+	// prefetch) and never acknowledges it, while its connection stays
+	// alive (heart-beats go on), as an mqbench consumer that is not asked
+	// to Receive does.
 	newConsumer(ctx context.Context, onMsg func(body []byte)) (closer, error)
 	// cleanup removes (or drains) the destination; bounded by ctx.
 	cleanup(ctx context.Context) error
@@ -130,16 +134,13 @@ func measureOn(ctx context.Context, c config, s session) (*Result, error) {
 		}
 	}
 	if c.Mode == modePublish && c.Idle > 0 {
-		hold := make(chan struct{})
 		for range c.Idle {
-			cn, err := s.newConsumer(ctx, func([]byte) { <-hold })
+			cn, err := s.newConsumer(ctx, nil)
 			if err != nil {
-				close(hold)
 				return nil, fmt.Errorf("idle consumer: %w", err)
 			}
 			defer cn.close()
 		}
-		defer close(hold) // runs before the consumers close
 	}
 	var senders []sender
 	for range c.Producers {

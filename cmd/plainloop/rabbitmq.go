@@ -170,6 +170,9 @@ func (r *rabbit) newConsumer(ctx context.Context, onMsg func([]byte)) (closer, e
 	go func() {
 		defer close(rc.done)
 		for d := range ds { // ends when the connection closes
+			if onMsg == nil {
+				continue // idle: never acknowledged, the broker stops at the prefetch
+			}
 			onMsg(d.Body)
 			_ = d.Ack(false) // a write with the connection's heartbeat as its bound
 		}

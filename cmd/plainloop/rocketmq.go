@@ -123,7 +123,10 @@ func (s *rocketSender) send(ctx context.Context, bodies [][]byte) error {
 
 func (s *rocketSender) close() { _ = s.p.Shutdown() }
 
-type rocketConsumer struct{ pc rmq.PushConsumer }
+type rocketConsumer struct {
+	pc   rmq.PushConsumer
+	hold chan struct{} // closed by close: releases an idle consumer's callback
+}
 
 func (r *rocket) newConsumer(ctx context.Context, onMsg func([]byte)) (closer, error) {
 	pc, err := rmq.NewPushConsumer(
@@ -136,6 +139,10 @@ func (r *rocket) newConsumer(ctx context.Context, onMsg func([]byte)) (closer, e
 		consumer.WithConsumeMessageBatchMaxSize(min(r.c.Prefetch, 32)))
 	if err != nil {
 		return nil, fmt.Errorf("new consumer: %w", err)
+	}
+	hold := make(chan struct{}) // idle (onMsg nil): the callback waits here until close
+	if onMsg == nil {
+		onMsg = func([]byte) { <-hold }
 	}
 	err = pc.Subscribe(r.topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "*"},
 		func(_ context.Context, ms ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
@@ -150,7 +157,10 @@ func (r *rocket) newConsumer(ctx context.Context, onMsg func([]byte)) (closer, e
 	if err := bounded(ctx, r.c.OpTimeout, "consumer start", pc.Start); err != nil {
 		return nil, err
 	}
-	return &rocketConsumer{pc: pc}, nil
+	return &rocketConsumer{pc: pc, hold: hold}, nil
 }
 
-func (rc *rocketConsumer) close() { _ = rc.pc.Shutdown() }
+func (rc *rocketConsumer) close() {
+	close(rc.hold)
+	_ = rc.pc.Shutdown()
+}

@@ -12,9 +12,12 @@
 //  2. Drain: consumers open and start; producers go on at DrainRate for
 //     ProduceFor, then stop; the run ends once every confirmed message was
 //     received or Drain (counted from the consumers' start) passed.
-//     Measured: the drain rate while producers send, the time to catch up
-//     and to drain, the age of the oldest message at delivery (maximum
-//     end-to-end latency), lost, duplicated, reordered.
+//     Measured: the drain rate (received from the consumers' start until
+//     they caught up, i.e. the backlog first fell to one second of
+//     DrainRate), the rate until empty, the receive rate while producers
+//     send, the time to catch up and to drain, the age of the oldest
+//     message at delivery (maximum end-to-end latency), lost, duplicated,
+//     reordered.
 //
 // Blocking and stalls are findings (metrics and notes), not failures; a
 // lost message or an incomplete drain fails the verdict. Metric names are

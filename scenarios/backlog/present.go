@@ -9,14 +9,16 @@ import (
 	"github.com/mqbench/mqbench/report/result"
 )
 
-// Headline implements present.Presenter: the rate consumers drained the
-// backlog at.
+// Headline implements present.Presenter: the rate consumers received at
+// from their start until they caught up with the backlog.
 func (Scenario) Headline(r *result.Result) present.Figure {
 	return present.Metric(r, MetricDrainRate, "drain", "msg/s")
 }
 
 // Scoring implements present.Presenter: the advice ranks by the drain
-// rate (the throughput this scenario measures) and by how long producers
+// rate over the catch-up (the throughput this scenario measures; the rate
+// until empty is bounded by how long producers go on, the same for every
+// broker that catches up within it) and by how long producers
 // were held up (lower is better, under the latency weight). No latency is
 // scored: the oldest message's age follows from the backlog's size and the
 // drain rate, and a blocked producer's publish latency is the blocking
@@ -52,7 +54,8 @@ func (Scenario) Charts() []present.Chart {
 			{Label: "publish, accumulating", Metric: MetricAccPublishRate},
 			{Label: "publish, draining", Metric: MetricDrainProduceRate},
 			{Label: "receive, while producing", Metric: MetricDrainRateLive},
-			{Label: "receive, whole drain", Metric: MetricDrainRate}}},
+			{Label: "receive, until caught up", Metric: MetricDrainRate},
+			{Label: "receive, until empty", Metric: MetricDrainRateToEmpty}}},
 		{Kind: present.BarChart, Title: "producers held up", YLabel: "seconds", Bars: []present.Bar{
 			{Label: "blocked by the broker", Metric: MetricBlockedS},
 			{Label: "blocked, accumulating", Metric: MetricBlockedAccS},
@@ -200,15 +203,22 @@ func (f figures) drain() string {
 		return ""
 	}
 	secs, drained := f.get(MetricDrainS)
+	cu, caught := f.get(MetricCatchUpS)
 	var s string
-	if drained {
+	switch {
+	case caught:
+		s = fmt.Sprintf("consumers caught up after %.1f s at %.0f msg/s", cu, rate)
+		if drained {
+			s += fmt.Sprintf(", drained in %.1f s", secs)
+		} else {
+			rem, _ := f.get(MetricRemaining)
+			s += fmt.Sprintf(", but %.0f messages remained at the bound", rem)
+		}
+	case drained:
 		s = fmt.Sprintf("drained in %.1f s at %.0f msg/s", secs, rate)
-	} else {
+	default:
 		rem, _ := f.get(MetricRemaining)
-		s = fmt.Sprintf("not drained: %.0f messages remained at the bound, received at %.0f msg/s", rem, rate)
-	}
-	if cu, ok := f.get(MetricCatchUpS); ok {
-		s += fmt.Sprintf(", caught up after %.1f s", cu)
+		s = fmt.Sprintf("not drained: never caught up, %.0f messages remained at the bound, received at %.0f msg/s", rem, rate)
 	}
 	if p, ok := f.get(MetricDrainProduceRate); ok {
 		s += fmt.Sprintf(", while producers sent %.0f msg/s", p)

@@ -17,7 +17,7 @@ func presented() *result.Result {
 		MetricBacklogMessages: 102400, MetricBacklogBytes: 100 << 20, MetricAccumulateS: 20.5, MetricAccPublishRate: 4995,
 		MetricReachedTarget: 1, MetricTargetBytes: 100 << 20, MetricBrokerRSSPeak: 1700, MetricBrokerRSSAcc: 1638.4, MetricBrokerDiskPeak: 300,
 		MetricBlockedS: 12.4, MetricBlockedAccS: 9.1, MetricBlockEvents: 1, MetricSlowedS: 11, MetricStalledSends: 0, MetricLongestSendMs: 9000,
-		MetricSendFailures: 0, MetricDrainRate: 7200, MetricDrainS: 14.2, MetricCatchUpS: 10.1, MetricDrainProduceRate: 1000,
+		MetricSendFailures: 0, MetricDrainRate: 7200, MetricDrainRateToEmpty: 5000, MetricDrainS: 14.2, MetricCatchUpS: 10.1, MetricDrainProduceRate: 1000,
 		MetricRemaining: 0, MetricOldestAgeMs: 31000,
 	} {
 		r.SetMetric(n, v, "")
@@ -105,7 +105,7 @@ func TestFindings(t *testing.T) {
 		{"blocked by the memory alarm", func(*result.Result) {}, []string{
 			"built a backlog of 102400 messages (100 MiB) in 20.5 s at 4995 msg/s; the broker peaked at RSS 1.7 GiB and data directory 300 MiB",
 			"publishers blocked 12.4 s by the broker (9.1 s while accumulating), in its words: connection.blocked: low on memory (1×); broker RSS up to 1.6 GiB while accumulating",
-			"drained in 14.2 s at 7200 msg/s, caught up after 10.1 s, while producers sent 1000 msg/s; the oldest message waited 31.0 s",
+			"consumers caught up after 10.1 s at 7200 msg/s, drained in 14.2 s, while producers sent 1000 msg/s; the oldest message waited 31.0 s",
 		}, []string{"lost", "failed", "short of", "stalled"}},
 		{"refused, not blocked (ActiveMQ ERROR frames)", func(r *result.Result) {
 			r.SetMetric(MetricBlockedS, 0, "s")
@@ -130,8 +130,15 @@ func TestFindings(t *testing.T) {
 			delete(r.Metrics, MetricDrainS)
 			r.SetMetric(MetricRemaining, 500, "count")
 			r.Accounting.Lost = 2
-		}, []string{"short of the 100 MiB target when the time bound passed", "not drained: 500 messages remained at the bound, received at 7200 msg/s",
+			delete(r.Metrics, MetricCatchUpS)
+		}, []string{"short of the 100 MiB target when the time bound passed", "not drained: never caught up, 500 messages remained at the bound, received at 7200 msg/s",
 			"lost 2 confirmed messages"}, []string{"drained in"}},
+		{"caught up, not drained", func(r *result.Result) {
+			delete(r.Metrics, MetricDrainS)
+			r.SetMetric(MetricRemaining, 40, "count")
+		}, []string{"consumers caught up after 10.1 s at 7200 msg/s, but 40 messages remained at the bound"}, []string{"drained in"}},
+		{"drained without a catch-up figure", func(r *result.Result) { delete(r.Metrics, MetricCatchUpS) },
+			[]string{"drained in 14.2 s at 7200 msg/s, while producers sent 1000 msg/s"}, []string{"caught up"}},
 		{"empty result", func(r *result.Result) { *r = result.Result{} }, nil, []string{"backlog", "drain", "blocked"}},
 	}
 	for _, tt := range tests {

@@ -216,11 +216,17 @@ func (r *run) drainFigures(res *result.Result, sum probe.Summary) {
 		until = m.drainedAt
 		res.SetMetric(MetricDrainS, m.drainedAt.Sub(m.consStart).Seconds(), "s")
 	}
-	if secs := until.Sub(m.consStart).Seconds(); secs > 0 {
-		res.SetMetric(MetricDrainRate, float64(m.drainRecv)/secs, "msg/s")
-	}
 	if !m.catchUp.IsZero() {
 		res.SetMetric(MetricCatchUpS, m.catchUp.Sub(m.consStart).Seconds(), "s")
+		res.SetMetric(MetricCatchUpRecv, float64(m.recvAtCatch), "count")
+	}
+	dr := drainRates(m.consStart, m.catchUp, m.recvAtCatch, until, m.drainRecv)
+	if dr.toEmptyOK {
+		res.SetMetric(MetricDrainRateToEmpty, dr.toEmpty, "msg/s")
+	}
+	if dr.headlineOK {
+		res.SetMetric(MetricDrainRate, dr.headline, "msg/s")
+		res.Notes = append(res.Notes, dr.note)
 	}
 	res.SetMetric(MetricRemaining, float64(max(r.st.Snapshot().Remaining(), 0)), "count")
 	svc.SetPercentile(res, MetricOldestAgeMs, sum.Latency[probe.EndToEnd], "max")
@@ -253,4 +259,40 @@ func (r *run) phaseSeries(res *result.Result, n int) {
 		}
 	}
 	res.Series[SeriesPhase] = ph
+}
+
+// rates are the drain rates of a run (see MetricDrainRate and
+// MetricDrainRateToEmpty), with a note saying what the headline counts.
+type rates struct {
+	headline, toEmpty     float64
+	headlineOK, toEmptyOK bool
+	note                  string
+}
+
+// drainRates computes the drain rates from the consumers' start: the
+// headline over the catch-up (catchUp, with recvAtCatch received by then;
+// catchUp zero when the consumers never caught up), and the rate until
+// empty (until, with recvUntil received by then: drained, or the bound).
+// The headline falls back to the rate until empty when there was no
+// catch-up or nothing was received before it.
+func drainRates(consStart, catchUp time.Time, recvAtCatch int64, until time.Time, recvUntil int64) rates {
+	var r rates
+	if secs := until.Sub(consStart).Seconds(); secs > 0 {
+		r.toEmpty, r.toEmptyOK = float64(recvUntil)/secs, true
+	}
+	if secs := catchUp.Sub(consStart).Seconds(); !catchUp.IsZero() && secs > 0 && recvAtCatch > 0 {
+		r.headline, r.headlineOK = float64(recvAtCatch)/secs, true
+		r.note = fmt.Sprintf("drain rate: %d messages received in the %.2f s from the consumers' start until they caught up", recvAtCatch, secs)
+		return r
+	}
+	if r.toEmptyOK {
+		r.headline, r.headlineOK = r.toEmpty, true
+		why := "they never caught up"
+		if !catchUp.IsZero() {
+			why = "they caught up before receiving anything"
+		}
+		r.note = fmt.Sprintf("drain rate: %d messages received in the %.2f s from the consumers' start until the end of the drain (%s)",
+			recvUntil, until.Sub(consStart).Seconds(), why)
+	}
+	return r
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
@@ -54,6 +53,7 @@ type marks struct {
 	recvAtStop   int64     // received when producers stopped
 	confAtStop   int64     // confirmed when producers stopped
 	catchUp      time.Time // backlog first ≤ one second of DrainRate
+	recvAtCatch  int64     // received at catchUp
 	drained      bool
 	drainedAt    time.Time
 	end          time.Time
@@ -226,10 +226,9 @@ func (r *run) drain(ctx context.Context) error {
 		}()
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	var catchUp atomic.Int64
 	var wwg sync.WaitGroup
 	wwg.Add(1)
-	go func() { defer wwg.Done(); r.watchCatchUp(watchCtx, &catchUp) }()
+	go func() { defer wwg.Done(); r.m.catchUp, r.m.recvAtCatch = r.watchCatchUp(watchCtx) }()
 
 	if c.DrainRate > 0 && c.ProduceFor > 0 {
 		r.produce(ctx, phaseDrain, c.DrainRate, r.m.consStart, r.m.consStart.Add(c.ProduceFor), 0)
@@ -242,10 +241,7 @@ func (r *run) drain(ctx context.Context) error {
 		r.m.drainedAt = time.Now()
 	}
 	stopWatch()
-	wwg.Wait()
-	if ns := catchUp.Load(); ns != 0 {
-		r.m.catchUp = time.Unix(0, ns)
-	}
+	wwg.Wait() // r.m.catchUp and r.m.recvAtCatch are set from here on
 	r.m.drainRecv = r.st.Snapshot().Received
 	stopConsumers()
 	if !svc.StopConsumers(&cwg, func() {
@@ -258,20 +254,20 @@ func (r *run) drain(ctx context.Context) error {
 	return nil
 }
 
-// watchCatchUp records in at (UnixNano) the first moment the backlog fell
-// to at most one second of DrainRate (at least one message).
-func (r *run) watchCatchUp(ctx context.Context, at *atomic.Int64) {
+// watchCatchUp returns the first moment the backlog fell to at most one
+// second of DrainRate (at least one message) and how many messages had
+// been received then, or the zero time when ctx ends first.
+func (r *run) watchCatchUp(ctx context.Context) (time.Time, int64) {
 	limit := max(int64(r.c.DrainRate), 1)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if r.st.Snapshot().Remaining() <= limit {
-			at.Store(time.Now().UnixNano())
-			return
+		if snap := r.st.Snapshot(); snap.Remaining() <= limit {
+			return time.Now(), snap.Received
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return time.Time{}, 0
 		case <-t.C:
 		}
 	}

@@ -34,9 +34,12 @@ func TestTargetReachedAndDrained(t *testing.T) {
 	if metric(t, res, backlog.MetricRemaining) != 0 {
 		t.Fatal("drained run with messages remaining")
 	}
-	for _, name := range []string{backlog.MetricDrainS, backlog.MetricDrainRate, backlog.MetricOldestAgeMs,
+	for _, name := range []string{backlog.MetricDrainS, backlog.MetricDrainRate, backlog.MetricDrainRateToEmpty, backlog.MetricCatchUpRecv, backlog.MetricOldestAgeMs,
 		backlog.MetricCatchUpS, backlog.MetricAccPublishP99, backlog.MetricDrainRateLive, backlog.MetricSlowedS} {
 		metric(t, res, name)
+	}
+	if cu, all := metric(t, res, backlog.MetricCatchUpRecv), float64(a.Received); cu <= 0 || cu > all {
+		t.Fatalf("received %g by the catch-up, want in (0, %g]", cu, all)
 	}
 	if metric(t, res, backlog.MetricBrokerRSSPeak) != 123 || metric(t, res, backlog.MetricBrokerDiskPeak) != 5 {
 		t.Fatal("broker resources not recorded")
