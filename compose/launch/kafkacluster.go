@@ -107,7 +107,42 @@ func startKafkaCluster(ctx context.Context, l *Launcher, b instance, w *syncWrit
 			return fmt.Errorf("%s: %w", n.Name, err)
 		}
 	}
-	return l.waitReady(ctx, b, b.procs, b.checks)
+	if err := l.waitReady(ctx, b, b.procs, b.checks); err != nil {
+		return err
+	}
+	return waitGroupCoordinator(ctx, b, l.opts.StartTimeout)
+}
+
+// waitGroupCoordinator waits until the cluster names a group coordinator:
+// the first FindCoordinator creates the replicated __consumer_offsets
+// topic, which takes a while on a fresh cluster; a client's first group
+// would otherwise wait for it.
+func waitGroupCoordinator(ctx context.Context, b instance, bound time.Duration) error {
+	var addrs []string
+	for _, n := range b.Nodes {
+		addrs = append(addrs, n.Addr())
+	}
+	c := &kafkago.Client{Addr: kafkago.TCP(addrs...), Timeout: probeTimeout}
+	deadline := time.Now().Add(bound)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		res, err := c.FindCoordinator(rctx, &kafkago.FindCoordinatorRequest{Key: "mqbench-ready", KeyType: kafkago.CoordinatorKeyTypeConsumer})
+		cancel()
+		if err == nil && res.Error == nil {
+			return nil
+		}
+		if err == nil {
+			err = res.Error
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no group coordinator within %s: %w", bound, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a group coordinator: %w", ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // kafkaRoles reports each node's KRaft role (from DescribeQuorum on the
