@@ -103,6 +103,12 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	go d.admin.watchClose(conn.NotifyClose(make(chan *amqp.Error, 1)), nil)
 	d.info = Describe()
 	d.info.BrokerVersion, _ = conn.Properties["version"].(string)
+	if d.quorum() {
+		// A quorum queue learns that it is full only after the Raft
+		// commit, so pipelined publishes overshoot x-max-length: the
+		// reject is not exact.
+		d.info.Capabilities.MaxLengthReject = false
+	}
 	return d, nil
 }
 
@@ -220,6 +226,9 @@ func (d *Driver) withChannel(ctx context.Context, what string, fn func(ch *amqp.
 func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(context.Context) error, error) {
 	if err := validate(dest); err != nil {
 		return nil, err
+	}
+	if dest.MaxLength > 0 && d.quorum() {
+		return nil, fmt.Errorf("rabbitmq: destination %q: MaxLength on quorum queues (durable profile on a cluster): %w: the broker applies reject-publish after the Raft commit, so pipelined publishes overshoot the limit", dest.Name, errors.ErrUnsupported)
 	}
 	ex := exchangeName(dest.Name)
 	args := queueArgsFor(dest, d.quorum())
