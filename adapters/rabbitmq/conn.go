@@ -41,8 +41,15 @@ func brokerURL(addr string) (string, error) {
 // brokerURLs turns Config.Addr, one address or a comma-separated list of a
 // cluster's nodes (each host:port or an AMQP URL), into AMQP URLs.
 func brokerURLs(addr string) ([]string, error) {
+	if addr == "" {
+		u, err := brokerURL("")
+		return []string{u}, err
+	}
 	var urls []string
 	for _, a := range strings.Split(addr, ",") {
+		if strings.TrimSpace(a) == "" {
+			return nil, fmt.Errorf("rabbitmq: empty address in list %q", redact(addr))
+		}
 		u, err := brokerURL(strings.TrimSpace(a))
 		if err != nil {
 			return nil, err
