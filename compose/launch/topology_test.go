@@ -137,3 +137,12 @@ func TestParseDescribeQuorum(t *testing.T) {
 		t.Error("error response parsed")
 	}
 }
+
+func TestComposeProfiles(t *testing.T) {
+	if got := composeProfiles([]string{Kafka, RabbitMQ}, TopologyCluster); !slices.Equal(got, []string{"kafka-cluster", "rabbitmq-cluster"}) {
+		t.Errorf("cluster profiles %v", got)
+	}
+	if got := composeProfiles([]string{Kafka}, TopologySingle); !slices.Equal(got, []string{"kafka"}) {
+		t.Errorf("single profiles %v", got)
+	}
+}
