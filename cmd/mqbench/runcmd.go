@@ -356,10 +356,14 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	return res, code
 }
 
-// topologyOf is the topology a run records: the memory broker has none.
+// topologyOf is the topology a run records: the memory broker has none;
+// an address listing several nodes is a cluster whatever --topology said.
 func topologyOf(s runSpec) string {
 	if !s.adapter.external {
 		return ""
+	}
+	if strings.Contains(s.addr, ",") {
+		return string(launch.TopologyCluster)
 	}
 	if s.topology == "" {
 		return string(launch.TopologySingle)

@@ -35,3 +35,21 @@ func TestTopologyFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestTopologyOf(t *testing.T) {
+	ext := adapter{name: "kafka", external: true}
+	for _, tc := range []struct {
+		s    runSpec
+		want string
+	}{
+		{runSpec{adapter: adapter{name: "memory"}}, ""},
+		{runSpec{adapter: ext}, "single"},
+		{runSpec{adapter: ext, topology: "cluster", addr: "127.0.0.1:29092,127.0.0.1:29093"}, "cluster"},
+		{runSpec{adapter: ext, topology: "single", addr: "h1:1,h2:2"}, "cluster"},
+		{runSpec{adapter: ext, topology: "single", addr: "h1:1"}, "single"},
+	} {
+		if got := topologyOf(tc.s); got != tc.want {
+			t.Errorf("topologyOf(%q, %q) = %q, want %q", tc.s.topology, tc.s.addr, got, tc.want)
+		}
+	}
+}

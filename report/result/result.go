@@ -66,7 +66,8 @@ type Broker struct {
 	// Addr is the address the adapter dialled: host:port, or a
 	// comma-separated list of a cluster's nodes.
 	Addr string `json:"addr"`
-	// Topology is "single" or "cluster" as the run was told (--topology);
+	// Topology is "single" or "cluster" as the run was told (--topology,
+	// or an Addr listing several nodes);
 	// absent in results written before it was recorded. What a cluster
 	// replicates is in Durability, read back from the broker.
 	Topology     string              `json:"topology,omitempty"`
