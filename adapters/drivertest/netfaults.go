@@ -252,11 +252,17 @@ func (l *netLedger) send(ctx context.Context, t *testing.T, p driver.Producer, n
 		return n
 	case errors.As(err, &se) && len(se.Errs) == n:
 		ok := 0
+		var first error
 		for i, e := range se.Errs {
 			if e == nil {
 				l.confirmed[from+i] = true
 				ok++
+			} else if first == nil {
+				first = e
 			}
+		}
+		if first != nil {
+			t.Logf("send %d-%d: %d unconfirmed, first: %v", from, from+n-1, n-ok, first)
 		}
 		return ok
 	default:

@@ -29,10 +29,12 @@ type Summary struct {
 	Profile    string    `json:"profile"`
 	Quick      bool      `json:"quick"`
 	// Repeats is how often each cell ran (1 when not repeated).
-	Repeats int           `json:"repeats"`
-	Cells   []SummaryCell `json:"cells"`
-	Report  string        `json:"report"`
-	Pass    bool          `json:"pass"`
+	Repeats int `json:"repeats"`
+	// Topology is single or cluster (absent before it was recorded).
+	Topology string        `json:"topology,omitempty"`
+	Cells    []SummaryCell `json:"cells"`
+	Report   string        `json:"report"`
+	Pass     bool          `json:"pass"`
 	// NotMeasured names the scenarios asked for that this topology cannot
 	// run, each with what was therefore not measured.
 	NotMeasured []string `json:"not_measured,omitempty"`
@@ -63,6 +65,8 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	isolate := fs.Bool("isolate", true, "measure one broker at a time: stop the other brokers mqbench manages while one runs, and restore them after")
 	weights := fs.String("weights", "", "advice priorities for the report, e.g. latency=3,reliability=5")
 	repeat := fs.Int("repeat", 0, fmt.Sprintf("run every cell this many times (1 to %d; default %d, or 1 with --quick): for each repeat, each broker, each scenario", maxRepeats, fullMatrixRepeats))
+	topology := fs.String("topology", "single", "single or cluster: with cluster each broker runs as its replicated HA topology ("+strings.Join(launch.NamesFor(launch.TopologyCluster), ", ")+"), one cluster at a time")
+	addr := fs.String("addr", "", "address (host:port or a comma-separated list of a cluster's nodes) of a broker mqbench does not start; needs exactly one broker in --brokers")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--repeat N] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json\n(DIR/<broker>/<scenario>/r<k>/result.json when repeated), DIR/summary.json and\nDIR/report.html. Brokers not running are started first, and each gets a discarded\nwarm-up load before its first cell of every repeat.\n\nFlags:")
 		fs.PrintDefaults()
@@ -70,7 +74,12 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
-	brokers, err := parseMatrixBrokers(*brokersFlag)
+	topo, err := launch.ParseTopology(*topology)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix: --topology:", err)
+		return exitUsage
+	}
+	brokers, err := parseMatrixBrokersFor(*brokersFlag, topo)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
@@ -80,9 +89,9 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
-	// Only single-node topologies exist here: a scenario that needs a
-	// cluster (failover) is not run, and the summary and report say so.
-	scens, notMeasured := catalog.SplitTopology(scens, false)
+	// On a single-node topology a scenario that needs a cluster
+	// (failover) is not run, and the summary and report say so.
+	scens, notMeasured := catalog.SplitTopology(scens, topo == launch.TopologyCluster)
 	if len(scens) == 0 {
 		fmt.Fprintf(stderr, "mqbench matrix: nothing to run on a single-node topology (%s)\n", strings.Join(notMeasured, "; "))
 		return exitUsage
@@ -112,6 +121,16 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
+	if *addr != "" {
+		if len(brokers) != 1 {
+			fmt.Fprintln(stderr, "mqbench matrix: --addr names one broker's address: give exactly one broker in --brokers")
+			return exitUsage
+		}
+		if err := checkConnFlags(cells[0].ad, runFlags{addr: *addr, preflight: time.Second}, map[string]bool{"addr": true}); err != nil {
+			fmt.Fprintln(stderr, "mqbench matrix:", err)
+			return exitUsage
+		}
+	}
 	started := time.Now().UTC()
 	dir := *out
 	if dir == "" {
@@ -125,25 +144,28 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer release()
 	// Every cell runs on a broker in the configuration its profile needs: a
 	// broker mqbench started with the other disk setting is restarted.
-	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast", Reconfigure: true})
+	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast", Reconfigure: true, Topology: topo})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
-	// Remember which brokers ran before, to restore that state at the end.
-	before := map[string]bool{}
-	if sts, err := l.Status(ctx, launchNames(brokers)); err == nil {
-		for _, st := range sts {
-			before[st.Name] = st.Running && st.Healthy
+	mx := matrixRun{l: l, dir: dir, isolate: *isolate, addr: *addr, stderr: stderr}
+	if *addr == "" {
+		// Remember which brokers ran before, to restore that state at the end.
+		before := map[string]bool{}
+		if sts, err := l.Status(ctx, launchNames(brokers)); err == nil {
+			for _, st := range sts {
+				before[st.Name] = st.Running && st.Healthy
+			}
 		}
+		defer restoreBrokers(ctx, l, launchNames(brokers), before, *isolate, stderr)
 	}
-	defer restoreBrokers(ctx, l, launchNames(brokers), before, *isolate, stderr)
 
 	for _, n := range notMeasured { // said once every input is checked
 		fmt.Fprintln(stderr, "mqbench matrix:", n)
 	}
-	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Repeats: repeats, Pass: true, NotMeasured: notMeasured}
-	code := runCells(ctx, l, cells, &sum, dir, *isolate, stderr)
+	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Repeats: repeats, Pass: true, Topology: string(topo), NotMeasured: notMeasured}
+	code := mx.runCells(ctx, cells, &sum)
 	sum.FinishedAt = time.Now().UTC()
 	code = writeMatrixReport(dir, w, &sum, code, stderr)
 	if b, err := json.MarshalIndent(sum, "", "  "); err == nil {
@@ -215,7 +237,7 @@ func restoreBrokers(ctx context.Context, l *launch.Launcher, brokers []string, b
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
 	var up, down []string
-	for _, n := range launch.Names() {
+	for _, n := range launch.NamesFor(l.Topology()) {
 		if before[n] {
 			up = append(up, n)
 		} else if slices.Contains(brokers, n) {
@@ -230,10 +252,39 @@ func restoreBrokers(ctx context.Context, l *launch.Launcher, brokers []string, b
 	}
 }
 
+// matrixRun is what every cell of one matrix shares.
+type matrixRun struct {
+	l       *launch.Launcher
+	dir     string
+	isolate bool
+	// addr, when set, is the address of the one broker, which mqbench
+	// neither starts nor stops.
+	addr   string
+	stderr io.Writer
+}
+
+// bringUp readies broker b before its first cell: with isolate (and always
+// for clusters, one family at a time) the other brokers of the launcher's
+// topology stop first.
+func (m matrixRun) bringUp(ctx context.Context, b string) {
+	if m.addr != "" {
+		return
+	}
+	if m.isolate || m.l.Topology() == launch.TopologyCluster {
+		fmt.Fprintf(m.stderr, "== %s: stopping the other brokers mqbench manages (%s topology), so they take no CPU\n", b, m.l.Topology())
+		_ = m.l.Down(ctx, otherBrokers(b, m.l.Topology()), m.stderr)
+	}
+	fmt.Fprintf(m.stderr, "== %s: bringing it up (if needed)\n", b)
+	if err := m.l.Up(ctx, []string{b}, m.stderr); err != nil {
+		fmt.Fprintf(m.stderr, "mqbench matrix: %s did not come up: %v\n", b, err)
+	}
+}
+
 // runCells runs the cells one after the other into dir, bringing each
-// broker up before its first cell (and, with isolate, the others down),
-// records each cell in sum, and returns the exit code so far.
-func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Summary, dir string, isolate bool, stderr io.Writer) int {
+// broker up before its first cell, records each cell in sum, and returns
+// the exit code so far.
+func (m matrixRun) runCells(ctx context.Context, cells []cellPlan, sum *Summary) int {
+	stderr := m.stderr
 	code := exitOK
 	var cellTimes []time.Duration
 	warm := ""
@@ -243,15 +294,8 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 		}
 		b := c.ad.launch // the broker the adapter runs on
 		if i == 0 || cells[i-1].ad.launch != b {
-			if isolate {
-				fmt.Fprintf(stderr, "== %s: stopping the other brokers mqbench manages, so they take no CPU\n", b)
-				_ = l.Down(ctx, otherBrokers(b), stderr)
-			}
-			fmt.Fprintf(stderr, "== %s: bringing it up (if needed)\n", b)
-			if err := l.Up(ctx, []string{b}, stderr); err != nil {
-				fmt.Fprintf(stderr, "mqbench matrix: %s did not come up: %v\n", b, err)
-			}
-			warm = warmUp(ctx, l, c.ad, c.quick, driver.Profile(sum.Profile), stderr)
+			m.bringUp(ctx, b)
+			warm = m.warmUp(ctx, c, driver.Profile(sum.Profile))
 		}
 		eta := ""
 		if len(cellTimes) > 0 {
@@ -263,7 +307,7 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 		}
 		fmt.Fprintf(stderr, "== cell %d/%d: %s/%s (elapsed %s%s)\n", i+1, len(cells), c.ad.name, c.sc.Name(), time.Since(sum.StartedAt).Truncate(time.Second), eta)
 		t0 := time.Now()
-		sc, cellCode := runCell(ctx, l, c, dir, driver.Profile(sum.Profile), warm, stderr)
+		sc, cellCode := m.runCell(ctx, c, driver.Profile(sum.Profile), warm)
 		cellTimes = append(cellTimes, time.Since(t0))
 		if !sc.Pass {
 			sum.Pass = false
@@ -279,18 +323,42 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 	return code
 }
 
+// dial points spec at the broker the matrix runs: --addr, else the one
+// mqbench started (every node of a cluster), whose processes it meters.
+func (m matrixRun) dial(spec *runSpec) {
+	if m.addr != "" {
+		return
+	}
+	spec.pids, _ = m.l.PIDs(spec.adapter.launch)
+	spec.launcher = m.l
+	if m.l.Topology() == launch.TopologyCluster {
+		spec.addr, _ = m.l.Addr(spec.adapter.launch)
+	}
+}
+
+// warmUp sends the discarded warm-up load through the broker of cell c
+// (none with --addr: mqbench did not start that broker) and says what it
+// did, for the result.
+func (m matrixRun) warmUp(ctx context.Context, c cellPlan, prof driver.Profile) string {
+	if m.addr != "" {
+		return "no warm-up: the broker at --addr was not started by mqbench"
+	}
+	return warmUp(ctx, m.l, c.ad, c.quick, prof, m.stderr)
+}
+
 // runCell runs one cell into dir/<broker>/<scenario> and summarises it.
-func runCell(ctx context.Context, l *launch.Launcher, c cellPlan, dir string, prof driver.Profile, warm string, stderr io.Writer) (SummaryCell, int) {
+func (m matrixRun) runCell(ctx context.Context, c cellPlan, prof driver.Profile, warm string) (SummaryCell, int) {
 	b := c.ad.name
-	pids, _ := l.PIDs(c.ad.launch)
-	cellDir := filepath.Join(dir, b, c.sc.Name())
+	cellDir := filepath.Join(m.dir, b, c.sc.Name())
 	idx := 0
 	if c.repeat != nil {
 		cellDir, idx = repeatDir(cellDir, c.repeat.Index, c.repeat.Of), c.repeat.Index
 	}
+	spec := runSpec{adapter: c.ad, scenario: c.sc, cfg: c.cfg, profile: prof, out: cellDir,
+		preflight: 30 * time.Second, addr: m.addr, topology: m.l.Topology(), repeat: c.repeat, warmUp: warm}
+	m.dial(&spec)
 	t0 := time.Now()
-	res, cellCode := runOne(ctx, runSpec{adapter: c.ad, scenario: c.sc, cfg: c.cfg, profile: prof, out: cellDir,
-		preflight: 30 * time.Second, pids: pids, launcher: l, repeat: c.repeat, warmUp: warm}, io.Discard, stderr)
+	res, cellCode := runOne(ctx, spec, io.Discard, m.stderr)
 	sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json"), Repeat: idx}
 	if res != nil {
 		sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == result.StatusComplete, res.Error
@@ -301,10 +369,10 @@ func runCell(ctx context.Context, l *launch.Launcher, c cellPlan, dir string, pr
 	return sc, cellCode
 }
 
-// otherBrokers lists the brokers mqbench manages other than b.
-func otherBrokers(b string) []string {
+// otherBrokers lists the brokers mqbench manages in topology t other than b.
+func otherBrokers(b string, t launch.Topology) []string {
 	var o []string
-	for _, n := range launch.Names() {
+	for _, n := range launch.NamesFor(t) {
 		if n != b {
 			o = append(o, n)
 		}

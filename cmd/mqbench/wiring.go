@@ -103,6 +103,28 @@ func parseMatrixBrokers(s string) ([]string, error) {
 	return out, nil
 }
 
+// parseMatrixBrokersFor is parseMatrixBrokers for topology t: on a cluster,
+// "all" means every broker with a cluster form, and a named broker must
+// have one.
+func parseMatrixBrokersFor(s string, t launch.Topology) ([]string, error) {
+	if t != launch.TopologyCluster {
+		return parseMatrixBrokers(s)
+	}
+	if v := strings.TrimSpace(s); v == "" || strings.EqualFold(v, "all") {
+		return launch.NamesFor(t), nil
+	}
+	names, err := parseMatrixBrokers(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range launchNames(names) {
+		if _, err := launch.FindTopology(n, t); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
 // externalNames lists the adapters of real brokers, variants included.
 func externalNames() []string {
 	var out []string
