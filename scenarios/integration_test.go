@@ -2,6 +2,7 @@ package scenarios_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,7 +21,12 @@ import (
 // figures of each scenario of the table (its present.Presenter's Accept).
 // These brokers are single nodes: a scenario of the table that needs a
 // cluster (catalog.Entry.Cluster) must refuse to run on them instead.
+//
+// A variant of a broker (rabbitmq-stream) runs only the scenarios named in
+// variantScenarios here, to bound CI: it shares its broker's process, and
+// its other scenarios are run through the CLI (README).
 func TestScenariosOnRealBrokers(t *testing.T) {
+	variantScenarios := map[string][]string{"rabbitmq-stream": {"pubsub", "backlog", "scale"}}
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -30,6 +36,9 @@ func TestScenariosOnRealBrokers(t *testing.T) {
 			caps := d.Info().Capabilities
 			for _, e := range catalog.Table() {
 				sc := e.Scenario
+				if only, ok := variantScenarios[b.Name]; ok && !slices.Contains(only, sc.Name()) {
+					continue
+				}
 				t.Run(sc.Name(), func(t *testing.T) {
 					p := present.Of(sc)
 					if p == nil {
