@@ -222,6 +222,10 @@ func (d *Driver) withOp(ctx context.Context, f func(context.Context) error) erro
 // topics. Errors are joined; it goes on after one.
 func (d *Driver) unprovision(ctx context.Context, n names) error {
 	var errs []error
+	// A broker group's master may have moved since Provision.
+	if err := d.withOp(ctx, d.refreshMasters); err != nil {
+		d.log.Debug("re-read the masters before cleanup", "err", err)
+	}
 	for _, b := range d.masters() {
 		errs = append(errs, d.withOp(ctx, func(ctx context.Context) error { return d.deleteTopic(ctx, b.addr, n.topic) }))
 		for _, g := range n.groups {

@@ -95,14 +95,14 @@ type brokerInfo struct {
 // driver.Driver, driver.Transactor and driver.DepthReader, and is safe for
 // concurrent use.
 type Driver struct {
-	cfg         driver.Config
-	log         *slog.Logger
-	namesrvs    []string // ip:port of every name server, as configured
-	admin       *remoting.Client
+	cfg      driver.Config
+	log      *slog.Logger
+	namesrvs []string // ip:port of every name server, as configured
+	admin    *remoting.Client
 	// brokers are the master of every broker group, read by preflight;
 	// refreshMasters replaces the addresses under mu.
-	bmu     sync.Mutex
-	brokers []brokerInfo
+	bmu         sync.Mutex
+	brokers     []brokerInfo
 	sendTimeout time.Duration
 	id          string // random, makes client instance names unique
 	// maxReconsume is the number of redeliveries after which a nacked
@@ -148,11 +148,11 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		return nil, err
 	}
 	d := &Driver{
-		cfg:     cfg,
-		log:     cfg.Log().With("adapter", "rocketmq"),
-		admin:   remoting.NewClient(),
-		id:      strconv.FormatUint(rand.Uint64()&0xffffffffff, 36),
-		open:    map[interface{ Close() error }]struct{}{},
+		cfg:   cfg,
+		log:   cfg.Log().With("adapter", "rocketmq"),
+		admin: remoting.NewClient(),
+		id:    strconv.FormatUint(rand.Uint64()&0xffffffffff, 36),
+		open:  map[interface{ Close() error }]struct{}{},
 
 		maxReconsume: MaxReconsumeTimes,
 	}
