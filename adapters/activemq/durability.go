@@ -2,6 +2,7 @@ package activemq
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 )
@@ -9,9 +10,16 @@ import (
 // Durability implements driver.DurabilityReader as far as STOMP allows:
 // the message persistence and receipts are the producer's settings, but
 // STOMP has no frame that reads the broker's KahaDB journal sync, so the
-// result says the sync is assumed, not verified.
+// result says the sync is assumed, not verified. With several brokers
+// listed (a shared-store master/slave group) the promise says so: the
+// store they share is one copy, so Replicas stays 1.
 func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (driver.Durability, error) {
-	return activemqPromise(d.profile), nil
+	du := activemqPromise(d.profile)
+	if n := len(d.brokers.addrs); n > 1 && du.Replicas > 0 {
+		du.Settings["brokers"] = d.brokers.String()
+		du.Promise += fmt.Sprintf("; %d brokers listed share one store (master/slave): a confirmed message survives the master's death in that single copy, not on a replica", n)
+	}
+	return du, nil
 }
 
 // activemqPromise states what a receipt means under profile p.
