@@ -37,6 +37,24 @@ var wantServices = map[string]string{
 	"kafka":            "kafka",
 	"rocketmq-namesrv": "rocketmq",
 	"rocketmq-broker":  "rocketmq",
+	// The cluster forms: profile <broker>-cluster and cluster, not all.
+	"activemq-cluster-1":         "activemq-cluster",
+	"activemq-cluster-2":         "activemq-cluster",
+	"rocketmq-cluster-namesrv-1": "rocketmq-cluster",
+	"rocketmq-cluster-namesrv-2": "rocketmq-cluster",
+	"rocketmq-cluster-namesrv-3": "rocketmq-cluster",
+	"rocketmq-cluster-broker-1":  "rocketmq-cluster",
+	"rocketmq-cluster-broker-2":  "rocketmq-cluster",
+	"rocketmq-cluster-broker-3":  "rocketmq-cluster",
+}
+
+// umbrella is the profile that starts every service of profile p with
+// the others of its kind: "cluster" for a cluster form, else "all".
+func umbrella(p string) string {
+	if strings.HasSuffix(p, "-cluster") {
+		return "cluster"
+	}
+	return "all"
 }
 
 func TestComposeFileServices(t *testing.T) {
@@ -56,8 +74,8 @@ func TestComposeFileServices(t *testing.T) {
 			if !ok {
 				t.Fatalf("unexpected service %q", name)
 			}
-			if !slices.Contains(svc.Profiles, profile) || !slices.Contains(svc.Profiles, "all") {
-				t.Errorf("profiles %v, want %q and all", svc.Profiles, profile)
+			if !slices.Contains(svc.Profiles, profile) || !slices.Contains(svc.Profiles, umbrella(profile)) || len(svc.Profiles) != 2 {
+				t.Errorf("profiles %v, want %q and %s", svc.Profiles, profile, umbrella(profile))
 			}
 			last := svc.Image[strings.LastIndex(svc.Image, "/")+1:]
 			_, tag, ok := strings.Cut(last, ":")
@@ -143,10 +161,13 @@ func TestComposeFileVolumesAndConfigs(t *testing.T) {
 
 func TestComposeFileProfiles(t *testing.T) {
 	for profile, want := range map[string][]string{
-		"activemq": {"activemq"},
-		"rabbitmq": {"rabbitmq"},
-		"kafka":    {"kafka"},
-		"rocketmq": {"rocketmq-broker", "rocketmq-namesrv"},
+		"activemq":         {"activemq"},
+		"rabbitmq":         {"rabbitmq"},
+		"kafka":            {"kafka"},
+		"rocketmq":         {"rocketmq-broker", "rocketmq-namesrv"},
+		"activemq-cluster": {"activemq-cluster-1", "activemq-cluster-2"},
+		"rocketmq-cluster": {"rocketmq-cluster-broker-1", "rocketmq-cluster-broker-2", "rocketmq-cluster-broker-3",
+			"rocketmq-cluster-namesrv-1", "rocketmq-cluster-namesrv-2", "rocketmq-cluster-namesrv-3"},
 	} {
 		p := load(t, profile)
 		var got []string
