@@ -40,7 +40,7 @@ func (l *Launcher) logTail(b instance) string {
 func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status {
 	b := l.broker(name)
 	b.checks = b.checksFor(mode)
-	st := Status{Name: name, Mode: mode, Endpoints: make([]Endpoint, len(b.checks))}
+	st := Status{Name: name, Mode: mode, Topology: b.Topology, Endpoints: make([]Endpoint, len(b.checks))}
 	var missing []string
 	if mode == ModeNative {
 		for _, p := range b.procs {
@@ -89,6 +89,9 @@ func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status
 	if st.Managed {
 		st.Durability = b.durability(b.dir)
 	}
+	if len(b.Nodes) > 0 {
+		st.Nodes = l.nodeStatuses(ctx, b)
+	}
 	if mode == ModeNative {
 		st.Notes = b.Exposed()
 	}
@@ -136,9 +139,15 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 
 // prepare creates the broker's directories and writes its config files.
 func (l *Launcher) prepare(b instance) error {
-	for _, d := range []string{"conf", "data", "logs"} {
-		if err := os.MkdirAll(filepath.Join(b.dir, d), 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
+	dirs := []string{b.dir}
+	for _, n := range b.Nodes {
+		dirs = append(dirs, b.nodeDir(n))
+	}
+	for _, base := range dirs {
+		for _, d := range []string{"conf", "data", "logs"} {
+			if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", d, err)
+			}
 		}
 	}
 	files, err := renderFiles(b.Spec, b.dir, l.opts.AsyncFlush)
