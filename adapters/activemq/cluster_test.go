@@ -2,52 +2,44 @@ package activemq
 
 import (
 	"context"
-	"net"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
+	"github.com/mqbench/mqbench/compose/launch"
 )
 
-// clusterAddr is the STOMP address list of a shared-store master/slave
-// group, from MQBENCH_ACTIVEMQ_CLUSTER; the cluster tests skip without it,
-// and fail without it when MQBENCH_REQUIRE_CLUSTER=1.
-func clusterAddr(t *testing.T) string {
+// clusterLauncher returns the launcher of the ActiveMQ master/slave group
+// `mqbench up --topology cluster --brokers activemq` started in
+// $MQBENCH_HOME, and its STOMP address list. The cluster tests run only
+// when MQBENCH_ACTIVEMQ_CLUSTER=1 (one kills the master).
+func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
 	t.Helper()
-	addr := os.Getenv("MQBENCH_ACTIVEMQ_CLUSTER")
-	if addr == "" {
-		if os.Getenv("MQBENCH_REQUIRE_CLUSTER") == "1" {
-			t.Fatal("MQBENCH_REQUIRE_CLUSTER=1 but MQBENCH_ACTIVEMQ_CLUSTER names no cluster")
-		}
-		t.Skip("set MQBENCH_ACTIVEMQ_CLUSTER to a master/slave group's STOMP address list")
+	if os.Getenv("MQBENCH_ACTIVEMQ_CLUSTER") != "1" {
+		t.Skip("set MQBENCH_ACTIVEMQ_CLUSTER=1 with the cluster of `mqbench up --topology cluster --brokers activemq` in $MQBENCH_HOME")
 	}
-	drivertest.RequireBroker(t, "activemq cluster", addr)
-	return addr
+	l, err := launch.New(launch.Options{Topology: launch.TopologyCluster, Mode: launch.ModeNative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := l.Addr(launch.ActiveMQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drivertest.RequireBroker(t, Name, addr)
+	return l, addr
 }
 
-// liveMaster returns the listed address that accepts connections: the
-// master (a slave does not listen).
-func liveMaster(t *testing.T, list string) string {
-	t.Helper()
-	for _, a := range strings.Split(list, ",") {
-		if c, err := net.DialTimeout("tcp", a, 2*time.Second); err == nil {
-			c.Close()
-			return a
-		}
-	}
-	t.Fatalf("no broker of %s listens", list)
-	return ""
-}
-
-// TestClusterDurability checks that a driver on the list reaches the master
-// and says that the listed brokers share one store.
+// TestClusterDurability: a driver on the list reaches the master, and its
+// promise names the listed brokers and their one shared store.
 func TestClusterDurability(t *testing.T) {
-	addr := clusterAddr(t)
+	_, addr := clusterLauncher(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	d, err := New(ctx, driver.Config{Addr: addr, Profile: driver.Durable})
@@ -64,30 +56,44 @@ func TestClusterDurability(t *testing.T) {
 	}
 }
 
-// TestClusterMasterKill kills the master with SIGKILL while one producer and
+// TestClusterMasterKill kills the master (kill -9) while one producer and
 // one consumer of the address list are in use: the slave takes the store's
 // lock and opens its connectors, and the same producer and consumer carry
 // on through it with every confirmed message delivered.
 func TestClusterMasterKill(t *testing.T) {
-	addr := clusterAddr(t)
-	drivertest.NodeLoss(t, drivertest.NodeLossHarness{
-		Name: "activemq",
-		Open: func(ctx context.Context) (driver.Driver, error) {
+	l, addr := clusterLauncher(t)
+	drivertest.NodeKill(t, drivertest.NodeKillHarness{
+		Name: Name,
+		New: func(ctx context.Context) (driver.Driver, error) {
 			return New(ctx, driver.Config{Addr: addr, Profile: driver.Durable, OpTimeout: 5 * time.Second})
 		},
-		Kill: func(ctx context.Context, t *testing.T) string {
-			master := liveMaster(t, addr)
-			_, port, _ := net.SplitHostPort(master)
-			p, _ := strconv.Atoi(port)
-			pid, err := drivertest.ListenerPID(p)
+		Kill: func(ctx context.Context, _ driver.Destination) (string, error) {
+			node, err := masterNode(ctx, l)
 			if err != nil {
-				t.Fatalf("find the master's process: %v", err)
+				return "", err
 			}
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-				t.Fatalf("kill %d: %v", pid, err)
-			}
-			return "master " + master + " pid " + strconv.Itoa(pid)
+			return node, l.KillNode(ctx, launch.ActiveMQ, node)
 		},
-		Timeout: 90 * time.Second,
+		Heal:     func(ctx context.Context) error { return l.Up(ctx, []string{launch.ActiveMQ}, io.Discard) },
+		Recovery: time.Minute,
 	})
+}
+
+// masterNode names the node whose role, as the launcher's status reads it
+// (the one whose STOMP port answers), is master.
+func masterNode(ctx context.Context, l *launch.Launcher) (string, error) {
+	sts, err := l.Status(ctx, []string{launch.ActiveMQ})
+	if err != nil {
+		return "", err
+	}
+	var roles []string
+	for _, st := range sts {
+		for _, n := range st.Nodes {
+			if strings.HasPrefix(n.Role, "master") {
+				return n.Name, nil
+			}
+			roles = append(roles, n.Name+"="+strconv.Quote(n.Role))
+		}
+	}
+	return "", fmt.Errorf("no node is master: %s", strings.Join(roles, ", "))
 }

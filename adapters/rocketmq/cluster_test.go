@@ -2,54 +2,53 @@ package rocketmq
 
 import (
 	"context"
-	"net"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
+	"github.com/mqbench/mqbench/compose/launch"
 )
 
-// clusterAddr is the name-server list of a replicated RocketMQ cluster
-// (controller mode, one broker group of three replicas), from
-// MQBENCH_ROCKETMQ_CLUSTER; the cluster tests skip without it, and fail
-// without it under MQBENCH_REQUIRE_BROKERS=1 only when
-// MQBENCH_REQUIRE_CLUSTER=1 (CI brings a cluster up for them alone).
-func clusterAddr(t *testing.T) string {
+// clusterLauncher returns the launcher of the RocketMQ cluster `mqbench up
+// --topology cluster --brokers rocketmq` started in $MQBENCH_HOME, and its
+// name-server list. The cluster tests run only when
+// MQBENCH_ROCKETMQ_CLUSTER=1 (one kills the master).
+func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
 	t.Helper()
-	addr := os.Getenv("MQBENCH_ROCKETMQ_CLUSTER")
-	if addr == "" {
-		if os.Getenv("MQBENCH_REQUIRE_CLUSTER") == "1" {
-			t.Fatal("MQBENCH_REQUIRE_CLUSTER=1 but MQBENCH_ROCKETMQ_CLUSTER names no cluster")
-		}
-		t.Skip("set MQBENCH_ROCKETMQ_CLUSTER to a replicated cluster's name-server list")
+	if os.Getenv("MQBENCH_ROCKETMQ_CLUSTER") != "1" {
+		t.Skip("set MQBENCH_ROCKETMQ_CLUSTER=1 with the cluster of `mqbench up --topology cluster --brokers rocketmq` in $MQBENCH_HOME")
 	}
-	drivertest.RequireBroker(t, "rocketmq cluster", addr)
-	return addr
-}
-
-func openCluster(ctx context.Context, t *testing.T, addr string) *Driver {
-	t.Helper()
-	d, err := open(ctx, driver.Config{Addr: addr, Profile: driver.Durable, Logger: testLogger(t)})
+	l, err := launch.New(launch.Options{Topology: launch.TopologyCluster, Mode: launch.ModeNative})
 	if err != nil {
-		t.Fatalf("open %s: %v", addr, err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	addr, err := l.Addr(launch.RocketMQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drivertest.RequireBroker(t, "rocketmq", addr)
+	return l, addr
 }
 
 // TestClusterDurability reads back what a SEND_OK promises on the cluster:
 // a synchronously flushing master in controller mode that waits for every
-// replica of its sync state set, which holds more than one replica.
+// replica of its sync state set, which the controller reports with all
+// three replicas.
 func TestClusterDurability(t *testing.T) {
-	addr := clusterAddr(t)
+	_, addr := clusterLauncher(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d := openCluster(ctx, t, addr)
+	d, err := open(ctx, driver.Config{Addr: addr, Profile: driver.Durable, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("open %s: %v", addr, err)
+	}
+	defer d.Close()
 	dest := uniqueDest(t, 2, "g")
 	provision(t, d, dest)
 	du, err := d.Durability(ctx, dest)
@@ -58,7 +57,7 @@ func TestClusterDurability(t *testing.T) {
 	}
 	t.Logf("durability: %+v", du)
 	for k, want := range map[string]string{"enableControllerMode": "true", "allAckInSyncStateSet": "true",
-		"brokerRole": "SYNC_MASTER", "flushDiskType": "SYNC_FLUSH"} {
+		"brokerRole": "SYNC_MASTER", "flushDiskType": "SYNC_FLUSH", "minInSyncReplicas": "2", "replicas": "3"} {
 		if got := du.Settings[k]; got != want {
 			t.Errorf("setting %s = %q, want %q", k, got, want)
 		}
@@ -66,51 +65,51 @@ func TestClusterDurability(t *testing.T) {
 	if !du.Synced || !du.Verified || du.Replicas < 2 {
 		t.Errorf("durability %+v: want synced, verified and at least 2 replicas", du)
 	}
-	if n, _ := strconv.Atoi(du.Settings["replicas"]); n != 3 {
-		t.Errorf("the controller lists %q replicas, want 3", du.Settings["replicas"])
-	}
 }
 
-// TestClusterMasterKill kills the broker group's master with SIGKILL while
-// one producer and one consumer of the name-server list are in use: the
-// controller elects another replica, and the same producer and consumer
+// TestClusterMasterKill kills the broker group's master (kill -9) while one
+// producer and one consumer of the name-server list are in use: the
+// controllers elect another replica, and the same producer and consumer
 // carry on through it with every confirmed message delivered.
 func TestClusterMasterKill(t *testing.T) {
-	addr := clusterAddr(t)
-	drivertest.NodeLoss(t, drivertest.NodeLossHarness{
+	l, addr := clusterLauncher(t)
+	drivertest.NodeKill(t, drivertest.NodeKillHarness{
 		Name: "rocketmq",
-		Open: func(ctx context.Context) (driver.Driver, error) {
+		New: func(ctx context.Context) (driver.Driver, error) {
 			return New(ctx, driver.Config{Addr: addr, Profile: driver.Durable, Logger: testLogger(t)})
 		},
-		Kill: func(ctx context.Context, t *testing.T) string {
-			d := openCluster(ctx, t, addr)
-			masters := d.masters()
-			if len(masters) != 1 {
-				t.Fatalf("want one broker group, the name servers list %d", len(masters))
-			}
+		Kill: func(ctx context.Context, _ driver.Destination) (string, error) {
 			// Replicas copy the master's topics and groups every few
-			// seconds; give them one round before the master goes.
+			// seconds; give them a round before the master goes.
 			time.Sleep(4 * time.Second)
-			return killListener(t, masters[0].addr)
+			node, err := masterNode(ctx, l)
+			if err != nil {
+				return "", err
+			}
+			return node, l.KillNode(ctx, launch.RocketMQ, node)
 		},
-		Timeout: 120 * time.Second,
+		Heal: func(ctx context.Context) error { return l.Up(ctx, []string{launch.RocketMQ}, io.Discard) },
+		// The controllers elect within seconds; the client library
+		// re-reads routes every 30 s.
+		Recovery: 2 * time.Minute,
 	})
 }
 
-// killListener sends SIGKILL to the process listening on addr's port.
-func killListener(t *testing.T, addr string) string {
-	t.Helper()
-	_, port, err := net.SplitHostPort(addr)
+// masterNode names the cluster node whose role, as the launcher's status
+// reads it from the controllers, is master.
+func masterNode(ctx context.Context, l *launch.Launcher) (string, error) {
+	sts, err := l.Status(ctx, []string{launch.RocketMQ})
 	if err != nil {
-		t.Fatalf("address %q: %v", addr, err)
+		return "", err
 	}
-	p, _ := strconv.Atoi(port)
-	pid, err := drivertest.ListenerPID(p)
-	if err != nil {
-		t.Fatalf("find the process of %s: %v", addr, err)
+	var roles []string
+	for _, st := range sts {
+		for _, n := range st.Nodes {
+			if strings.HasPrefix(n.Role, "master") {
+				return n.Name, nil
+			}
+			roles = append(roles, n.Name+"="+strconv.Quote(n.Role))
+		}
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill %d: %v", pid, err)
-	}
-	return strings.Join([]string{"master", addr, "pid", strconv.Itoa(pid)}, " ")
+	return "", fmt.Errorf("no node is master: %s", strings.Join(roles, ", "))
 }
