@@ -37,7 +37,13 @@ var wantServices = map[string]string{
 	"kafka":            "kafka",
 	"rocketmq-namesrv": "rocketmq",
 	"rocketmq-broker":  "rocketmq",
-	// The cluster forms: profile <broker>-cluster and cluster, not all.
+	"kafka-1":          "kafka-cluster",
+	"kafka-2":          "kafka-cluster",
+	"kafka-3":          "kafka-cluster",
+	"rabbitmq-1":       "rabbitmq-cluster",
+	"rabbitmq-2":       "rabbitmq-cluster",
+	"rabbitmq-3":       "rabbitmq-cluster",
+	// RocketMQ and ActiveMQ cluster forms.
 	"activemq-cluster-1":         "activemq-cluster",
 	"activemq-cluster-2":         "activemq-cluster",
 	"rocketmq-cluster-namesrv-1": "rocketmq-cluster",
@@ -46,15 +52,6 @@ var wantServices = map[string]string{
 	"rocketmq-cluster-broker-1":  "rocketmq-cluster",
 	"rocketmq-cluster-broker-2":  "rocketmq-cluster",
 	"rocketmq-cluster-broker-3":  "rocketmq-cluster",
-}
-
-// umbrella is the profile that starts every service of profile p with
-// the others of its kind: "cluster" for a cluster form, else "all".
-func umbrella(p string) string {
-	if strings.HasSuffix(p, "-cluster") {
-		return "cluster"
-	}
-	return "all"
 }
 
 func TestComposeFileServices(t *testing.T) {
@@ -74,8 +71,13 @@ func TestComposeFileServices(t *testing.T) {
 			if !ok {
 				t.Fatalf("unexpected service %q", name)
 			}
-			if !slices.Contains(svc.Profiles, profile) || !slices.Contains(svc.Profiles, umbrella(profile)) || len(svc.Profiles) != 2 {
-				t.Errorf("profiles %v, want %q and %s", svc.Profiles, profile, umbrella(profile))
+			// Single nodes are in "all", cluster nodes in "cluster".
+			group := "all"
+			if strings.HasSuffix(profile, "-cluster") {
+				group = "cluster"
+			}
+			if !slices.Contains(svc.Profiles, profile) || !slices.Contains(svc.Profiles, group) || len(svc.Profiles) != 2 {
+				t.Errorf("profiles %v, want %q and %s", svc.Profiles, profile, group)
 			}
 			last := svc.Image[strings.LastIndex(svc.Image, "/")+1:]
 			_, tag, ok := strings.Cut(last, ":")
@@ -120,6 +122,8 @@ func TestComposeFilePorts(t *testing.T) {
 	for port, svc := range map[string]string{
 		"61613": "activemq", "61616": "activemq", "5672": "rabbitmq", "9092": "kafka",
 		"9876": "rocketmq-namesrv", "10911": "rocketmq-broker",
+		"29092": "kafka-1", "29093": "kafka-2", "29094": "kafka-3",
+		"5682": "rabbitmq-1", "5683": "rabbitmq-2", "5684": "rabbitmq-3",
 	} {
 		if published[port] != svc {
 			t.Errorf("port %s published by %q, want %q", port, published[port], svc)
@@ -165,6 +169,8 @@ func TestComposeFileProfiles(t *testing.T) {
 		"rabbitmq":         {"rabbitmq"},
 		"kafka":            {"kafka"},
 		"rocketmq":         {"rocketmq-broker", "rocketmq-namesrv"},
+		"kafka-cluster":    {"kafka-1", "kafka-2", "kafka-3"},
+		"rabbitmq-cluster": {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3"},
 		"activemq-cluster": {"activemq-cluster-1", "activemq-cluster-2"},
 		"rocketmq-cluster": {"rocketmq-cluster-broker-1", "rocketmq-cluster-broker-2", "rocketmq-cluster-broker-3",
 			"rocketmq-cluster-namesrv-1", "rocketmq-cluster-namesrv-2", "rocketmq-cluster-namesrv-3"},

@@ -40,7 +40,7 @@ func (l *Launcher) logTail(b instance) string {
 func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status {
 	b := l.broker(name)
 	b.checks = b.checksFor(mode)
-	st := Status{Name: name, Mode: mode, Topology: b.Topology, Endpoints: make([]Endpoint, len(b.checks))}
+	st := Status{Name: name, Mode: mode, Topology: b.Topology, Addr: b.Addr(), Endpoints: make([]Endpoint, len(b.checks))}
 	var missing []string
 	if mode == ModeNative {
 		for _, p := range b.procs {
@@ -103,6 +103,13 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 	b := l.broker(name)
 	st := l.statusOne(ctx, name, ModeNative)
 	if st.Healthy && st.Running {
+		if st.Managed && len(b.Nodes) > 0 {
+			// Every node answers; start is idempotent and also restores
+			// what a handshake cannot see (RabbitMQ's cluster membership).
+			if err := b.start(ctx, l, b, w); err != nil {
+				return &StartError{Broker: name, Err: err, LogTail: l.logTail(b)}
+			}
+		}
 		if st.Managed {
 			w.printf("%s: already running (pid %s, version %s)", name, joinInts(st.PIDs), nonEmpty(st.Version, "?"))
 			if want := b.wantDurability(l.opts.AsyncFlush); want != "" && st.Durability != want {

@@ -128,7 +128,7 @@ func rocketmqClusterFiles(dir string, nodes []Node, asyncFlush bool) []configFil
 		}
 		files = append(files,
 			configFile{tmpl: "rocketmq-cluster-broker.conf", path: n.Name + "/conf/broker.conf", data: map[string]any{
-				"Node": n.Name, "Host": host, "Port": n.ClientPort, "HAPort": n.Ports[1], "Home": nd,
+				"Node": n.Name, "Host": host, "Port": n.ClientPort, "FastPort": n.Ports[0], "HAPort": n.Ports[1], "Home": nd,
 				"StoreDir": nd + "/data/store", "FlushDiskType": rocketmqFlush(asyncFlush),
 				"ControllerAddr": strings.Join(ctrls, ";"), "NamesrvAddr": strings.Join(nss, ";")}},
 			configFile{tmpl: "rocketmq-logback.xml", path: n.Name + "/conf/logback.xml", data: map[string]any{"LogFile": nd + "/logs/broker.log"}})
