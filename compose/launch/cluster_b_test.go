@@ -1,9 +1,13 @@
 package launch
 
 import (
+	"context"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestClusterFormsRocketMQActiveMQ: the cluster forms of RocketMQ and
@@ -92,5 +96,24 @@ func TestClusterFormsRocketMQActiveMQ(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWaitBindable: a port held by a listener is not bindable (the wait
+// gives up at its bound with an error naming the port); a free one is.
+func TestWaitBindable(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	ctx := context.Background()
+	if err := waitBindable(ctx, []int{port}, 600*time.Millisecond); err == nil || !strings.Contains(err.Error(), strconv.Itoa(port)) {
+		t.Fatalf("waitBindable on a listening port: %v, want an error naming port %d", err, port)
+	}
+	ln.Close()
+	if err := waitBindable(ctx, []int{port}, 5*time.Second); err != nil {
+		t.Fatalf("waitBindable on a closed port: %v", err)
 	}
 }

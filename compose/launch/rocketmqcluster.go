@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -320,21 +321,32 @@ func ProbeRocketMQController(ctx context.Context, addr string, timeout time.Dura
 }
 
 // waitBindable waits until every port can be listened on (on every
-// interface, as RocketMQ's HA listener does), at most max. The cluster's
-// ports lie in Linux's ephemeral range (32768-60999): an outgoing
-// connection may hold one as its local port for a while, and the broker
-// would then fail to bind it.
+// interface, as RocketMQ's HA listener does) without SO_REUSEADDR, at most
+// max. RocketMQ 5.5 binds its HA listener without that option, so a port
+// with connections in TIME_WAIT (a replica's HA port right after it
+// stopped) refuses the bind for about a minute; and the cluster's ports lie
+// in Linux's ephemeral range (32768-60999), where an outgoing connection
+// may hold one as its local port.
 func waitBindable(ctx context.Context, ports []int, max time.Duration) error {
 	deadline := time.Now().Add(max)
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 0)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
 	for _, p := range ports {
 		for {
-			ln, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+			ln, err := lc.Listen(ctx, "tcp", ":"+strconv.Itoa(p))
 			if err == nil {
 				ln.Close()
 				break
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("port %d stays taken: %w", p, err)
+				return fmt.Errorf("port %d cannot be bound: %w", p, err)
 			}
 			select {
 			case <-ctx.Done():
