@@ -121,8 +121,9 @@ cluster_home="${MQBENCH_CLUSTER_HOME:-$HOME/.cache/mqbench-clusters}"
 cluster_test() { # broker, go package, env var of the address list, env var enabling the cluster tests
   local b="$1" pkg="$2" addr_var="$3" on_var="$4" addr
   MQBENCH_HOME="$cluster_home" bin/mqbench up --mode native --topology cluster --brokers "$b"
+  # The list its adapter dials (RocketMQ: the name servers, not the replicas).
   addr="$(MQBENCH_HOME="$cluster_home" bin/mqbench status --topology cluster --brokers "$b" --json |
-    python3 -c 'import json,sys; print(",".join("127.0.0.1:%d" % n["ports"][0] for n in json.load(sys.stdin)[0]["nodes"]))')"
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr"])')"
   env MQBENCH_HOME="$cluster_home" MQBENCH_RESTART= "$addr_var=$addr" "$on_var=1" \
     go test -count=1 -timeout 10m -run 'TestConformance$|TestCluster' "$pkg" \
     || { MQBENCH_HOME="$cluster_home" bin/mqbench down --topology cluster --brokers "$b"; exit 1; }
@@ -130,6 +131,10 @@ cluster_test() { # broker, go package, env var of the address list, env var enab
 }
 cluster_test kafka ./adapters/kafka/ MQBENCH_KAFKA_ADDR MQBENCH_KAFKA_CLUSTER
 cluster_test rabbitmq ./adapters/rabbitmq/ MQBENCH_RABBITMQ_ADDR MQBENCH_RABBITMQ_CLUSTER
+# RocketMQ 39876-39878 (name servers) + 39886-39888 (controllers) +
+# 39909-39932 (replicas); ActiveMQ 62613/62623 (STOMP), 62616/62626.
+cluster_test rocketmq ./adapters/rocketmq/ MQBENCH_ROCKETMQ_ADDR MQBENCH_ROCKETMQ_CLUSTER
+cluster_test activemq ./adapters/activemq/ MQBENCH_ACTIVEMQ_ADDR MQBENCH_ACTIVEMQ_CLUSTER
 
 echo "== the main job: quick matrix over every broker and every default scenario (scenarios/catalog)"
 step="matrix"

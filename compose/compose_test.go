@@ -44,6 +44,15 @@ var wantServices = map[string]string{
 	"rabbitmq-1":       "rabbitmq-cluster",
 	"rabbitmq-2":       "rabbitmq-cluster",
 	"rabbitmq-3":       "rabbitmq-cluster",
+	// RocketMQ and ActiveMQ cluster forms.
+	"activemq-cluster-1":         "activemq-cluster",
+	"activemq-cluster-2":         "activemq-cluster",
+	"rocketmq-cluster-namesrv-1": "rocketmq-cluster",
+	"rocketmq-cluster-namesrv-2": "rocketmq-cluster",
+	"rocketmq-cluster-namesrv-3": "rocketmq-cluster",
+	"rocketmq-cluster-broker-1":  "rocketmq-cluster",
+	"rocketmq-cluster-broker-2":  "rocketmq-cluster",
+	"rocketmq-cluster-broker-3":  "rocketmq-cluster",
 }
 
 func TestComposeFileServices(t *testing.T) {
@@ -174,6 +183,9 @@ func TestComposeFileProfiles(t *testing.T) {
 		"kafka-cluster":    {"kafka-1", "kafka-2", "kafka-3"},
 		"rabbitmq-cluster": {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3"},
 		"artemis":          {"artemis"},
+		"activemq-cluster": {"activemq-cluster-1", "activemq-cluster-2"},
+		"rocketmq-cluster": {"rocketmq-cluster-broker-1", "rocketmq-cluster-broker-2", "rocketmq-cluster-broker-3",
+			"rocketmq-cluster-namesrv-1", "rocketmq-cluster-namesrv-2", "rocketmq-cluster-namesrv-3"},
 	} {
 		p := load(t, profile)
 		var got []string

@@ -64,6 +64,13 @@
 //     STOMP frame carries, from the broker over HTTP: a Jolokia read of
 //     KahaDBSettingsMBean at Config.ManagementURL (default port 8161,
 //     /api/jolokia, on the STOMP host).
+//   - Config.Addr may list brokers, comma-separated (a shared-store
+//     master/slave group): every connection tries them in turn, from the
+//     one that answered last, until one completes the handshake; a slave
+//     waiting for the store's lock does not listen. So after the master
+//     dies the same producer or consumer reconnects to the new master on
+//     its next Send or Receive. A send whose receipt the old master never
+//     sent is not confirmed (it may still be in the store).
 //   - Not supported: MaxLength (ActiveMQ has no count limit that rejects a
 //     send over STOMP; Provision returns errors.ErrUnsupported), replay,
 //     depth, native transactional messages. Cleanup cannot delete queues
@@ -145,7 +152,7 @@ func brokerVersion(server string) string {
 // concurrent use.
 type Driver struct {
 	cfg     driver.Config
-	addr    string
+	brokers *brokerList
 	profile driver.Profile
 	info    driver.Info
 
@@ -160,18 +167,17 @@ var _ driver.Constructor = New
 
 // New checks that a STOMP 1.2 broker answers at cfg.Addr (DefaultAddr when
 // empty) with a CONNECT handshake bounded by ctx and cfg.Timeout(), reads its
-// version, and returns a Driver. A failed handshake wraps
+// version, and returns a Driver. cfg.Addr may list the brokers of a
+// shared-store master/slave group, comma-separated: New, and every
+// connection after it, tries them in turn until the live master answers. A failed handshake wraps
 // driver.ErrUnreachable. New has the type driver.Constructor.
 func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	profile := cfg.EffectiveProfile()
 	if _, err := driver.ParseProfile(string(profile)); err != nil {
 		return nil, fmt.Errorf("activemq: %w", err)
 	}
-	addr := cfg.Addr
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	c, err := stompclient.Dial(ctx, addr, cfg.Timeout(), cfg.Log())
+	brokers := newBrokerList(cfg.Addr)
+	c, err := brokers.dial(ctx, cfg.Timeout(), cfg.Log())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", driver.ErrUnreachable, err) // the caller names broker and address
 	}
@@ -180,7 +186,7 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	_ = c.Close()
 	return &Driver{
 		cfg:     cfg,
-		addr:    addr,
+		brokers: brokers,
 		profile: profile,
 		info:    info,
 		open:    make(map[io.Closer]struct{}),
@@ -190,9 +196,10 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 // Info describes the driver; the broker version is the one read by New.
 func (d *Driver) Info() driver.Info { return d.info }
 
-// connect opens a new STOMP connection to the broker.
+// connect opens a new STOMP connection to the broker, or to the live master
+// of the listed brokers.
 func (d *Driver) connect(ctx context.Context) (*stompclient.Conn, error) {
-	c, err := stompclient.Dial(ctx, d.addr, d.cfg.Timeout(), d.cfg.Log())
+	c, err := d.brokers.dial(ctx, d.cfg.Timeout(), d.cfg.Log())
 	if err != nil {
 		return nil, fmt.Errorf("activemq: %w", err)
 	}

@@ -42,14 +42,20 @@ const maxManagementBody = 1 << 20
 // Config.Timeout(). When that read fails, the result is not verified and
 // promises no sync: the error says why.
 func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (driver.Durability, error) {
-	u, err := managementURL(d.cfg.ManagementURL, d.addr)
+	u, err := managementURL(d.cfg.ManagementURL, d.brokers.current())
 	if err != nil {
 		return driver.Durability{}, fmt.Errorf("activemq: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout())
 	defer cancel()
 	journal, err := readJolokia(ctx, u, KahaDBSettingsMBean)
-	return activemqPromise(d.profile, journal, u.Redacted(), err), nil
+	du := activemqPromise(d.profile, journal, u.Redacted(), err)
+	if n := len(d.brokers.addrs); n > 1 && du.Replicas > 0 {
+		// A shared-store master/slave group: one copy of the store.
+		du.Settings["brokers"] = d.brokers.String()
+		du.Promise += fmt.Sprintf("; %d brokers listed share one store (master/slave): a confirmed message survives the master's death in that single copy, not on a replica", n)
+	}
+	return du, nil
 }
 
 // managementURL returns the Jolokia URL: explicit when set, else the

@@ -88,7 +88,7 @@ func TestDurabilityReadsJournalSync(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, reqs := jolokiaStub(t, tc.status, tc.value)
 			d := &Driver{cfg: driver.Config{ManagementURL: strings.Replace(srv.URL, "http://", "http://admin:pw@", 1) + "/api/jolokia", OpTimeout: 5 * time.Second},
-				addr: "127.0.0.1:1", profile: tc.profile}
+				brokers: newBrokerList("127.0.0.1:1"), profile: tc.profile}
 			du, err := d.Durability(context.Background(), driver.Destination{Name: "d"})
 			if err != nil {
 				t.Fatal(err)
@@ -119,7 +119,7 @@ func TestDurabilityDeadline(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
 	defer srv.Close()
 	defer close(block)
-	d := &Driver{cfg: driver.Config{ManagementURL: srv.URL, OpTimeout: 200 * time.Millisecond}, addr: "127.0.0.1:1", profile: driver.Durable}
+	d := &Driver{cfg: driver.Config{ManagementURL: srv.URL, OpTimeout: 200 * time.Millisecond}, brokers: newBrokerList("127.0.0.1:1"), profile: driver.Durable}
 	du, err := d.Durability(context.Background(), driver.Destination{Name: "d"})
 	if err != nil || du.Verified || du.Synced || !strings.Contains(du.Promise, "deadline") {
 		t.Fatalf("Durability = %+v, %v: want unverified with a deadline error", du, err)
@@ -127,7 +127,7 @@ func TestDurabilityDeadline(t *testing.T) {
 }
 
 func TestDurabilityBadURL(t *testing.T) {
-	d := &Driver{cfg: driver.Config{ManagementURL: "ftp://x"}, addr: "127.0.0.1:1", profile: driver.Durable}
+	d := &Driver{cfg: driver.Config{ManagementURL: "ftp://x"}, brokers: newBrokerList("127.0.0.1:1"), profile: driver.Durable}
 	if _, err := d.Durability(context.Background(), driver.Destination{}); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want a bad management URL", err)
 	}

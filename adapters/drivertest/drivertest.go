@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,14 +74,19 @@ func (h Harness) settle() time.Duration {
 }
 
 // RequireBroker makes an integration test depend on a broker listening at
-// addr: it dials addr (2s timeout) and skips the test when nothing answers,
-// or fails it when the environment sets MQBENCH_REQUIRE_BROKERS=1.
+// addr, one host:port or a comma-separated list of a cluster's nodes: it
+// dials each in turn (2s timeout each) until one answers, and skips the
+// test when none does, or fails it when the environment sets
+// MQBENCH_REQUIRE_BROKERS=1.
 func RequireBroker(t *testing.T, name, addr string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		_ = conn.Close()
-		return
+	var err error
+	for _, a := range strings.Split(addr, ",") {
+		var conn net.Conn
+		if conn, err = net.DialTimeout("tcp", strings.TrimSpace(a), 2*time.Second); err == nil {
+			_ = conn.Close()
+			return
+		}
 	}
 	if os.Getenv("MQBENCH_REQUIRE_BROKERS") == "1" {
 		t.Fatalf("%s broker not reachable at %s (MQBENCH_REQUIRE_BROKERS=1): %v", name, addr, err)

@@ -29,7 +29,7 @@ func unmarshalLoose(body []byte, v any) error {
 // clusterInfo asks the name server for the master broker of every broker
 // name, sorted by name.
 func (d *Driver) clusterInfo(ctx context.Context) ([]brokerInfo, error) {
-	resp, err := d.admin.Invoke(ctx, d.namesrv, remoting.CodeGetBrokerClusterInfo, nil, nil)
+	resp, err := d.nameServerInvoke(ctx, remoting.CodeGetBrokerClusterInfo, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ type queueData struct {
 // route asks the name server for a topic's queues. A topic the name server
 // does not know is reported as remoting.TopicNotExist.
 func (d *Driver) route(ctx context.Context, topic string) ([]queueData, error) {
-	resp, err := d.admin.Invoke(ctx, d.namesrv, remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
+	resp, err := d.nameServerInvoke(ctx, remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +146,11 @@ func (d *Driver) deleteTopic(ctx context.Context, addr, topic string) error {
 	if _, err := d.admin.Invoke(ctx, addr, remoting.CodeDeleteTopicInBroker, map[string]string{"topic": topic}, nil); err != nil {
 		return fmt.Errorf("delete topic %s on %s: %w", topic, addr, err)
 	}
-	if _, err := d.admin.Invoke(ctx, d.namesrv, remoting.CodeDeleteTopicInNamesrv, map[string]string{"topic": topic}, nil); err != nil {
-		return fmt.Errorf("delete topic %s on name server %s: %w", topic, d.namesrv, err)
+	// Every name server holds the route: delete it from each.
+	for _, ns := range d.namesrvs {
+		if _, err := d.admin.Invoke(ctx, ns, remoting.CodeDeleteTopicInNamesrv, map[string]string{"topic": topic}, nil); err != nil {
+			return fmt.Errorf("delete topic %s on name server %s: %w", topic, ns, err)
+		}
 	}
 	return nil
 }
@@ -233,7 +236,7 @@ type sendBackHeader struct {
 
 // brokerAddr returns the master address of a broker name, or "".
 func (d *Driver) brokerAddr(name string) string {
-	for _, b := range d.brokers {
+	for _, b := range d.masters() {
 		if b.name == name {
 			return b.addr
 		}

@@ -113,7 +113,7 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 	inst := d.instanceName("c")
 	pc, err := rmq.NewPullConsumer(
 		consumer.WithGroupName(g),
-		consumer.WithNameServer([]string{d.namesrv}),
+		consumer.WithNameServer(d.namesrvs),
 		consumer.WithInstance(inst),
 		consumer.WithConsumerModel(consumer.Clustering),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
@@ -218,7 +218,7 @@ func (c *Consumer) waitRebalance(ctx context.Context) (time.Duration, error) {
 // consumerIDs asks a broker which clients it lists in group.
 func (d *Driver) consumerIDs(ctx context.Context, group string) ([]string, error) {
 	var out []string
-	for _, b := range d.brokers {
+	for _, b := range d.masters() {
 		var ids struct {
 			ConsumerIDList []string `json:"consumerIdList"`
 		}
@@ -444,11 +444,10 @@ func (c *Consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 		if m.Queue != nil {
 			brokerName = m.Queue.BrokerName
 		}
-		addr := c.d.brokerAddr(brokerName)
-		if addr == "" {
-			addr = m.StoreHost
-		}
-		err = c.d.withOp(ctx, func(ctx context.Context) error {
+		err = c.d.onMaster(ctx, brokerName, func(ctx context.Context, addr string) error {
+			if addr == "" {
+				addr = m.StoreHost
+			}
 			return c.d.sendBack(ctx, addr, sendBackHeader{
 				commitLogOffset: m.CommitLogOffset,
 				group:           c.group,

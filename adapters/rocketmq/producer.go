@@ -55,7 +55,7 @@ func queueHint(key []byte) int {
 
 func producerOptions(d *Driver, group, instance string) []producer.Option {
 	return []producer.Option{
-		producer.WithNameServer([]string{d.namesrv}),
+		producer.WithNameServer(d.namesrvs),
 		producer.WithGroupName(group),
 		producer.WithInstanceName(instance),
 		producer.WithQueueSelector(hashSelector{}),

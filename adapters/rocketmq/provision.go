@@ -109,7 +109,7 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 		return nil, err
 	}
 	start := time.Now()
-	for _, b := range d.brokers {
+	for _, b := range d.masters() {
 		if err := d.withOp(ctx, func(ctx context.Context) error { return d.createTopic(ctx, b.addr, n.topic, n.queues) }); err != nil {
 			return nil, err
 		}
@@ -126,9 +126,9 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	cleanup := func(ctx context.Context) error { return d.unprovision(ctx, n) }
 
 	waitStart := time.Now()
-	want := map[string]int{n.topic: n.queues * len(d.brokers)}
+	want := map[string]int{n.topic: n.queues * len(d.masters())}
 	for _, g := range n.groups {
-		want[retryTopic(g)] = len(d.brokers)
+		want[retryTopic(g)] = len(d.masters())
 	}
 	for topic, queues := range want {
 		if err := d.waitRoute(ctx, topic, queues); err != nil {
@@ -137,7 +137,7 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	}
 	routed := time.Since(waitStart)
 
-	for _, b := range d.brokers {
+	for _, b := range d.masters() {
 		for _, g := range n.groups {
 			for q := 0; q < n.queues; q++ {
 				if err := d.withOp(ctx, func(ctx context.Context) error { return d.initOffset(ctx, b, g, n.topic, q) }); err != nil {
@@ -222,7 +222,11 @@ func (d *Driver) withOp(ctx context.Context, f func(context.Context) error) erro
 // topics. Errors are joined; it goes on after one.
 func (d *Driver) unprovision(ctx context.Context, n names) error {
 	var errs []error
-	for _, b := range d.brokers {
+	// A broker group's master may have moved since Provision.
+	if err := d.withOp(ctx, d.refreshMasters); err != nil {
+		d.log.Debug("re-read the masters before cleanup", "err", err)
+	}
+	for _, b := range d.masters() {
 		errs = append(errs, d.withOp(ctx, func(ctx context.Context) error { return d.deleteTopic(ctx, b.addr, n.topic) }))
 		for _, g := range n.groups {
 			errs = append(errs,
@@ -258,24 +262,24 @@ func (d *Driver) Depth(ctx context.Context, dest driver.Destination, group strin
 		_ = c.pc.PersistOffset(ctx, n.topic) // fails only once the consumer is shut down
 	}
 	var total int64
-	for _, b := range d.brokers {
+	for _, b := range d.masters() {
 		for _, tq := range []struct {
 			topic  string
 			queues int
 		}{{n.topic, n.queues}, {retryTopic(g), 1}} {
 			for q := 0; q < tq.queues; q++ {
 				var lag int64
-				err := d.withOp(ctx, func(ctx context.Context) error {
-					end, err := d.maxOffset(ctx, b.addr, b.name, tq.topic, q)
+				err := d.onMaster(ctx, b.name, func(ctx context.Context, addr string) error {
+					end, err := d.maxOffset(ctx, addr, b.name, tq.topic, q)
 					if err != nil {
 						return err
 					}
-					pos, err := d.consumerOffset(ctx, b.addr, b.name, g, tq.topic, q)
+					pos, err := d.consumerOffset(ctx, addr, b.name, g, tq.topic, q)
 					if err != nil {
 						return err
 					}
 					if pos < 0 {
-						if pos, err = d.minOffset(ctx, b.addr, b.name, tq.topic, q); err != nil {
+						if pos, err = d.minOffset(ctx, addr, b.name, tq.topic, q); err != nil {
 							return err
 						}
 					}
@@ -302,11 +306,11 @@ func (d *Driver) DeadLetters(ctx context.Context, dest driver.Destination, group
 	}
 	g := groupName(n.topic, group)
 	var total int64
-	for _, b := range d.brokers {
+	for _, b := range d.masters() {
 		var end int64
-		err := d.withOp(ctx, func(ctx context.Context) error {
+		err := d.onMaster(ctx, b.name, func(ctx context.Context, addr string) error {
 			var err error
-			end, err = d.maxOffset(ctx, b.addr, b.name, dlqTopic(g), 0)
+			end, err = d.maxOffset(ctx, addr, b.name, dlqTopic(g), 0)
 			return err
 		})
 		if remoting.IsCode(err, remoting.TopicNotExist) || remoting.IsCode(err, remoting.SystemError) {

@@ -5,9 +5,17 @@
 //
 // Mapping of the driver contract:
 //
-//   - Config.Addr is the name server (default 127.0.0.1:9876). New asks it
-//     for the cluster, then asks every master broker for its version
-//     (GET_BROKER_RUNTIME_INFO) and configuration (GET_BROKER_CONFIG).
+//   - Config.Addr is the name server (default 127.0.0.1:9876), or a
+//     comma-separated list of the name servers of one cluster
+//     ("h1:9876,h2:9876,h3:9876"): the client library gets the whole list,
+//     and the adapter's own requests try the name servers in turn. New asks
+//     them for the cluster, then asks every master broker for its version
+//     (GET_BROKER_RUNTIME_INFO) and configuration (GET_BROKER_CONFIG). When
+//     a broker group's master changes (controller mode elects another
+//     replica), the adapter re-reads the masters from the name servers
+//     after a request to the old one fails; the client library follows the
+//     new route within its 30 s route refresh, and sends in between fail
+//     (not confirmed).
 //   - Destination.Name is the topic, with '.' mapped to '_' (RocketMQ names
 //     allow letters, digits, '-', '_', '%' and '|'). Provision creates it
 //     with Destination.Partitions queues on every master broker, creates one
@@ -90,10 +98,13 @@ type brokerInfo struct {
 // driver.Driver, driver.Transactor and driver.DepthReader, and is safe for
 // concurrent use.
 type Driver struct {
-	cfg         driver.Config
-	log         *slog.Logger
-	namesrv     string
-	admin       *remoting.Client
+	cfg      driver.Config
+	log      *slog.Logger
+	namesrvs []string // ip:port of every name server, as configured
+	admin    *remoting.Client
+	// brokers are the master of every broker group, read by preflight;
+	// refreshMasters replaces the addresses under mu.
+	bmu         sync.Mutex
 	brokers     []brokerInfo
 	sendTimeout time.Duration
 	id          string // random, makes client instance names unique
@@ -140,22 +151,23 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 		return nil, err
 	}
 	d := &Driver{
-		cfg:     cfg,
-		log:     cfg.Log().With("adapter", "rocketmq"),
-		namesrv: cfg.Addr,
-		admin:   remoting.NewClient(),
-		id:      strconv.FormatUint(rand.Uint64()&0xffffffffff, 36),
-		open:    map[interface{ Close() error }]struct{}{},
+		cfg:   cfg,
+		log:   cfg.Log().With("adapter", "rocketmq"),
+		admin: remoting.NewClient(),
+		id:    strconv.FormatUint(rand.Uint64()&0xffffffffff, 36),
+		open:  map[interface{ Close() error }]struct{}{},
 
 		maxReconsume: MaxReconsumeTimes,
 	}
 	installClientLogger(cfg.Log())
-	addr, err := resolveAddr(ctx, cfg.Addr, cfg.Timeout())
-	if err != nil {
-		d.admin.Close()
-		return nil, err
+	for _, a := range splitAddrs(cfg.Addr) {
+		addr, err := resolveAddr(ctx, a, cfg.Timeout())
+		if err != nil {
+			d.admin.Close()
+			return nil, err
+		}
+		d.namesrvs = append(d.namesrvs, addr)
 	}
-	d.namesrv = addr
 	if err := d.preflight(ctx); err != nil {
 		d.admin.Close()
 		return nil, err
@@ -199,10 +211,10 @@ func (d *Driver) preflight(ctx context.Context) error {
 	defer cancel()
 	brokers, err := d.clusterInfo(ctx)
 	if err != nil {
-		return fmt.Errorf("rocketmq name server %s: %w: %w", d.namesrv, driver.ErrUnreachable, err)
+		return fmt.Errorf("rocketmq name server %s: %w: %w", strings.Join(d.namesrvs, ","), driver.ErrUnreachable, err)
 	}
 	if len(brokers) == 0 {
-		return fmt.Errorf("rocketmq name server %s lists no broker: %w", d.namesrv, driver.ErrUnreachable)
+		return fmt.Errorf("rocketmq name server %s lists no broker: %w", strings.Join(d.namesrvs, ","), driver.ErrUnreachable)
 	}
 	for i := range brokers {
 		b := &brokers[i]
@@ -220,7 +232,7 @@ func (d *Driver) preflight(ctx context.Context) error {
 		}
 		b.config = parseProperties(resp.Body)
 	}
-	d.brokers = brokers
+	d.setMasters(brokers)
 	return nil
 }
 
@@ -229,7 +241,7 @@ func (d *Driver) preflight(ctx context.Context) error {
 // Durability, not decided here.
 func (d *Driver) setSendTimeout() {
 	d.sendTimeout = d.cfg.Timeout()
-	for _, b := range d.brokers {
+	for _, b := range d.masters() {
 		if ms, err := strconv.Atoi(b.config["syncFlushTimeout"]); err == nil {
 			if min := time.Duration(ms)*time.Millisecond + time.Second; d.sendTimeout < min {
 				d.log.Warn("send timeout raised above the broker's syncFlushTimeout",
@@ -321,7 +333,7 @@ func Capabilities() driver.Capabilities {
 // Info describes the adapter and the broker found by New. No I/O.
 func (d *Driver) Info() driver.Info {
 	var versions []string
-	for _, b := range d.brokers {
+	for _, b := range d.masters() {
 		if b.version != "" && !contains(versions, b.version) {
 			versions = append(versions, b.version)
 		}

@@ -370,3 +370,64 @@ func TestRocketmqPromise(t *testing.T) {
 		})
 	}
 }
+
+func TestSplitAddrs(t *testing.T) {
+	for in, want := range map[string]string{
+		"":               DefaultAddr,
+		"1.2.3.4:9876":   "1.2.3.4:9876",
+		"a:1, b:2,,c:3 ": "a:1|b:2|c:3",
+		" , ":            DefaultAddr,
+	} {
+		if got := strings.Join(splitAddrs(in), "|"); got != want {
+			t.Errorf("splitAddrs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseSyncState(t *testing.T) {
+	body := []byte(`{"replicasInfoTable":{"broker-a":{"masterBrokerId":1,"masterAddress":"127.0.0.1:39931","masterEpoch":2,"syncStateSetEpoch":4,` +
+		`"inSyncReplicas":[{"brokerName":"broker-a","brokerId":1,"brokerAddress":"127.0.0.1:39931","alive":true},{"brokerName":"broker-a","brokerId":2,"brokerAddress":"127.0.0.1:39921","alive":true}],` +
+		`"notInSyncReplicas":[{"brokerName":"broker-a","brokerId":3,"brokerAddress":"127.0.0.1:39911","alive":false}]}}}`)
+	rs, err := parseSyncState(body, "broker-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.master != "127.0.0.1:39931" || strings.Join(rs.inSync, ",") != "127.0.0.1:39921,127.0.0.1:39931" ||
+		strings.Join(rs.notInSync, ",") != "127.0.0.1:39911" {
+		t.Errorf("parseSyncState = %+v", rs)
+	}
+	if _, err := parseSyncState(body, "broker-b"); err == nil {
+		t.Error("an unknown broker group parsed without error")
+	}
+}
+
+// TestRocketmqPromiseReplicated: a controller-mode SYNC_MASTER waiting for
+// its whole sync state set promises that many replicas; without
+// allAckInSyncStateSet, or with the sync state set unread, it promises one.
+func TestRocketmqPromiseReplicated(t *testing.T) {
+	base := func() map[string]string {
+		return map[string]string{"flushDiskType": "SYNC_FLUSH", "brokerRole": "SYNC_MASTER", "enableControllerMode": "true",
+			"allAckInSyncStateSet": "true", "minInSyncReplicas": "2", "syncStateSetSize": "3"}
+	}
+	for _, tc := range []struct {
+		name     string
+		edit     func(map[string]string)
+		replicas int
+		verified bool
+	}{
+		{"whole set", func(map[string]string) {}, 3, true},
+		{"shrunk set", func(m map[string]string) { m["syncStateSetSize"] = "2" }, 2, true},
+		{"no all-ack", func(m map[string]string) { m["allAckInSyncStateSet"] = "false" }, 1, true},
+		{"async master", func(m map[string]string) { m["brokerRole"] = "ASYNC_MASTER" }, 1, true},
+		{"set unread", func(m map[string]string) { delete(m, "syncStateSetSize") }, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := base()
+			tc.edit(set)
+			du := rocketmqPromise(driver.Durable, set, 1)
+			if du.Replicas != tc.replicas || du.Verified != tc.verified || !du.Synced {
+				t.Fatalf("rocketmqPromise = %+v, want %d replicas, verified %v, synced", du, tc.replicas, tc.verified)
+			}
+		})
+	}
+}

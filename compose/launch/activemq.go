@@ -99,7 +99,8 @@ func activemqSpec() Spec {
 				{tmpl: "activemq-log4j2.properties", path: "conf/log4j2.properties", data: map[string]any{"LogFile": dir + "/logs/activemq.log"}},
 			}
 		},
-		start: startActiveMQ,
+		start:   startActiveMQ,
+		cluster: activemqClusterSpec,
 		durability: func(dir string) string {
 			if v := readSetting(dir, "conf/activemq.xml", journalSyncRe); v != "" {
 				return "kahadb journal sync " + v

@@ -241,6 +241,9 @@ type Status struct {
 	Mode Mode   `json:"mode"`
 	// Topology is single or cluster.
 	Topology Topology `json:"topology,omitempty"`
+	// Addr is what its adapter dials (driver.Config.Addr): one host:port,
+	// or a cluster's list of the nodes clients dial.
+	Addr string `json:"addr,omitempty"`
 	// Nodes lists every node of a cluster with its role (nil for a single
 	// node).
 	Nodes []NodeStatus `json:"nodes,omitempty"`

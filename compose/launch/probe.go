@@ -292,6 +292,10 @@ func parseAPIVersions(r io.Reader, corr uint32) (int, error) {
 const (
 	rmqGetBrokerRuntimeInfo = 28
 	rmqGetBrokerClusterInfo = 106
+	// Controller mode: a controller's metadata (its leader) and a broker
+	// group's sync state set.
+	rmqControllerGetMetadata      = 1005
+	rmqControllerGetSyncStateData = 1006
 )
 
 // rmqCall sends one RocketMQ remoting request (JSON header, no body) and
@@ -302,24 +306,52 @@ func rmqCall(ctx context.Context, addr string, timeout time.Duration, code int) 
 		return 0, nil, err
 	}
 	defer c.Close()
+	if err := writeRemotingRequest(c, code, nil); err != nil {
+		return 0, nil, err
+	}
+	return readRemotingResponse(c)
+}
+
+// rmqRequest sends one RocketMQ remoting request with body (nil for none)
+// and returns the response header's extFields and the body; an answer
+// other than success is an error. Blocks at most timeout.
+func rmqRequest(ctx context.Context, addr string, timeout time.Duration, code int, body []byte) (map[string]string, []byte, error) {
+	c, err := dial(ctx, addr, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	if err := writeRemotingRequest(c, code, body); err != nil {
+		return nil, nil, err
+	}
+	var ext map[string]string
+	_, b, err := readRemoting(c, &ext)
+	return ext, b, err
+}
+
+func writeRemotingRequest(w io.Writer, code int, body []byte) error {
 	hdr, err := json.Marshal(map[string]any{
 		"code": code, "language": "GO", "version": 0, "opaque": 1, "flag": 0,
 		"serializeTypeCurrentRPC": "JSON", "extFields": map[string]string{},
 	})
 	if err != nil {
-		return 0, nil, fmt.Errorf("encode remoting header: %w", err)
+		return fmt.Errorf("encode remoting header: %w", err)
 	}
-	req := binary.BigEndian.AppendUint32(nil, uint32(4+len(hdr)))
+	req := binary.BigEndian.AppendUint32(nil, uint32(4+len(hdr)+len(body)))
 	req = binary.BigEndian.AppendUint32(req, uint32(len(hdr))) // serialize type 0 = JSON in the top byte
-	req = append(req, hdr...)
-	if _, err := c.Write(req); err != nil {
-		return 0, nil, fmt.Errorf("send remoting request: %w", err)
+	req = append(append(req, hdr...), body...)
+	if _, err := w.Write(req); err != nil {
+		return fmt.Errorf("send remoting request: %w", err)
 	}
-	return readRemotingResponse(c)
+	return nil
 }
 
 // readRemotingResponse decodes one RocketMQ remoting frame with a JSON header.
-func readRemotingResponse(r io.Reader) (int, []byte, error) {
+func readRemotingResponse(r io.Reader) (int, []byte, error) { return readRemoting(r, nil) }
+
+// readRemoting is readRemotingResponse that also decodes the header's
+// extFields into ext when ext is not nil.
+func readRemoting(r io.Reader, ext *map[string]string) (int, []byte, error) {
 	var pre [8]byte
 	if _, err := io.ReadFull(r, pre[:]); err != nil {
 		return 0, nil, fmt.Errorf("read remoting response: %w", err)
@@ -338,11 +370,15 @@ func readRemotingResponse(r io.Reader) (int, []byte, error) {
 		return 0, nil, fmt.Errorf("read remoting response: %w", err)
 	}
 	var h struct {
-		Code   *int   `json:"code"`
-		Remark string `json:"remark"`
+		Code      *int              `json:"code"`
+		Remark    string            `json:"remark"`
+		ExtFields map[string]string `json:"extFields"`
 	}
 	if err := json.Unmarshal(b[:hlen], &h); err != nil {
 		return 0, nil, fmt.Errorf("decode remoting header: %w", err)
+	}
+	if ext != nil {
+		*ext = h.ExtFields
 	}
 	if h.Code == nil {
 		return 0, nil, errors.New("remoting response without code")

@@ -82,7 +82,8 @@ func rocketmqSpec() Spec {
 				{tmpl: "rocketmq-logback.xml", path: "conf/broker.logback.xml", data: map[string]any{"LogFile": dir + "/logs/broker.log"}},
 			}
 		},
-		start: startRocketMQ,
+		start:   startRocketMQ,
+		cluster: rocketmqClusterSpec,
 		durability: func(dir string) string {
 			if v := readSetting(dir, "conf/broker.conf", flushRe); v != "" {
 				return "flushDiskType=" + v

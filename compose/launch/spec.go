@@ -135,14 +135,16 @@ func (s Spec) NativeRelease() string {
 
 // Addr returns the address its adapter dials by default: host:ClientPort,
 // or for a cluster the comma-separated list of its nodes' client addresses
-// (the form driver.Config.Addr takes).
+// (the form driver.Config.Addr takes), leaving out nodes marked NotClient.
 func (s Spec) Addr() string {
 	if len(s.Nodes) == 0 {
 		return net.JoinHostPort(host, strconv.Itoa(s.ClientPort))
 	}
-	addrs := make([]string, len(s.Nodes))
-	for i, n := range s.Nodes {
-		addrs[i] = n.Addr()
+	var addrs []string
+	for _, n := range s.Nodes {
+		if !n.NotClient {
+			addrs = append(addrs, n.Addr())
+		}
 	}
 	return strings.Join(addrs, ",")
 }

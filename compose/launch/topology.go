@@ -39,6 +39,9 @@ type Node struct {
 	ClientPort int
 	// Ports are the node's other ports (controller, Erlang distribution, ...).
 	Ports []int
+	// NotClient marks a node clients do not dial (a RocketMQ broker replica:
+	// clients dial the name servers); Spec.Addr leaves it out.
+	NotClient bool
 }
 
 // Addr returns host:ClientPort of the node.

@@ -40,6 +40,10 @@ const (
 	CodeDeleteSubscriptionGrp = 207
 	CodeDeleteTopicInBroker   = 215
 	CodeDeleteTopicInNamesrv  = 216
+	// Controller requests (RocketMQ 5 controller mode), answered on a
+	// controller's address.
+	CodeControllerGetMetadata      = 1005
+	CodeControllerGetSyncStateData = 1006
 )
 
 // Response codes (RocketMQ ResponseCode).

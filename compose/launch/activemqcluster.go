@@ -1,0 +1,191 @@
+package launch
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ActiveMQ cluster ports (shared-store master/slave): node i (from 1)
+// listens for STOMP on PortActiveMQClusterStomp+10(i-1) and for OpenWire on
+// PortActiveMQClusterOpenWire+10(i-1), when it is the master.
+const (
+	PortActiveMQClusterStomp    = 62613
+	PortActiveMQClusterOpenWire = 62616
+	activemqClusterNodes        = 2
+	// activemqLockRetry is how often the slave tries the store's lock: the
+	// longest a failover waits for it after the master died.
+	activemqLockRetry = 2 * time.Second
+)
+
+// activemqClusterSpec is ActiveMQ Classic's high-availability form: two
+// brokers on one shared KahaDB directory; the one holding its lock is the
+// master, the other waits for the lock without listening and opens its
+// connectors when the master dies. Clients list both STOMP addresses.
+func activemqClusterSpec() Spec {
+	s := activemqSpec()
+	var nodes []Node
+	for i := range activemqClusterNodes {
+		nodes = append(nodes, Node{Name: "node" + strconv.Itoa(i+1), ClientPort: PortActiveMQClusterStomp + 10*i,
+			Ports: []int{PortActiveMQClusterOpenWire + 10*i}})
+	}
+	s.Nodes, s.ClientPort = nodes, nodes[0].ClientPort
+	s.procs, s.checks, s.binds, s.logs = nil, nil, nil, nil
+	uriHost := func(scheme string) *regexp.Regexp { return regexp.MustCompile(`uri="` + scheme + `://([^:/"]+):`) }
+	for _, n := range nodes {
+		f := n.Name + "/conf/activemq.xml"
+		s.procs = append(s.procs, procSpec{n.Name, n.Name + "/activemq.pid", []string{"xbean:file:", f}})
+		s.checks = append(s.checks,
+			check{n.ClientPort, "stomp (" + n.Name + ")", masterOrSlave(nodes, n, ProbeSTOMP, false), false},
+			check{n.Ports[0], "openwire (" + n.Name + ")", masterOrSlave(nodes, n, ProbeOpenWire, true), false})
+		s.binds = append(s.binds,
+			bind{port: n.ClientPort, role: n.Name + " STOMP", file: f, setting: uriHost("stomp")},
+			bind{port: n.Ports[0], role: n.Name + " OpenWire", file: f, setting: uriHost("tcp")})
+		s.logs = append(s.logs, n.Name+"/logs/activemq.log", n.Name+"/logs/stdout.log")
+	}
+	s.files = func(dir string, asyncFlush bool) []configFile { return activemqClusterFiles(dir, nodes, asyncFlush) }
+	s.start = startActiveMQCluster
+	s.durability = func(dir string) string {
+		if v := readSetting(dir, "node1/conf/activemq.xml", journalSyncRe); v != "" {
+			return "kahadb journal sync " + v + ", one store shared by 2 brokers (master/slave)"
+		}
+		return ""
+	}
+	s.wantDurability = func(asyncFlush bool) string {
+		return "kahadb journal sync " + activemqJournalSync(asyncFlush) + ", one store shared by 2 brokers (master/slave)"
+	}
+	s.roles = activemqRoles
+	s.cluster = nil
+	return s
+}
+
+// masterOrSlave is node n's handshake in a master/slave group: its own
+// (probe at its port) when it is the master; a slave does not listen, so
+// when some other node's STOMP port answers, n passes as the waiting slave
+// (its process is checked separately). openwire selects n's OpenWire port
+// (Ports[0]) rather than its STOMP port.
+func masterOrSlave(nodes []Node, n Node, probe func(context.Context, string, time.Duration) Handshake, openwire bool) func(context.Context, string, time.Duration) Handshake {
+	return func(ctx context.Context, addr string, t time.Duration) Handshake {
+		h := probe(ctx, addr, t)
+		if h.OK {
+			return h
+		}
+		for _, o := range nodes {
+			if o.Name != n.Name && ProbeSTOMP(ctx, o.Addr(), t).OK {
+				return Handshake{OK: true, Detail: "slave: does not listen while " + o.Name + " (master) holds the store's lock"}
+			}
+		}
+		return h
+	}
+}
+
+// activemqClusterFiles renders the pom (shared) and each node's broker and
+// logging config; both nodes name one KahaDB directory, <dir>/shared/kahadb.
+func activemqClusterFiles(dir string, nodes []Node, asyncFlush bool) []configFile {
+	files := []configFile{{tmpl: "activemq-pom.xml", path: "pom.xml", data: map[string]any{"Version": ActiveMQVersion}}}
+	for _, n := range nodes {
+		nd := filepath.Join(dir, n.Name)
+		files = append(files,
+			configFile{tmpl: "activemq-cluster.xml", path: n.Name + "/conf/activemq.xml", data: map[string]any{
+				"Node": n.Name, "Host": host, "StompPort": n.ClientPort, "OpenWirePort": n.Ports[0],
+				"JournalSync": activemqJournalSync(asyncFlush), "StoreLimit": "8 gb", "TempLimit": "2 gb",
+				"DataDir": nd + "/data", "SharedDir": filepath.Join(dir, "shared", "kahadb"),
+				"LockRetryMillis": activemqLockRetry.Milliseconds()}},
+			configFile{tmpl: "activemq-log4j2.properties", path: n.Name + "/conf/log4j2.properties", data: map[string]any{"LogFile": nd + "/logs/activemq.log"}})
+	}
+	return files
+}
+
+// startActiveMQCluster starts node1, waits until it is the master (its
+// STOMP answers), then starts node2, which waits for the lock as the slave;
+// it returns when both processes run and the master answers.
+func startActiveMQCluster(ctx context.Context, l *Launcher, b instance, w *syncWriter) error {
+	java, err := l.java(ctx)
+	if err != nil {
+		return err
+	}
+	cp, err := l.classpath(ctx, b.dir, "activemq "+ActiveMQVersion, w)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(b.dir, "shared"), 0o755); err != nil {
+		return fmt.Errorf("create the shared store directory: %w", err)
+	}
+	for i, n := range b.Nodes {
+		nd := b.nodeDir(n)
+		if err := os.MkdirAll(nd+"/data/tmp", 0o755); err != nil {
+			return fmt.Errorf("create tmp dir: %w", err)
+		}
+		argv := append([]string{java, "-Xms128m", "-Xmx512m"}, jvmCommon()...)
+		argv = append(argv,
+			"-Dactivemq.home="+nd, "-Dactivemq.base="+nd,
+			"-Dactivemq.conf="+nd+"/conf", "-Dactivemq.data="+nd+"/data",
+			"-Dactivemq.classpath="+nd+"/conf", "-Djava.io.tmpdir="+nd+"/data/tmp",
+			"-Dlog4j2.configurationFile="+nd+"/conf/log4j2.properties",
+			"-cp", cp, activemqMain, "start", "xbean:file:"+nd+"/conf/activemq.xml")
+		if _, ok := l.livePID(b, b.procs[i]); !ok {
+			if _, err := spawn(b.dir, filepath.Join(nd, "logs", "stdout.log"), filepath.Join(b.dir, b.procs[i].pidFile), nil, argv); err != nil {
+				return fmt.Errorf("%s: %w", n.Name, err)
+			}
+		}
+		if i == 0 {
+			// The first node takes the lock unless a master already runs.
+			if err := l.waitReady(ctx, b, b.procs[:1], b.checks[:2]); err != nil {
+				return fmt.Errorf("%s: %w", n.Name, err)
+			}
+		}
+	}
+	return l.waitReady(ctx, b, b.procs, b.checks)
+}
+
+// activemqRoles reports each node's role: the master is the node whose
+// STOMP port answers (with the broker's own server header); another live
+// node is a slave, in the words of the last lock message of its log.
+func activemqRoles(ctx context.Context, l *Launcher, b instance) map[string]string {
+	roles := map[string]string{}
+	for i, n := range b.Nodes {
+		if h := ProbeSTOMP(ctx, n.Addr(), probeTimeout); h.OK {
+			roles[n.Name] = "master (STOMP answers: " + h.Detail + ")"
+			continue
+		}
+		if _, ok := l.livePID(b, b.procs[i]); !ok {
+			continue
+		}
+		role := "slave (not listening; no lock message in its log yet)"
+		if line := lastLockLine(filepath.Join(b.nodeDir(n), "logs", "activemq.log")); line != "" {
+			role = "slave: " + line
+		}
+		roles[n.Name] = role
+	}
+	return roles
+}
+
+// lastLockLine returns the message of the last log line about the store's
+// lock ("... is locked by another server. This broker is now in slave mode
+// waiting a lock to be acquired"), "" when none.
+func lastLockLine(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var last string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if line := sc.Text(); strings.Contains(line, "slave mode") || strings.Contains(line, "lock") {
+			last = line
+		}
+	}
+	// "date | LEVEL | message | logger | thread": keep the message.
+	if parts := strings.Split(last, " | "); len(parts) >= 3 {
+		return strings.TrimSpace(parts[2])
+	}
+	return last
+}
