@@ -40,6 +40,7 @@ summary=""
 on_exit() {
   echo "== brokers down"
   bin/mqbench down || true
+  MQBENCH_HOME="${MQBENCH_CLUSTER_HOME:-$HOME/.cache/mqbench-clusters}" bin/mqbench down --topology cluster || true
   .ci/postgres.sh stop || true
   # The closing line: how many test packages passed and failed, and the
   # step that failed after them, if one did.
@@ -109,6 +110,26 @@ MQBENCH_ROCKETMQ_FAULT_ADDR=127.0.0.1:19876 go test -count=1 -run TestFaultNetwo
 env $("$rabbit_node" env | xargs) go test -tags rabbitmqfaults -count=1 -run Fault ./adapters/rabbitmq/ \
   || { "$rabbit_node" stop; exit 1; }
 "$rabbit_node" stop
+
+echo "== replicated clusters, one broker family at a time (conformance + kill -9 of one node)"
+step="clusters"
+# Their own state directory and ports (Kafka 29092-29094 + 29192-29194,
+# RabbitMQ 5682-5684 + 25682-25684), so the single nodes above are
+# untouched. MQBENCH_RESTART is off: the persistence test restarts the
+# single-node broker, not a cluster.
+cluster_home="${MQBENCH_CLUSTER_HOME:-$HOME/.cache/mqbench-clusters}"
+cluster_test() { # broker, go package, env var of the address list, env var enabling the cluster tests
+  local b="$1" pkg="$2" addr_var="$3" on_var="$4" addr
+  MQBENCH_HOME="$cluster_home" bin/mqbench up --mode native --topology cluster --brokers "$b"
+  addr="$(MQBENCH_HOME="$cluster_home" bin/mqbench status --topology cluster --brokers "$b" --json |
+    python3 -c 'import json,sys; print(",".join("127.0.0.1:%d" % n["ports"][0] for n in json.load(sys.stdin)[0]["nodes"]))')"
+  env MQBENCH_HOME="$cluster_home" MQBENCH_RESTART= "$addr_var=$addr" "$on_var=1" \
+    go test -count=1 -timeout 10m -run 'TestConformance$|TestCluster' "$pkg" \
+    || { MQBENCH_HOME="$cluster_home" bin/mqbench down --topology cluster --brokers "$b"; exit 1; }
+  MQBENCH_HOME="$cluster_home" bin/mqbench down --topology cluster --brokers "$b"
+}
+cluster_test kafka ./adapters/kafka/ MQBENCH_KAFKA_ADDR MQBENCH_KAFKA_CLUSTER
+cluster_test rabbitmq ./adapters/rabbitmq/ MQBENCH_RABBITMQ_ADDR MQBENCH_RABBITMQ_CLUSTER
 
 echo "== the main job: quick matrix over every broker and every default scenario (scenarios/catalog)"
 step="matrix"

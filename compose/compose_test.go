@@ -37,6 +37,12 @@ var wantServices = map[string]string{
 	"kafka":            "kafka",
 	"rocketmq-namesrv": "rocketmq",
 	"rocketmq-broker":  "rocketmq",
+	"kafka-1":          "kafka-cluster",
+	"kafka-2":          "kafka-cluster",
+	"kafka-3":          "kafka-cluster",
+	"rabbitmq-1":       "rabbitmq-cluster",
+	"rabbitmq-2":       "rabbitmq-cluster",
+	"rabbitmq-3":       "rabbitmq-cluster",
 }
 
 func TestComposeFileServices(t *testing.T) {
@@ -56,8 +62,13 @@ func TestComposeFileServices(t *testing.T) {
 			if !ok {
 				t.Fatalf("unexpected service %q", name)
 			}
-			if !slices.Contains(svc.Profiles, profile) || !slices.Contains(svc.Profiles, "all") {
-				t.Errorf("profiles %v, want %q and all", svc.Profiles, profile)
+			// Single nodes are in "all", cluster nodes in "cluster".
+			group := "all"
+			if strings.HasSuffix(profile, "-cluster") {
+				group = "cluster"
+			}
+			if !slices.Contains(svc.Profiles, profile) || !slices.Contains(svc.Profiles, group) || len(svc.Profiles) != 2 {
+				t.Errorf("profiles %v, want %q and %s", svc.Profiles, profile, group)
 			}
 			last := svc.Image[strings.LastIndex(svc.Image, "/")+1:]
 			_, tag, ok := strings.Cut(last, ":")
@@ -102,6 +113,8 @@ func TestComposeFilePorts(t *testing.T) {
 	for port, svc := range map[string]string{
 		"61613": "activemq", "61616": "activemq", "5672": "rabbitmq", "9092": "kafka",
 		"9876": "rocketmq-namesrv", "10911": "rocketmq-broker",
+		"29092": "kafka-1", "29093": "kafka-2", "29094": "kafka-3",
+		"5682": "rabbitmq-1", "5683": "rabbitmq-2", "5684": "rabbitmq-3",
 	} {
 		if published[port] != svc {
 			t.Errorf("port %s published by %q, want %q", port, published[port], svc)
@@ -143,10 +156,12 @@ func TestComposeFileVolumesAndConfigs(t *testing.T) {
 
 func TestComposeFileProfiles(t *testing.T) {
 	for profile, want := range map[string][]string{
-		"activemq": {"activemq"},
-		"rabbitmq": {"rabbitmq"},
-		"kafka":    {"kafka"},
-		"rocketmq": {"rocketmq-broker", "rocketmq-namesrv"},
+		"activemq":         {"activemq"},
+		"rabbitmq":         {"rabbitmq"},
+		"kafka":            {"kafka"},
+		"rocketmq":         {"rocketmq-broker", "rocketmq-namesrv"},
+		"kafka-cluster":    {"kafka-1", "kafka-2", "kafka-3"},
+		"rabbitmq-cluster": {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3"},
 	} {
 		p := load(t, profile)
 		var got []string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -56,10 +57,37 @@ func TestComposeFileMatchesLaunchTable(t *testing.T) {
 			}
 		}
 	}
+	for _, name := range launch.NamesFor(launch.TopologyCluster) {
+		s, err := launch.FindTopology(name, launch.TopologyCluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		published := map[int]bool{}
+		for _, svc := range load(name + "-cluster").Services {
+			if !slices.Contains(svc.Profiles, "cluster") {
+				t.Errorf("%s: service %s of profile %s-cluster is not in profile cluster", name, svc.Name, name)
+			}
+			for _, p := range svc.Ports {
+				if n, err := strconv.Atoi(p.Published); err == nil && p.HostIP == "127.0.0.1" {
+					published[n] = true
+				}
+			}
+		}
+		for _, port := range s.Ports(launch.ModeCompose) {
+			if !published[port] {
+				t.Errorf("%s cluster: port %d is probed in compose mode but not published on 127.0.0.1 by profile %s-cluster", name, port, name)
+			}
+		}
+	}
 	for _, svc := range load("*").Services {
 		for _, prof := range svc.Profiles {
-			if _, ok := launch.Find(prof); !ok && prof != "all" {
-				t.Errorf("service %s has profile %q, which is not a broker of the launch table", svc.Name, prof)
+			base, cluster := strings.CutSuffix(prof, "-cluster")
+			known := prof == "all" || prof == "cluster"
+			if s, ok := launch.Find(base); ok {
+				known = known || !cluster || s.HasTopology(launch.TopologyCluster)
+			}
+			if !known {
+				t.Errorf("service %s has profile %q, which is not a broker (or broker cluster) of the launch table", svc.Name, prof)
 			}
 		}
 	}

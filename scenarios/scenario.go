@@ -56,6 +56,9 @@ type Common struct {
 	Scenario string `yaml:"scenario,omitempty" json:"scenario,omitempty"`
 	// Profile is the durability profile: durable (default), fast, unsafe.
 	Profile string `yaml:"profile,omitempty" json:"profile,omitempty"`
+	// Addr is the broker address, host:port or a comma-separated list of a
+	// cluster's nodes (optional; --addr overrides it).
+	Addr string `yaml:"addr,omitempty" json:"addr,omitempty"`
 	// Rate is the target rate per second (messages, registrations,
 	// orders); 0 means as fast as possible (closed loop) where supported.
 	Rate float64 `yaml:"rate" json:"rate"`

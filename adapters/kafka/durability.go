@@ -53,6 +53,7 @@ func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (drive
 	}
 	rf := len(md.Topics[0].Partitions[0].Replicas)
 	set["replication.factor"] = strconv.Itoa(rf)
+	set["in.sync.replicas"] = strconv.Itoa(len(md.Topics[0].Partitions[0].Isr))
 	return kafkaPromise(d.cfg.EffectiveProfile(), set, rf), nil
 }
 
@@ -68,6 +69,8 @@ func kafkaPromise(p driver.Profile, set map[string]string, rf int) driver.Durabi
 	case p == driver.Unsafe:
 		du.Synced, du.Replicas = false, 0
 		du.Promise = "none: Send returns before the broker answers (unsafe profile)"
+	case du.Synced && du.Replicas > 1:
+		du.Promise = fmt.Sprintf("replicated and flushed: acks=all waits for at least %d in-sync replicas of %d (min.insync.replicas=%s), each appending with flush.messages=1 (fsync per append) before it acknowledges", du.Replicas, rf, set["min.insync.replicas"])
 	case du.Synced:
 		du.Promise = fmt.Sprintf("fsynced by the leader before the confirm (flush.messages=1), held by at least %d replica(s)", du.Replicas)
 	default:

@@ -38,6 +38,66 @@ func brokerURL(addr string) (string, error) {
 	return "amqp://guest:guest@" + net.JoinHostPort(host, port) + "/", nil
 }
 
+// brokerURLs turns Config.Addr, one address or a comma-separated list of a
+// cluster's nodes (each host:port or an AMQP URL), into AMQP URLs.
+func brokerURLs(addr string) ([]string, error) {
+	if addr == "" {
+		u, err := brokerURL("")
+		return []string{u}, err
+	}
+	var urls []string
+	for _, a := range strings.Split(addr, ",") {
+		if strings.TrimSpace(a) == "" {
+			return nil, fmt.Errorf("rabbitmq: empty address in list %q", redact(addr))
+		}
+		u, err := brokerURL(strings.TrimSpace(a))
+		if err != nil {
+			return nil, err
+		}
+		urls = append(urls, u)
+	}
+	return urls, nil
+}
+
+// endpoints are the nodes a driver may connect to. A connection goes to the
+// node that answered last; when it fails, the next ones are tried in turn,
+// so a producer or consumer whose node died reconnects to another.
+type endpoints struct {
+	urls []string
+	mu   sync.Mutex
+	cur  int // index of the node that answered last
+}
+
+func newEndpoints(urls []string) *endpoints { return &endpoints{urls: urls} }
+
+// dial connects to the first node that answers, starting with the one that
+// answered last; each attempt is bounded by ctx and timeout. The error
+// joins every node's.
+func (e *endpoints) dial(ctx context.Context, timeout time.Duration, name string) (*amqp.Connection, net.Conn, error) {
+	e.mu.Lock()
+	start := e.cur
+	e.mu.Unlock()
+	var errs []error
+	for i := range e.urls {
+		k := (start + i) % len(e.urls)
+		conn, raw, err := dial(ctx, e.urls[k], timeout, name)
+		if err == nil {
+			e.mu.Lock()
+			e.cur = k
+			e.mu.Unlock()
+			return conn, raw, nil
+		}
+		errs = append(errs, err)
+		if isAuthError(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, nil, errors.Join(errs...)
+}
+
+// cluster reports whether more than one node is listed.
+func (e *endpoints) cluster() bool { return len(e.urls) > 1 }
+
 // redact hides the password of an AMQP URL for messages and logs.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
@@ -192,8 +252,8 @@ type link struct {
 // openLink dials a connection and opens a channel on it. setup runs on the
 // new channel (bounded) before the watchers start; on any error the
 // connection is closed.
-func openLink(ctx context.Context, rawURL string, timeout time.Duration, name string, log *slog.Logger, blocks *blockLog, setup func(*amqp.Channel) error) (*link, error) {
-	conn, raw, err := dial(ctx, rawURL, timeout, name)
+func openLink(ctx context.Context, eps *endpoints, timeout time.Duration, name string, log *slog.Logger, blocks *blockLog, setup func(*amqp.Channel) error) (*link, error) {
+	conn, raw, err := eps.dial(ctx, timeout, name)
 	if err != nil {
 		return nil, err
 	}

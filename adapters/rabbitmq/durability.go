@@ -20,7 +20,7 @@ func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (drive
 	if err := validate(dest); err != nil {
 		return driver.Durability{}, err
 	}
-	args := queueArgs(dest)
+	args := queueArgsFor(dest, d.quorum())
 	err := d.withChannel(ctx, "durability of "+dest.Name, func(ch *amqp.Channel, call func(string, func() error) error) error {
 		for _, g := range dest.Groups {
 			q := queueName(dest.Name, g)
@@ -36,7 +36,32 @@ func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (drive
 	if err != nil {
 		return driver.Durability{}, fmt.Errorf("rabbitmq: read durability of %q: %w", dest.Name, err)
 	}
+	if d.quorum() {
+		return quorumPromise(len(dest.Groups), len(d.url.urls)), nil
+	}
 	return rabbitPromise(d.profile, len(dest.Groups)), nil
+}
+
+// quorumPromise states what a durable confirm means once the broker
+// accepted the redeclare of n queues as quorum queues on a cluster whose
+// address lists nodes nodes. AMQP 0-9-1 cannot read a queue's members, so
+// the replica count is what a quorum queue of that cluster size holds by
+// default (every node up to the initial group size): not verified.
+func quorumPromise(n, nodes int) driver.Durability {
+	majority := nodes/2 + 1
+	set := map[string]string{
+		"queue.durable":   "true",
+		"queues":          strconv.Itoa(n),
+		"x-queue-type":    "quorum",
+		"delivery_mode":   "2 (persistent)",
+		"publish_confirm": "on",
+		"members":         "not readable over AMQP 0-9-1 (mqbench status --topology cluster lists them)",
+		"cluster_nodes":   strconv.Itoa(nodes) + " listed in the address",
+	}
+	return driver.Durability{
+		Settings: set, Source: "queue.declare equivalence check (x-queue-type=quorum) on every group's queue; members assumed", Replicas: majority, Synced: true,
+		Promise: fmt.Sprintf("quorum queues (Raft): confirmed once a majority (%d of %d members, assuming one per listed node) has written and fsynced the message; the member count is assumed, not read back", majority, nodes),
+	}
 }
 
 // rabbitPromise states what a confirm means once the broker accepted the

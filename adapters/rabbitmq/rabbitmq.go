@@ -78,11 +78,12 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	if _, err := driver.ParseProfile(string(profile)); err != nil {
 		return nil, fmt.Errorf("rabbitmq: %w", err)
 	}
-	u, err := brokerURL(cfg.Addr)
+	us, err := brokerURLs(cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
-	conn, raw, err := dial(ctx, u, cfg.Timeout(), "mqbench-admin")
+	u := newEndpoints(us)
+	conn, raw, err := u.dial(ctx, cfg.Timeout(), "mqbench-admin")
 	if err != nil {
 		if isAuthError(err) {
 			return nil, err
@@ -102,6 +103,12 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	go d.admin.watchClose(conn.NotifyClose(make(chan *amqp.Error, 1)), nil)
 	d.info = Describe()
 	d.info.BrokerVersion, _ = conn.Properties["version"].(string)
+	if d.quorum() {
+		// A quorum queue learns that it is full only after the Raft
+		// commit, so pipelined publishes overshoot x-max-length: the
+		// reject is not exact.
+		d.info.Capabilities.MaxLengthReject = false
+	}
 	return d, nil
 }
 
@@ -143,7 +150,8 @@ func clientVersion() string { return driver.ClientVersion(clientModule, pinnedCl
 // own so that flow control on publishers never stalls acks, and a broken one
 // does not affect others.
 type Driver struct {
-	url     string
+	// url are the nodes it connects to (one, or a cluster's).
+	url     *endpoints
 	cfg     driver.Config
 	profile driver.Profile
 	timeout time.Duration
@@ -158,6 +166,12 @@ type Driver struct {
 	blocks *blockLog // connection.blocked periods (BlockEvents)
 }
 
+// quorum reports whether Provision declares quorum queues: in the durable
+// profile when the address lists more than one node of a cluster, so that a
+// confirm means the message is replicated. The fast and unsafe profiles
+// keep classic queues (in memory, on one node).
+func (d *Driver) quorum() bool { return d.profile == driver.Durable && d.url.cluster() }
+
 // Info describes the adapter and the broker; no I/O.
 func (d *Driver) Info() driver.Info { return d.info }
 
@@ -171,7 +185,7 @@ func (d *Driver) adminConn(ctx context.Context) (*amqp.Connection, error) {
 	if d.admin.alive() && !d.admin.conn.IsClosed() {
 		return d.admin.conn, nil
 	}
-	conn, raw, err := dial(ctx, d.url, d.timeout, "mqbench-admin")
+	conn, raw, err := d.url.dial(ctx, d.timeout, "mqbench-admin")
 	if err != nil {
 		return nil, err
 	}
@@ -213,8 +227,11 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	if err := validate(dest); err != nil {
 		return nil, err
 	}
+	if dest.MaxLength > 0 && d.quorum() {
+		return nil, fmt.Errorf("rabbitmq: destination %q: MaxLength on quorum queues (durable profile on a cluster): %w: the broker applies reject-publish after the Raft commit, so pipelined publishes overshoot the limit", dest.Name, errors.ErrUnsupported)
+	}
 	ex := exchangeName(dest.Name)
-	args := queueArgs(dest)
+	args := queueArgsFor(dest, d.quorum())
 	err := d.withChannel(ctx, "provision "+dest.Name, func(ch *amqp.Channel, call func(string, func() error) error) error {
 		if err := call("declare exchange "+ex, func() error {
 			return ch.ExchangeDeclare(ex, amqp.ExchangeFanout, true, false, false, false, nil)
@@ -380,7 +397,15 @@ func exchangeName(dest string) string { return namePrefix + dest }
 // names, so distinct (dest, group) pairs never share a queue.
 // queueArgs are the x-arguments Provision declares each group's queue with.
 func queueArgs(dest driver.Destination) amqp.Table {
+	return queueArgsFor(dest, false)
+}
+
+// queueArgsFor is queueArgs, plus x-queue-type=quorum when quorum is set.
+func queueArgsFor(dest driver.Destination, quorum bool) amqp.Table {
 	args := amqp.Table{}
+	if quorum {
+		args["x-queue-type"] = "quorum"
+	}
 	if dest.MaxLength > 0 {
 		args["x-max-length"] = int64(dest.MaxLength)
 		args["x-overflow"] = "reject-publish"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +180,50 @@ func TestRabbitPromise(t *testing.T) {
 		du := rabbitPromise(tc.profile, 2)
 		if du.Synced != tc.synced || du.Settings["delivery_mode"] != tc.mode || du.Settings["queues"] != "2" || du.Promise == "" {
 			t.Errorf("rabbitPromise(%s) = %+v, want synced %v, delivery_mode %s", tc.profile, du, tc.synced, tc.mode)
+		}
+	}
+}
+
+func TestBrokerURLs(t *testing.T) {
+	for _, tc := range []struct {
+		addr    string
+		want    []string
+		wantErr bool
+	}{
+		{"127.0.0.1:5682", []string{"amqp://guest:guest@127.0.0.1:5682/"}, false},
+		{"127.0.0.1:5682, 127.0.0.1:5683", []string{"amqp://guest:guest@127.0.0.1:5682/", "amqp://guest:guest@127.0.0.1:5683/"}, false},
+		{"amqp://u:p@h1:1/v,h2:2", []string{"amqp://u:p@h1:1/v", "amqp://guest:guest@h2:2/"}, false},
+		{"127.0.0.1:5682,", nil, true},
+		{"127.0.0.1:5682,nonsense", nil, true},
+	} {
+		got, err := brokerURLs(tc.addr)
+		if (err != nil) != tc.wantErr || !slices.Equal(got, tc.want) {
+			t.Errorf("brokerURLs(%q) = %v, %v; want %v, err=%v", tc.addr, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+// TestEndpointsFailOver: dial skips a node that refuses and remembers the
+// one that answered; quorum queues only for a durable driver on several
+// nodes.
+func TestEndpointsFailOver(t *testing.T) {
+	dead := "amqp://guest:guest@127.0.0.1:1/"
+	e := newEndpoints([]string{dead, dead})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := e.dial(ctx, time.Second, "test"); err == nil {
+		t.Fatal("dial to two refusing nodes succeeded")
+	} else if n := strings.Count(err.Error(), "connect "); n != 2 {
+		t.Fatalf("error names %d nodes, want 2: %v", n, err)
+	}
+	for _, tc := range []struct {
+		urls    int
+		profile driver.Profile
+		quorum  bool
+	}{{1, driver.Durable, false}, {3, driver.Durable, true}, {3, driver.Fast, false}} {
+		d := &Driver{url: newEndpoints(make([]string, tc.urls)), profile: tc.profile}
+		if d.quorum() != tc.quorum {
+			t.Errorf("%d nodes, %s: quorum %v, want %v", tc.urls, tc.profile, d.quorum(), tc.quorum)
 		}
 	}
 }

@@ -28,6 +28,7 @@ func parseBrokerArgs(cmd string, args []string, stdout, stderr io.Writer) (broke
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	brokers := fs.String("brokers", "all", "comma-separated brokers: "+strings.Join(launch.Names(), ",")+", or all")
 	mode := fs.String("mode", "auto", "auto (compose when docker info answers, else native), compose or native")
+	topology := fs.String("topology", "single", "single (one node per broker) or cluster (each broker's replicated HA topology: "+strings.Join(launch.NamesFor(launch.TopologyCluster), ", ")+")")
 	home := fs.String("home", "", "state directory for configs, data, logs and pid files (default $MQBENCH_HOME, else the user cache dir + /mqbench)")
 	var asyncFlush *bool
 	var timeout *time.Duration
@@ -48,7 +49,12 @@ func parseBrokerArgs(cmd string, args []string, stdout, stderr io.Writer) (broke
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return brokerArgs{}, code, true
 	}
-	names, err := launch.ParseNames(*brokers)
+	topo, err := launch.ParseTopology(*topology)
+	if err != nil {
+		fmt.Fprintf(stderr, "mqbench %s: --topology: %v\n", cmd, err)
+		return brokerArgs{}, exitUsage, true
+	}
+	names, err := launch.ParseNamesFor(*brokers, topo)
 	if err != nil {
 		fmt.Fprintf(stderr, "mqbench %s: --brokers: %v\n", cmd, err)
 		return brokerArgs{}, exitUsage, true
@@ -58,7 +64,7 @@ func parseBrokerArgs(cmd string, args []string, stdout, stderr io.Writer) (broke
 		fmt.Fprintf(stderr, "mqbench %s: --mode: %v\n", cmd, err)
 		return brokerArgs{}, exitUsage, true
 	}
-	a := brokerArgs{names: names, opts: launch.Options{Home: *home, Mode: m}}
+	a := brokerArgs{names: names, opts: launch.Options{Home: *home, Mode: m, Topology: topo}}
 	if timeout != nil {
 		if *timeout <= 0 {
 			fmt.Fprintf(stderr, "mqbench %s: --timeout must be positive, got %s\n", cmd, *timeout)
@@ -128,7 +134,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	begin := time.Now()
-	fmt.Fprintf(stdout, "mqbench up: %s (%s mode, state in %s)\n", strings.Join(a.names, ", "), l.Mode(ctx), l.Home())
+	fmt.Fprintf(stdout, "mqbench up: %s (%s mode, %s topology, state in %s)\n", strings.Join(a.names, ", "), l.Mode(ctx), l.Topology(), l.Home())
 	if err := l.Up(ctx, a.names, stdout); err != nil {
 		fmt.Fprintf(stderr, "mqbench up: %v\n", err)
 		return exitUnreachable
@@ -229,6 +235,13 @@ func writeStatusTable(w io.Writer, st []launch.Status) {
 				mark = "ok"
 			}
 			fmt.Fprintf(w, "  %s %d %s: %s %s\n", s.Name, e.Port, e.Protocol, mark, e.Handshake.Detail)
+		}
+		for _, n := range s.Nodes {
+			state := "down"
+			if n.Alive {
+				state = "pid " + strconv.Itoa(n.PID)
+			}
+			fmt.Fprintf(w, "  %s %s (ports %s, %s): %s\n", s.Name, n.Name, joinPorts(n.Ports), state, dash(n.Role))
 		}
 		if s.Detail != "" {
 			fmt.Fprintf(w, "  %s: %s\n", s.Name, s.Detail)

@@ -23,13 +23,15 @@ import (
 
 // Summary is DIR/summary.json of a matrix run.
 type Summary struct {
-	StartedAt  time.Time     `json:"started_at"`
-	FinishedAt time.Time     `json:"finished_at"`
-	Profile    string        `json:"profile"`
-	Quick      bool          `json:"quick"`
-	Cells      []SummaryCell `json:"cells"`
-	Report     string        `json:"report"`
-	Pass       bool          `json:"pass"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Profile    string    `json:"profile"`
+	Quick      bool      `json:"quick"`
+	// Topology is single or cluster (absent before it was recorded).
+	Topology string        `json:"topology,omitempty"`
+	Cells    []SummaryCell `json:"cells"`
+	Report   string        `json:"report"`
+	Pass     bool          `json:"pass"`
 	// NotMeasured names the scenarios asked for that this topology cannot
 	// run, each with what was therefore not measured.
 	NotMeasured []string `json:"not_measured,omitempty"`
@@ -57,6 +59,8 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	mode := fs.String("mode", "auto", "how to start brokers that are not running: auto, compose or native")
 	isolate := fs.Bool("isolate", true, "measure one broker at a time: stop the other brokers mqbench manages while one runs, and restore them after")
 	weights := fs.String("weights", "", "advice priorities for the report, e.g. latency=3,reliability=5")
+	topology := fs.String("topology", "single", "single or cluster: with cluster each broker runs as its replicated HA topology ("+strings.Join(launch.NamesFor(launch.TopologyCluster), ", ")+"), one cluster at a time")
+	addr := fs.String("addr", "", "address (host:port or a comma-separated list of a cluster's nodes) of a broker mqbench does not start; needs exactly one broker in --brokers")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json,\nDIR/summary.json and DIR/report.html. Brokers not running are started first.\n\nFlags:")
 		fs.PrintDefaults()
@@ -64,7 +68,12 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
-	brokers, err := launch.ParseNames(*brokersFlag)
+	topo, err := launch.ParseTopology(*topology)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix: --topology:", err)
+		return exitUsage
+	}
+	brokers, err := launch.ParseNamesFor(*brokersFlag, topo)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
@@ -74,15 +83,12 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
-	// Only single-node topologies exist here: a scenario that needs a
-	// cluster (failover) is not run, and the summary and report say so.
-	scens, notMeasured := catalog.SplitTopology(scens, false)
+	// On a single node a scenario that needs a cluster (failover) is not
+	// run, and the summary and report say so.
+	scens, notMeasured := catalog.SplitTopology(scens, topo == launch.TopologyCluster)
 	if len(scens) == 0 {
 		fmt.Fprintf(stderr, "mqbench matrix: nothing to run on a single-node topology (%s)\n", strings.Join(notMeasured, "; "))
 		return exitUsage
-	}
-	for _, n := range notMeasured {
-		fmt.Fprintln(stderr, "mqbench matrix:", n)
 	}
 	if *profile != "durable" && *profile != "fast" {
 		fmt.Fprintf(stderr, "mqbench matrix: unknown profile %q (valid: durable, fast)\n", *profile)
@@ -104,6 +110,16 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
+	if *addr != "" {
+		if len(brokers) != 1 {
+			fmt.Fprintln(stderr, "mqbench matrix: --addr names one broker's address: give exactly one broker in --brokers")
+			return exitUsage
+		}
+		if err := checkConnFlags(cells[0].ad, runFlags{addr: *addr, preflight: time.Second}, map[string]bool{"addr": true}); err != nil {
+			fmt.Fprintln(stderr, "mqbench matrix:", err)
+			return exitUsage
+		}
+	}
 	started := time.Now().UTC()
 	dir := *out
 	if dir == "" {
@@ -115,22 +131,28 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	defer release()
-	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast"})
+	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast", Topology: topo})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
-	// Remember which brokers ran before, to restore that state at the end.
-	before := map[string]bool{}
-	if sts, err := l.Status(ctx, brokers); err == nil {
-		for _, st := range sts {
-			before[st.Name] = st.Running && st.Healthy
+	mx := matrixRun{l: l, dir: dir, isolate: *isolate, addr: *addr, stderr: stderr}
+	if *addr == "" {
+		// Remember which brokers ran before, to restore that state at the end.
+		before := map[string]bool{}
+		if sts, err := l.Status(ctx, brokers); err == nil {
+			for _, st := range sts {
+				before[st.Name] = st.Running && st.Healthy
+			}
 		}
+		defer restoreBrokers(ctx, l, brokers, before, *isolate, stderr)
 	}
-	defer restoreBrokers(ctx, l, brokers, before, *isolate, stderr)
 
-	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Pass: true, NotMeasured: notMeasured}
-	code := runCells(ctx, l, cells, &sum, dir, *isolate, stderr)
+	for _, n := range notMeasured { // said once every input is checked
+		fmt.Fprintln(stderr, "mqbench matrix:", n)
+	}
+	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Pass: true, Topology: string(topo), NotMeasured: notMeasured}
+	code := mx.runCells(ctx, cells, &sum)
 	sum.FinishedAt = time.Now().UTC()
 	if results, err := result.LoadDir(dir); err == nil {
 		if path, err := report.WriteHTML(dir, results, report.Options{Title: "mqbench matrix", Weights: w, Scenarios: catalog.Presentations(), NotMeasured: notMeasured}); err == nil {
@@ -189,7 +211,7 @@ func restoreBrokers(ctx context.Context, l *launch.Launcher, brokers []string, b
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
 	var up, down []string
-	for _, n := range launch.Names() {
+	for _, n := range launch.NamesFor(l.Topology()) {
 		if before[n] {
 			up = append(up, n)
 		} else if slices.Contains(brokers, n) {
@@ -204,10 +226,39 @@ func restoreBrokers(ctx context.Context, l *launch.Launcher, brokers []string, b
 	}
 }
 
+// matrixRun is what every cell of one matrix shares.
+type matrixRun struct {
+	l       *launch.Launcher
+	dir     string
+	isolate bool
+	// addr, when set, is the address of the one broker, which mqbench
+	// neither starts nor stops.
+	addr   string
+	stderr io.Writer
+}
+
+// bringUp readies broker b before its first cell: with isolate (and always
+// for clusters, one family at a time) the other brokers of the launcher's
+// topology stop first.
+func (m matrixRun) bringUp(ctx context.Context, b string) {
+	if m.addr != "" {
+		return
+	}
+	if m.isolate || m.l.Topology() == launch.TopologyCluster {
+		fmt.Fprintf(m.stderr, "== %s: stopping the other brokers mqbench manages (%s topology), so they take no CPU\n", b, m.l.Topology())
+		_ = m.l.Down(ctx, otherBrokers(b, m.l.Topology()), m.stderr)
+	}
+	fmt.Fprintf(m.stderr, "== %s: bringing it up (if needed)\n", b)
+	if err := m.l.Up(ctx, []string{b}, m.stderr); err != nil {
+		fmt.Fprintf(m.stderr, "mqbench matrix: %s did not come up: %v\n", b, err)
+	}
+}
+
 // runCells runs the cells one after the other into dir, bringing each
-// broker up before its first cell (and, with isolate, the others down),
-// records each cell in sum, and returns the exit code so far.
-func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Summary, dir string, isolate bool, stderr io.Writer) int {
+// broker up before its first cell, records each cell in sum, and returns
+// the exit code so far.
+func (m matrixRun) runCells(ctx context.Context, cells []cellPlan, sum *Summary) int {
+	stderr := m.stderr
 	code := exitOK
 	var cellTimes []time.Duration
 	for i, c := range cells {
@@ -216,14 +267,7 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 		}
 		b := c.ad.name
 		if i == 0 || cells[i-1].ad.name != b {
-			if isolate {
-				fmt.Fprintf(stderr, "== %s: stopping the other brokers mqbench manages, so they take no CPU\n", b)
-				_ = l.Down(ctx, otherBrokers(b), stderr)
-			}
-			fmt.Fprintf(stderr, "== %s: bringing it up (if needed)\n", b)
-			if err := l.Up(ctx, []string{b}, stderr); err != nil {
-				fmt.Fprintf(stderr, "mqbench matrix: %s did not come up: %v\n", b, err)
-			}
+			m.bringUp(ctx, b)
 		}
 		eta := ""
 		if len(cellTimes) > 0 {
@@ -235,7 +279,7 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 		}
 		fmt.Fprintf(stderr, "== cell %d/%d: %s/%s (elapsed %s%s)\n", i+1, len(cells), b, c.sc.Name(), time.Since(sum.StartedAt).Truncate(time.Second), eta)
 		t0 := time.Now()
-		sc, cellCode := runCell(ctx, l, c, dir, driver.Profile(sum.Profile), stderr)
+		sc, cellCode := m.runCell(ctx, c, driver.Profile(sum.Profile))
 		cellTimes = append(cellTimes, time.Since(t0))
 		if !sc.Pass {
 			sum.Pass = false
@@ -252,13 +296,20 @@ func runCells(ctx context.Context, l *launch.Launcher, cells []cellPlan, sum *Su
 }
 
 // runCell runs one cell into dir/<broker>/<scenario> and summarises it.
-func runCell(ctx context.Context, l *launch.Launcher, c cellPlan, dir string, prof driver.Profile, stderr io.Writer) (SummaryCell, int) {
+func (m matrixRun) runCell(ctx context.Context, c cellPlan, prof driver.Profile) (SummaryCell, int) {
 	b := c.ad.name
-	pids, _ := l.PIDs(b)
-	cellDir := filepath.Join(dir, b, c.sc.Name())
+	spec := runSpec{adapter: c.ad, scenario: c.sc, cfg: c.cfg, profile: prof, out: filepath.Join(m.dir, b, c.sc.Name()),
+		preflight: 30 * time.Second, addr: m.addr, topology: m.l.Topology()}
+	if m.addr == "" {
+		spec.pids, _ = m.l.PIDs(b)
+		spec.launcher = m.l
+		if m.l.Topology() == launch.TopologyCluster {
+			spec.addr, _ = m.l.Addr(b)
+		}
+	}
+	cellDir := spec.out
 	t0 := time.Now()
-	res, cellCode := runOne(ctx, runSpec{adapter: c.ad, scenario: c.sc, cfg: c.cfg, profile: prof, out: cellDir,
-		preflight: 30 * time.Second, pids: pids, launcher: l}, io.Discard, stderr)
+	res, cellCode := runOne(ctx, spec, io.Discard, m.stderr)
 	sc := SummaryCell{Broker: b, Scenario: c.sc.Name(), Seconds: time.Since(t0).Seconds(), Result: filepath.Join(cellDir, "result.json")}
 	if res != nil {
 		sc.Status, sc.Pass, sc.Error = res.Status, res.Verdict.Pass && res.Status == result.StatusComplete, res.Error
@@ -269,10 +320,10 @@ func runCell(ctx context.Context, l *launch.Launcher, c cellPlan, dir string, pr
 	return sc, cellCode
 }
 
-// otherBrokers lists the brokers mqbench manages other than b.
-func otherBrokers(b string) []string {
+// otherBrokers lists the brokers mqbench manages in topology t other than b.
+func otherBrokers(b string, t launch.Topology) []string {
 	var o []string
-	for _, n := range launch.Names() {
+	for _, n := range launch.NamesFor(t) {
 		if n != b {
 			o = append(o, n)
 		}
@@ -283,7 +334,7 @@ func otherBrokers(b string) []string {
 func parseScenarioList(s string) ([]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "all" {
-		return catalog.Matrix(), nil
+		return catalog.MatrixFor(true), nil // SplitTopology leaves out, and names, what this topology cannot run
 	}
 	var out []string
 	for _, part := range strings.Split(s, ",") {

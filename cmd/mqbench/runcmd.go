@@ -24,12 +24,14 @@ import (
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/catalog"
+	"github.com/mqbench/mqbench/scenarios/cluster"
 	"github.com/mqbench/mqbench/scenarios/store"
 )
 
 // runFlags are the flags of `mqbench run`.
 type runFlags struct {
 	broker, scenario, addr, profile, workload, out string
+	topology                                       string
 	quick, verbose                                 bool
 	rate                                           float64
 	duration                                       time.Duration
@@ -40,7 +42,8 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.broker, "broker", "", "broker adapter (see `mqbench list`)")
 	fs.StringVar(&f.scenario, "scenario", "", "scenario (see `mqbench list`)")
-	fs.StringVar(&f.addr, "addr", "", "broker address host:port (default: the broker's standard local port; not for the memory broker)")
+	fs.StringVar(&f.addr, "addr", "", "broker address host:port, or a comma-separated list h1:p1,h2:p2 of a cluster's nodes (default: the workload file's addr, else the broker's standard local port(s) for --topology; not for the memory broker)")
+	fs.StringVar(&f.topology, "topology", "single", "single or cluster: which broker mqbench up started to dial by default, and what the result records")
 	fs.StringVar(&f.profile, "profile", "", "durability profile: durable (default), fast, unsafe")
 	fs.StringVar(&f.workload, "workload", "", "workload YAML file with the scenario's settings")
 	fs.StringVar(&f.out, "out", "", "directory for result.json and report.html (default results/<UTC time>-<id>); checked before connecting, and refused if it already holds a result.json (never overwritten) or another run is using it")
@@ -82,28 +85,47 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
-	// Every topology is a single node until --topology cluster exists: a
-	// scenario that needs a cluster is refused before anything connects.
-	if _, not := catalog.SplitTopology([]string{sc.Name()}, false); len(not) > 0 {
-		fmt.Fprintln(stderr, "mqbench run:", not[0])
-		return exitUsage
-	}
 	cfg, profile, err := buildConfig(sc, f, set)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
+	topo, err := launch.ParseTopology(f.topology)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench run: --topology:", err)
+		return exitUsage
+	}
+	// On a single node a scenario that needs a cluster is refused before
+	// anything connects.
+	if _, not := catalog.SplitTopology([]string{sc.Name()}, topo == launch.TopologyCluster); len(not) > 0 {
+		fmt.Fprintln(stderr, "mqbench run:", not[0])
+		return exitUsage
+	}
+	if !set["addr"] && cfg.Base().Addr != "" {
+		// The workload file's address; the flag overrides it.
+		f.addr, set["addr"] = cfg.Base().Addr, true
+	}
 	if err := checkConnFlags(ad, f, set); err != nil {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
-	spec := runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true}
+	spec := runSpec{adapter: ad, scenario: sc, cfg: cfg, profile: profile, addr: f.addr, out: f.out, preflight: f.preflight, verbose: f.verbose, report: true, topology: topo}
 	if ad.external && f.addr == "" {
-		// A broker mqbench started on this host: measure its CPU and memory.
-		if l, err := launch.New(launch.Options{}); err == nil {
-			spec.launcher = l
-			spec.pids, _ = l.PIDs(ad.name)
+		// A broker mqbench started on this host: dial it (every node of a
+		// cluster) and measure its CPU and memory.
+		l, err := launch.New(launch.Options{Topology: topo})
+		if err == nil {
+			spec.addr, err = l.Addr(ad.name)
 		}
+		if err != nil {
+			fmt.Fprintln(stderr, "mqbench run:", err)
+			return exitUsage
+		}
+		if topo == launch.TopologySingle {
+			spec.addr = "" // the adapter's default, as before
+		}
+		spec.launcher = l
+		spec.pids, _ = l.PIDs(ad.name)
 	}
 	res, code := runOne(ctx, spec, stdout, stderr)
 	if res != nil {
@@ -191,8 +213,8 @@ func guessScenario(path string, sc scenarios.Scenario, quick bool, err error) st
 
 // checkConnFlags rejects, before anything connects, connection flags that
 // cannot work: a --preflight that is not positive, --addr with the
-// in-process memory broker, and an --addr that is not host:port (with a
-// port 1..65535; Kafka takes a comma-separated list, RabbitMQ an amqp:// URL
+// in-process memory broker, and an --addr that is not host:port or a
+// comma-separated list of them (ports 1..65535; RabbitMQ takes amqp:// URLs
 // too).
 func checkConnFlags(ad adapter, f runFlags, set map[string]bool) error {
 	if f.preflight <= 0 {
@@ -204,11 +226,7 @@ func checkConnFlags(ad adapter, f runFlags, set map[string]bool) error {
 	if !ad.external {
 		return fmt.Errorf("--addr does not apply to the %s broker (it runs in-process); leave it out", ad.name)
 	}
-	parts := []string{f.addr}
-	if ad.name == "kafka" {
-		parts = strings.Split(f.addr, ",")
-	}
-	for _, p := range parts {
+	for _, p := range strings.Split(f.addr, ",") {
 		if err := checkAddr(strings.TrimSpace(p), ad.name == "rabbitmq"); err != nil {
 			return fmt.Errorf("invalid --addr %q: %w", scenarios.Clip(f.addr), err)
 		}
@@ -259,6 +277,8 @@ type runSpec struct {
 	pids []int
 	// report also writes report.html beside result.json.
 	report bool
+	// topology is what the result records as the broker's topology.
+	topology launch.Topology
 	// launcher, when set, supplies the broker version when the protocol
 	// does not tell it (Kafka) and its durability setting.
 	launcher *launch.Launcher
@@ -278,7 +298,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 		Profile:       s.profile,
 		Config:        s.cfg,
 		Environment:   environment(),
-		Broker:        result.Broker{Name: s.adapter.name, Addr: s.addr},
+		Broker:        result.Broker{Name: s.adapter.name, Addr: s.addr, Topology: topologyOf(s)},
 	}
 	out := s.out
 	if out == "" {
@@ -319,6 +339,12 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 		Prefix:  prefix,
 		WorkDir: work, Log: log, Progress: prog.update,
 	}
+	if s.topology == launch.TopologyCluster && s.launcher != nil {
+		// A cluster mqbench started: scenarios may kill, stop and start
+		// its nodes; the driver says who leads and who is in sync.
+		rr, _ := drv.(driver.ReplicaReader)
+		env.Cluster = cluster.Launched(launchedNodes{l: s.launcher, broker: s.adapter.name}, rr)
+	}
 	meter := startCostMeter(s.pids)
 	env.Reference, env.BrokerCPU = referenceBroker(), meter.cpu
 	env.BrokerRSS, env.BrokerDisk = brokerRSS(s.pids), brokerDisk(s.launcher, s.adapter.name, len(s.pids) > 0)
@@ -343,6 +369,17 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 	return res, code
 }
 
+// topologyOf is the topology a run records: the memory broker has none.
+func topologyOf(s runSpec) string {
+	if !s.adapter.external {
+		return ""
+	}
+	if s.topology == "" {
+		return string(launch.TopologySingle)
+	}
+	return string(s.topology)
+}
+
 // incomplete is the violation an interrupted run's verdict carries.
 const incomplete = "INCOMPLETE: the run was interrupted, so its accounting is not final (messages in flight count as lost) and it has no verdict"
 
@@ -352,7 +389,7 @@ const incomplete = "INCOMPLETE: the run was interrupted, so its accounting is no
 func describeBroker(ctx context.Context, s runSpec, drv driver.Driver, prefix string, res *result.Result) {
 	info := drv.Info()
 	res.Broker = result.Broker{Name: info.Name, Client: info.Client, ClientVersion: info.ClientVersion,
-		Protocol: info.Protocol, Version: info.BrokerVersion, Addr: s.addr, Capabilities: info.Capabilities}
+		Protocol: info.Protocol, Version: info.BrokerVersion, Addr: s.addr, Topology: topologyOf(s), Capabilities: info.Capabilities}
 	if s.launcher != nil && s.adapter.external {
 		if sts, err := s.launcher.Status(ctx, []string{s.adapter.name}); err == nil && len(sts) == 1 {
 			if res.Broker.Version == "" && sts[0].Version != "" {
@@ -361,6 +398,9 @@ func describeBroker(ctx context.Context, s runSpec, drv driver.Driver, prefix st
 			}
 			if sts[0].Durability != "" {
 				res.Notes = append(res.Notes, "broker disk setting: "+sts[0].Durability)
+			}
+			for _, n := range sts[0].Nodes {
+				res.Notes = append(res.Notes, fmt.Sprintf("cluster node %s (ports %s, alive %t) at the start: %s", n.Name, joinPorts(n.Ports), n.Alive, dash(n.Role)))
 			}
 		}
 	}

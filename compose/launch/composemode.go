@@ -33,6 +33,19 @@ func ComposeArgs(file, action string, names []string) []string {
 	return args
 }
 
+// composeProfiles names the compose profiles of brokers in topology t:
+// the broker's name, or <name>-cluster for its cluster.
+func composeProfiles(names []string, t Topology) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if t == TopologyCluster {
+			out[i] = n + "-cluster"
+		}
+	}
+	return out
+}
+
 // composeFile returns Options.ComposeFile, or writes the embedded file to
 // <home>/compose/docker-compose.yml and returns that path.
 func (l *Launcher) composeFile() (string, error) {
@@ -60,7 +73,7 @@ func (l *Launcher) runCompose(ctx context.Context, action string, names []string
 	if err != nil {
 		return err
 	}
-	args := ComposeArgs(file, action, names)
+	args := ComposeArgs(file, action, composeProfiles(names, l.opts.Topology))
 	w.printf("docker %s", strings.Join(args, " "))
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()

@@ -10,10 +10,15 @@ import (
 // RABBITMQ_MNESIA_BASE, ActiveMQ's KahaDB, Kafka's log.dirs, RocketMQ's
 // storePathRootDir. ok is false for an unknown broker name. Brokers
 // started through Docker Compose keep their data in Docker volumes, not
-// here.
+// here. For a cluster it is the cluster's directory <Home>/<name>-cluster,
+// which holds every node's data (and their small conf and logs).
 func (l *Launcher) DataDir(name string) (dir string, ok bool) {
-	if _, known := Find(name); !known {
+	s, err := FindTopology(name, l.opts.Topology)
+	if err != nil {
 		return "", false
+	}
+	if s.Topology == TopologyCluster {
+		return filepath.Join(l.home, s.dirName()), true
 	}
 	return filepath.Join(l.home, name, "data"), true
 }

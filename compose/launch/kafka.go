@@ -66,6 +66,7 @@ func kafkaSpec() Spec {
 		},
 		wantDurability: func(bool) string { return "" },
 		version:        kafkaVersionOf,
+		cluster:        kafkaClusterSpec,
 	}
 }
 

@@ -103,6 +103,10 @@ type Options struct {
 	Java string
 	// Maven is the mvn executable; "" means PATH.
 	Maven string
+	// Topology is single (default, "" too) or cluster: which form of each
+	// broker Up, Down, Status, Restart, Kill and PIDs act on. A cluster's
+	// state lives in <Home>/<broker>-cluster/<node>.
+	Topology Topology
 	// ComposeFile is the compose file for compose mode; "" means the copy
 	// embedded in mqbench, written to <Home>/compose/docker-compose.yml.
 	ComposeFile string
@@ -148,6 +152,11 @@ func New(opts Options) (*Launcher, error) {
 		return nil, err
 	}
 	opts.Mode = m
+	t, err := ParseTopology(string(opts.Topology))
+	if err != nil {
+		return nil, err
+	}
+	opts.Topology = t
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 3 * time.Minute
 	}
@@ -159,6 +168,19 @@ func New(opts Options) (*Launcher, error) {
 
 // Home returns the absolute state directory.
 func (l *Launcher) Home() string { return l.home }
+
+// Topology returns the topology the launcher acts on.
+func (l *Launcher) Topology() Topology { return l.opts.Topology }
+
+// Addr returns the address (a comma-separated list for a cluster) the
+// adapter of broker name dials for the launcher's topology.
+func (l *Launcher) Addr(name string) (string, error) {
+	s, err := FindTopology(name, l.opts.Topology)
+	if err != nil {
+		return "", err
+	}
+	return s.Addr(), nil
+}
 
 // Mode resolves the launch mode. For ModeAuto it runs `docker info` (bounded
 // to 10 s) once and caches the answer.
@@ -213,6 +235,11 @@ type Endpoint struct {
 type Status struct {
 	Name string `json:"name"`
 	Mode Mode   `json:"mode"`
+	// Topology is single or cluster.
+	Topology Topology `json:"topology,omitempty"`
+	// Nodes lists every node of a cluster with its role (nil for a single
+	// node).
+	Nodes []NodeStatus `json:"nodes,omitempty"`
 	// Managed is true when mqbench's pid files name live processes of it.
 	Managed bool `json:"managed"`
 	// Running is true when its processes are alive (native, managed) or, for
@@ -387,10 +414,7 @@ func (l *Launcher) Status(ctx context.Context, names []string) ([]Status, error)
 }
 
 func (l *Launcher) checkNames(names []string) ([]string, error) {
-	if len(names) == 0 {
-		return Names(), nil
-	}
-	return ParseNames(strings.Join(names, ","))
+	return ParseNamesFor(strings.Join(names, ","), l.opts.Topology)
 }
 
 // syncWriter serialises progress lines from concurrent broker starts.

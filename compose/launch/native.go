@@ -40,7 +40,7 @@ func (l *Launcher) logTail(b instance) string {
 func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status {
 	b := l.broker(name)
 	b.checks = b.checksFor(mode)
-	st := Status{Name: name, Mode: mode, Endpoints: make([]Endpoint, len(b.checks))}
+	st := Status{Name: name, Mode: mode, Topology: b.Topology, Endpoints: make([]Endpoint, len(b.checks))}
 	var missing []string
 	if mode == ModeNative {
 		for _, p := range b.procs {
@@ -89,6 +89,9 @@ func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status
 	if st.Managed {
 		st.Durability = b.durability(b.dir)
 	}
+	if len(b.Nodes) > 0 {
+		st.Nodes = l.nodeStatuses(ctx, b)
+	}
 	if mode == ModeNative {
 		st.Notes = b.Exposed()
 	}
@@ -100,6 +103,13 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 	b := l.broker(name)
 	st := l.statusOne(ctx, name, ModeNative)
 	if st.Healthy && st.Running {
+		if st.Managed && len(b.Nodes) > 0 {
+			// Every node answers; start is idempotent and also restores
+			// what a handshake cannot see (RabbitMQ's cluster membership).
+			if err := b.start(ctx, l, b, w); err != nil {
+				return &StartError{Broker: name, Err: err, LogTail: l.logTail(b)}
+			}
+		}
 		if st.Managed {
 			w.printf("%s: already running (pid %s, version %s)", name, joinInts(st.PIDs), nonEmpty(st.Version, "?"))
 			if want := b.wantDurability(l.opts.AsyncFlush); want != "" && st.Durability != want {
@@ -136,9 +146,15 @@ func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error 
 
 // prepare creates the broker's directories and writes its config files.
 func (l *Launcher) prepare(b instance) error {
-	for _, d := range []string{"conf", "data", "logs"} {
-		if err := os.MkdirAll(filepath.Join(b.dir, d), 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
+	dirs := []string{b.dir}
+	for _, n := range b.Nodes {
+		dirs = append(dirs, b.nodeDir(n))
+	}
+	for _, base := range dirs {
+		for _, d := range []string{"conf", "data", "logs"} {
+			if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", d, err)
+			}
 		}
 	}
 	files, err := renderFiles(b.Spec, b.dir, l.opts.AsyncFlush)

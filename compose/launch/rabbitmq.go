@@ -59,6 +59,7 @@ func rabbitmqSpec() Spec {
 		afterStop:      stopEPMD,
 		durability:     func(string) string { return "persistent + confirms fsync" },
 		wantDurability: func(bool) string { return "" },
+		cluster:        rabbitmqClusterSpec,
 	}
 }
 

@@ -28,8 +28,16 @@ type Spec struct {
 	// when it runs the Debian package's release.
 	Version string
 	// ClientPort is the port on host its adapter dials by default; Addr
-	// returns it with the host.
+	// returns it with the host. A cluster's nodes have their own.
 	ClientPort int
+	// Topology is TopologySingle for the Specs table, TopologyCluster for
+	// the cluster form FindTopology returns.
+	Topology Topology
+	// Nodes are a cluster's nodes, in order (nil for a single node). Each
+	// node's process is the procSpec named after the node, its files live
+	// in <home>/<broker>-cluster/<node name>/, and its client port has a
+	// check of its own.
+	Nodes []Node
 
 	// procs are its OS processes in start order.
 	procs []procSpec
@@ -68,6 +76,15 @@ type Spec struct {
 	// version, when set, finds the release from a process when no
 	// handshake carries it ("" when unknown).
 	version func(pid int) string
+
+	// cluster, when set, returns the broker's cluster form: a Spec with
+	// Nodes, one procSpec per node, one check per node's client port (and
+	// its other ports in extraPorts), files rendered per node, and roles.
+	cluster func() Spec
+	// roles, when set, asks the running cluster for each node's role,
+	// keyed by node name, as the broker reports it (bounded by ctx); nodes
+	// it cannot say anything about are left out.
+	roles func(ctx context.Context, l *Launcher, b instance) map[string]string
 }
 
 // Specs returns the brokers mqbench can launch, in a fixed order (a new slice
@@ -116,8 +133,19 @@ func (s Spec) NativeRelease() string {
 	return "Debian " + strings.Join(pkgs, ", ")
 }
 
-// Addr returns the address its adapter dials by default, host:ClientPort.
-func (s Spec) Addr() string { return net.JoinHostPort(host, strconv.Itoa(s.ClientPort)) }
+// Addr returns the address its adapter dials by default: host:ClientPort,
+// or for a cluster the comma-separated list of its nodes' client addresses
+// (the form driver.Config.Addr takes).
+func (s Spec) Addr() string {
+	if len(s.Nodes) == 0 {
+		return net.JoinHostPort(host, strconv.Itoa(s.ClientPort))
+	}
+	addrs := make([]string, len(s.Nodes))
+	for i, n := range s.Nodes {
+		addrs[i] = n.Addr()
+	}
+	return strings.Join(addrs, ",")
+}
 
 // Ports returns the ports whose handshake Status performs in mode, in
 // order: in compose mode those the compose file publishes, else all.
@@ -192,15 +220,18 @@ type instance struct {
 	dir string
 }
 
-// broker returns the instance of a known broker name; names are validated
-// by checkNames before.
+// broker returns the instance of a known broker name in the launcher's
+// topology; names are validated by checkNames before.
 func (l *Launcher) broker(name string) instance {
-	s, ok := Find(name)
-	if !ok {
-		panic("launch: unknown broker " + name)
+	s, err := FindTopology(name, l.opts.Topology)
+	if err != nil {
+		panic("launch: " + err.Error())
 	}
-	return instance{Spec: s, dir: filepath.Join(l.home, name)}
+	return instance{Spec: s, dir: filepath.Join(l.home, s.dirName())}
 }
+
+// nodeDir returns the directory of node n of a cluster instance.
+func (b instance) nodeDir(n Node) string { return filepath.Join(b.dir, n.Name) }
 
 // readSetting returns the first group of re in the file rel under dir, ""
 // when the file or the setting is absent.

@@ -58,13 +58,19 @@ type Result struct {
 
 // Broker identifies what was measured.
 type Broker struct {
-	Name          string              `json:"name"`
-	Client        string              `json:"client"`
-	ClientVersion string              `json:"client_version"`
-	Protocol      string              `json:"protocol"`
-	Version       string              `json:"version"`
-	Addr          string              `json:"addr"`
-	Capabilities  driver.Capabilities `json:"capabilities"`
+	Name          string `json:"name"`
+	Client        string `json:"client"`
+	ClientVersion string `json:"client_version"`
+	Protocol      string `json:"protocol"`
+	Version       string `json:"version"`
+	// Addr is the address the adapter dialled: host:port, or a
+	// comma-separated list of a cluster's nodes.
+	Addr string `json:"addr"`
+	// Topology is "single" or "cluster" as the run was told (--topology);
+	// absent in results written before it was recorded. What a cluster
+	// replicates is in Durability, read back from the broker.
+	Topology     string              `json:"topology,omitempty"`
+	Capabilities driver.Capabilities `json:"capabilities"`
 	// Durability is what a confirm promised in this run, as read back from
 	// the broker (absent in results written before it was recorded).
 	Durability *driver.Durability `json:"durability,omitempty"`

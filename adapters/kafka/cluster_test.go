@@ -1,0 +1,108 @@
+package kafka
+
+import (
+	"context"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/drivertest"
+	"github.com/mqbench/mqbench/compose/launch"
+)
+
+// clusterLauncher returns the launcher of the Kafka cluster mqbench up
+// --topology cluster started in $MQBENCH_HOME, and its bootstrap list. The
+// cluster tests run only when MQBENCH_KAFKA_CLUSTER=1 (they kill a node).
+func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
+	t.Helper()
+	if os.Getenv("MQBENCH_KAFKA_CLUSTER") != "1" {
+		t.Skip("set MQBENCH_KAFKA_CLUSTER=1 with the cluster of `mqbench up --topology cluster --brokers kafka` in $MQBENCH_HOME")
+	}
+	l, err := launch.New(launch.Options{Topology: launch.TopologyCluster, Mode: launch.ModeNative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := l.Addr(launch.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(addr, ",")
+	drivertest.RequireBroker(t, Name, first)
+	return l, addr
+}
+
+// TestClusterDurability: on the cluster, what a durable confirm promises is
+// read back from the broker: three replicas, min.insync.replicas=2, all in
+// sync, flush.messages=1, so at least two replicas hold a confirmed
+// message.
+func TestClusterDurability(t *testing.T) {
+	_, addr := clusterLauncher(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := New(ctx, driver.Config{Addr: addr, Profile: driver.Durable, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dest := driver.Destination{Name: uniqueName("mqb-cluster-du"), Groups: []string{"g"}, Partitions: 2}
+	cleanup, err := d.Provision(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup(ctx)
+	du, err := d.(driver.DurabilityReader).Durability(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"replication.factor": "3", "min.insync.replicas": "2", "in.sync.replicas": "3", "flush.messages": "1", "acks": "all"}
+	for k, v := range want {
+		if du.Settings[k] != v {
+			t.Errorf("read back %s=%q, want %q (all: %v)", k, du.Settings[k], v, du.Settings)
+		}
+	}
+	if du.Replicas != 2 || !du.Synced || !du.Verified {
+		t.Errorf("durability %+v: want 2 replicas, synced, verified", du)
+	}
+	t.Logf("promise: %s", du.Promise)
+}
+
+// TestClusterNodeKill kills the node leading the test partition (kill -9):
+// the same producer and consumer carry on through the other two, and no
+// confirmed message is lost.
+func TestClusterNodeKill(t *testing.T) {
+	l, addr := clusterLauncher(t)
+	drivertest.NodeKill(t, drivertest.NodeKillHarness{
+		Name: Name,
+		New: func(ctx context.Context) (driver.Driver, error) {
+			return New(ctx, driver.Config{Addr: addr, Profile: driver.Durable, Logger: testLogger(t)})
+		},
+		Kill: func(ctx context.Context, dest driver.Destination) (string, error) {
+			node, err := partitionLeader(ctx, addr, dest.Name)
+			if err != nil {
+				return "", err
+			}
+			return node, l.KillNode(ctx, launch.Kafka, node)
+		},
+		Heal: func(ctx context.Context) error { return l.Up(ctx, []string{launch.Kafka}, io.Discard) },
+	})
+}
+
+// partitionLeader names the launcher node (node<id>) leading partition 0
+// of topic.
+func partitionLeader(ctx context.Context, addr, topic string) (string, error) {
+	c := &kafkago.Client{Addr: kafkago.TCP(strings.Split(addr, ",")...), Timeout: 10 * time.Second}
+	md, err := c.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return "", err
+	}
+	if len(md.Topics) != 1 || len(md.Topics[0].Partitions) == 0 {
+		return "", io.ErrUnexpectedEOF
+	}
+	return "node" + strconv.Itoa(md.Topics[0].Partitions[0].Leader.ID), nil
+}

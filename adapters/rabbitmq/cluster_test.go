@@ -1,0 +1,92 @@
+package rabbitmq
+
+import (
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqbench/mqbench/adapters/driver"
+	"github.com/mqbench/mqbench/adapters/drivertest"
+	"github.com/mqbench/mqbench/compose/launch"
+)
+
+// clusterLauncher returns the launcher of the RabbitMQ cluster mqbench up
+// --topology cluster started in $MQBENCH_HOME, and its address list. The
+// cluster tests run only when MQBENCH_RABBITMQ_CLUSTER=1 (they kill a
+// node).
+func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
+	t.Helper()
+	if os.Getenv("MQBENCH_RABBITMQ_CLUSTER") != "1" {
+		t.Skip("set MQBENCH_RABBITMQ_CLUSTER=1 with the cluster of `mqbench up --topology cluster --brokers rabbitmq` in $MQBENCH_HOME")
+	}
+	l, err := launch.New(launch.Options{Topology: launch.TopologyCluster, Mode: launch.ModeNative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := l.Addr(launch.RabbitMQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(addr, ",")
+	drivertest.RequireBroker(t, Name, first)
+	return l, addr
+}
+
+// TestClusterDurability: on a cluster the durable profile declares quorum
+// queues, and the broker's acceptance of the quorum redeclare is the
+// reading; the fast profile keeps classic queues.
+func TestClusterDurability(t *testing.T) {
+	_, addr := clusterLauncher(t)
+	for _, tc := range []struct {
+		profile driver.Profile
+		qtype   string
+	}{{driver.Durable, "quorum"}, {driver.Fast, "classic (none declared)"}} {
+		t.Run(string(tc.profile), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			d, err := New(ctx, driver.Config{Addr: addr, Profile: tc.profile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			dest := driver.Destination{Name: "mqbt-cluster-du-" + string(tc.profile) + "-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", ""), Groups: []string{"g1", "g2"}}
+			cleanup, err := d.Provision(ctx, dest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cleanup(ctx)
+			du, err := d.(driver.DurabilityReader).Durability(ctx, dest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if du.Settings["x-queue-type"] != tc.qtype {
+				t.Fatalf("x-queue-type %q, want %q (%+v)", du.Settings["x-queue-type"], tc.qtype, du)
+			}
+			if tc.profile == driver.Durable && (du.Replicas != 2 || !du.Synced || du.Verified) {
+				t.Fatalf("durable on 3 nodes: %+v, want 2 replicas, synced, members not verified", du)
+			}
+			t.Logf("%s: %s", tc.profile, du.Promise)
+		})
+	}
+}
+
+// TestClusterNodeKill kills node1 (kill -9), where the clients connect
+// first and where the quorum queue's leader was declared: the same
+// producer and consumer reconnect to another node and carry on, and no
+// confirmed message is lost.
+func TestClusterNodeKill(t *testing.T) {
+	l, addr := clusterLauncher(t)
+	drivertest.NodeKill(t, drivertest.NodeKillHarness{
+		Name: Name,
+		New: func(ctx context.Context) (driver.Driver, error) {
+			return New(ctx, driver.Config{Addr: addr, Profile: driver.Durable})
+		},
+		Kill: func(ctx context.Context, _ driver.Destination) (string, error) {
+			return "node1", l.KillNode(ctx, launch.RabbitMQ, "node1")
+		},
+		Heal: func(ctx context.Context) error { return l.Up(ctx, []string{launch.RabbitMQ}, io.Discard) },
+	})
+}
