@@ -66,6 +66,9 @@ func (r *run) phaseLatencies(res *result.Result) {
 		{MetricPublishP99Before, MetricE2EP99Before}, {MetricPublishP99During, MetricE2EP99During}, {MetricPublishP99After, MetricE2EP99After}}
 	for ph := range phases {
 		for i, hs := range [][]hists{r.tr.pub, r.tr.e2e} {
+			if i == 1 && !r.consStopped {
+				continue // a consume loop still runs: its histograms are not ours to read
+			}
 			l := probe.Summarize(merged(hs, ph))
 			l.Corrected = true
 			if l.Count == 0 {
@@ -232,9 +235,11 @@ func (r *run) notes(res *result.Result) {
 	if r.tr.last != nil {
 		res.Notes = append(res.Notes, lastSendErrNote+r.tr.last.Error())
 	}
+	r.consMu.Lock()
 	for _, err := range r.consErrs {
 		res.Notes = append(res.Notes, "consumer stopped: "+err.Error())
 	}
+	r.consMu.Unlock()
 }
 
 // lastSendErrNote heads the note of the last failed Send's error.

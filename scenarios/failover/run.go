@@ -35,6 +35,7 @@ type run struct {
 	nodes               []cluster.Node
 	windows             []*window
 	drained             bool
+	consStopped         bool // every consume loop returned: their histograms can be read
 	interrupted         bool
 	consErrs            []error
 	consMu              sync.Mutex
@@ -153,11 +154,12 @@ func (r *run) drive(ctx context.Context, producers []driver.Producer, consumers 
 	}
 	r.end = time.Now()
 	stopRecv()
-	if !svc.StopConsumers(&cwg, func() {
+	r.consStopped = svc.StopConsumers(&cwg, func() {
 		for _, cn := range consumers {
 			cn.Close()
 		}
-	}) {
+	})
+	if !r.consStopped {
 		r.env.Log.Warn("failover: consume loops did not stop")
 	}
 	return faultErr
