@@ -25,6 +25,7 @@ import (
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/catalog"
+	"github.com/mqbench/mqbench/scenarios/cluster"
 	"github.com/mqbench/mqbench/scenarios/store"
 )
 
@@ -89,12 +90,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mqbench run:", err)
 		return exitUsage
 	}
-	// Every topology is a single node until --topology cluster exists: a
-	// scenario that needs a cluster is refused before anything connects.
-	if _, not := catalog.SplitTopology([]string{sc.Name()}, false); len(not) > 0 {
-		fmt.Fprintln(stderr, "mqbench run:", not[0])
-		return exitUsage
-	}
 	cfg, profile, err := buildConfig(sc, f, set)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench run:", err)
@@ -103,6 +98,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	topo, err := launch.ParseTopology(f.topology)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench run: --topology:", err)
+		return exitUsage
+	}
+	// On a single node a scenario that needs a cluster is refused before
+	// anything connects.
+	if _, not := catalog.SplitTopology([]string{sc.Name()}, topo == launch.TopologyCluster); len(not) > 0 {
+		fmt.Fprintln(stderr, "mqbench run:", not[0])
 		return exitUsage
 	}
 	if !set["addr"] && cfg.Base().Addr != "" {
@@ -360,6 +361,12 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 		Driver: drv, Profile: s.profile, RunID: runID,
 		Prefix:  prefix,
 		WorkDir: work, Log: log, Progress: prog.update,
+	}
+	if s.topology == launch.TopologyCluster && s.launcher != nil {
+		// A cluster mqbench started: scenarios may kill, stop and start
+		// its nodes; the driver says who leads and who is in sync.
+		rr, _ := drv.(driver.ReplicaReader)
+		env.Cluster = cluster.Launched(launchedNodes{l: s.launcher, broker: s.adapter.launch}, rr)
 	}
 	idle := measureIdle(ctx, s.pids)
 	meter := startCostMeter(s.pids)

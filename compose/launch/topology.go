@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Topology is how many nodes of a broker run and how they relate.
@@ -204,6 +205,38 @@ func (l *Launcher) KillNode(ctx context.Context, name, node string) error {
 			return fmt.Errorf("%s: node %s is not running", name, node)
 		}
 		return stopPID(ctx, pid, append(slices.Clone(p.markers), b.dir), 0, true)
+	}
+	return fmt.Errorf("%s: no node %q", name, node)
+}
+
+// StopNode stops the process of one node of a cluster mqbench started
+// gracefully: SIGTERM, then SIGKILL if it has not exited after grace (the
+// error does not say which; the node's data is kept and Up starts it
+// again). It fails when the launcher's topology is not cluster, the node is
+// unknown or not running.
+func (l *Launcher) StopNode(ctx context.Context, name, node string, grace time.Duration) error {
+	names, err := l.checkNames([]string{name})
+	if err != nil {
+		return err
+	}
+	b := l.broker(names[0])
+	if len(b.Nodes) == 0 {
+		return fmt.Errorf("%s: stop a node: not a cluster (topology %s)", name, l.opts.Topology)
+	}
+	unlock, err := l.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, p := range b.procs {
+		if p.name != node {
+			continue
+		}
+		pid, ok := l.livePID(b, p)
+		if !ok {
+			return fmt.Errorf("%s: node %s is not running", name, node)
+		}
+		return stopPID(ctx, pid, append(slices.Clone(p.markers), b.dir), grace, false)
 	}
 	return fmt.Errorf("%s: no node %q", name, node)
 }
