@@ -88,7 +88,7 @@ func masterOrSlave(nodes []Node, n Node, probe func(context.Context, string, tim
 // activemqClusterFiles renders the pom (shared) and each node's broker and
 // logging config; both nodes name one KahaDB directory, <dir>/shared/kahadb.
 func activemqClusterFiles(dir string, nodes []Node, asyncFlush bool) []configFile {
-	files := []configFile{{tmpl: "activemq-pom.xml", path: "pom.xml", data: map[string]any{"Version": ActiveMQVersion}}}
+	files := []configFile{{tmpl: "activemq-pom.xml", path: "pom.xml", data: map[string]any{"Version": ActiveMQVersion, "JolokiaVersion": JolokiaVersion}}}
 	for _, n := range nodes {
 		nd := filepath.Join(dir, n.Name)
 		files = append(files,
