@@ -63,7 +63,9 @@
 //   - Durability (durability.go) reads KahaDB's journal sync, which no
 //     STOMP frame carries, from the broker over HTTP: a Jolokia read of
 //     KahaDBSettingsMBean at Config.ManagementURL (default port 8161,
-//     /api/jolokia, on the STOMP host).
+//     /api/jolokia, on the STOMP host; a comma-separated list, one URL per
+//     broker of a master/slave group, is tried in turn; a broker list has
+//     no default).
 //   - Config.Addr may list brokers, comma-separated (a shared-store
 //     master/slave group): every connection tries them in turn, from the
 //     one that answered last, until one completes the handshake; a slave

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 )
@@ -35,27 +37,97 @@ const KahaDBSettingsMBean = "org.apache.activemq:type=Broker,brokerName=mqbench,
 // maxManagementBody bounds a Jolokia answer.
 const maxManagementBody = 1 << 20
 
+// errNoManagement is why a broker list without a management URL is not
+// read back: the default URL names one host's port 8161, which is no
+// broker of the list (or another broker on the same host).
+var errNoManagement = errors.New("a broker list needs --management (one management URL per broker, comma-separated)")
+
 // Durability implements driver.DurabilityReader. STOMP carries the message
 // persistence and receipts (the producer's settings) but no frame reads the
 // broker's KahaDB journal sync, so Durability reads it from the broker over
-// Jolokia (KahaDBSettingsMBean at the management URL), within
-// Config.Timeout(). When that read fails, the result is not verified and
-// promises no sync: the error says why.
+// Jolokia (KahaDBSettingsMBean at the management URL). Config.ManagementURL
+// may list several URLs, comma-separated (one per broker of a master/slave
+// group): they are tried in turn, each within Config.Timeout(), and the
+// first that answers the read is used (a slave has not registered the
+// MBean). With several brokers in Config.Addr and no management URL
+// nothing is read. When no read succeeds, the durable promise is not
+// verified and promises no sync: it says why.
 func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (driver.Durability, error) {
-	u, err := managementURL(d.cfg.ManagementURL, d.brokers.current())
+	urls, err := managementURLs(d.cfg.ManagementURL, d.brokers)
 	if err != nil {
 		return driver.Durability{}, fmt.Errorf("activemq: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout())
-	defer cancel()
-	journal, err := readJolokia(ctx, u, KahaDBSettingsMBean)
-	du := activemqPromise(d.profile, journal, u.Redacted(), err)
+	var journal map[string]string
+	src := "no management URL"
+	if len(urls) == 0 {
+		err = errNoManagement
+	} else {
+		journal, src, err = readFirst(ctx, urls, d.cfg.Timeout())
+	}
+	du := activemqPromise(d.profile, journal, src, err)
 	if n := len(d.brokers.addrs); n > 1 && du.Replicas > 0 {
 		// A shared-store master/slave group: one copy of the store.
 		du.Settings["brokers"] = d.brokers.String()
 		du.Promise += fmt.Sprintf("; %d brokers listed share one store (master/slave): a confirmed message survives the master's death in that single copy, not on a replica", n)
 	}
 	return du, nil
+}
+
+// readFirst reads KahaDBSettingsMBean from each URL in turn, each read
+// bounded by timeout, and returns the first answer with the (redacted) URL
+// that gave it. When none answers, src lists them all and err joins their
+// errors.
+func readFirst(ctx context.Context, urls []*url.URL, timeout time.Duration) (journal map[string]string, src string, err error) {
+	var errs []error
+	var names []string
+	for _, u := range urls {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		j, rerr := readJolokia(rctx, u, KahaDBSettingsMBean)
+		cancel()
+		if rerr == nil {
+			return j, u.Redacted(), nil
+		}
+		names = append(names, u.Redacted())
+		if len(urls) > 1 {
+			rerr = fmt.Errorf("%s: %w", u.Redacted(), rerr)
+		}
+		errs = append(errs, rerr)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, strings.Join(names, ","), errors.Join(errs...)
+}
+
+// managementURLs returns the Jolokia URLs to try: those of the
+// comma-separated list explicit when set (blanks dropped); else the default
+// on the host of the only STOMP address; else, for a broker list, none.
+func managementURLs(explicit string, brokers *brokerList) ([]*url.URL, error) {
+	var raws []string
+	for _, r := range strings.Split(explicit, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			raws = append(raws, r)
+		}
+	}
+	if len(raws) == 0 {
+		if len(brokers.addrs) > 1 {
+			return nil, nil
+		}
+		u, err := managementURL("", brokers.current())
+		if err != nil {
+			return nil, err
+		}
+		return []*url.URL{u}, nil
+	}
+	urls := make([]*url.URL, 0, len(raws))
+	for _, r := range raws {
+		u, err := managementURL(r, "")
+		if err != nil {
+			return nil, err
+		}
+		urls = append(urls, u)
+	}
+	return urls, nil
 }
 
 // managementURL returns the Jolokia URL: explicit when set, else the
@@ -120,8 +192,8 @@ func readJolokia(ctx context.Context, u *url.URL, mbean string) (map[string]stri
 }
 
 // activemqPromise states what a receipt means under profile p, given the
-// journal settings read from the management URL src (err when the read
-// failed).
+// journal settings read from the management URL src (err when no read
+// succeeded).
 func activemqPromise(p driver.Profile, journal map[string]string, src string, err error) driver.Durability {
 	set := map[string]string{"persistent": "false", "receipt": "on"}
 	du := driver.Durability{Settings: set, Replicas: 1,

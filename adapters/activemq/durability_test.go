@@ -132,3 +132,76 @@ func TestDurabilityBadURL(t *testing.T) {
 		t.Fatalf("err %v, want a bad management URL", err)
 	}
 }
+
+// TestDurabilityManagementList: a comma-separated management URL list is
+// tried in turn and the first agent that answers the read is used; a
+// broker list without one reads nothing and says it needs --management.
+func TestDurabilityManagementList(t *testing.T) {
+	always := map[string]any{"JournalDiskSyncStrategy": "ALWAYS"}
+	ok, okReqs := jolokiaStub(t, 200, always)
+	slave, slaveReqs := jolokiaStub(t, 404, nil)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	for _, tc := range []struct {
+		name, mgmt, addrs string
+		verified          bool
+		source, promise   string
+		okN, slaveN       int
+	}{
+		{"first answers", ok.URL + "," + slave.URL, "a:1,b:2", true, ok.URL, "fsynced before the receipt", 1, 0},
+		{"slave then master", slave.URL + ", " + ok.URL, "a:1,b:2", true, ok.URL, "fsynced before the receipt", 1, 1},
+		{"dead node then master", deadURL + "," + ok.URL, "a:1,b:2", true, ok.URL, "fsynced before the receipt", 1, 0},
+		{"none answers", deadURL + "," + slave.URL, "a:1,b:2", false, deadURL + "," + slave.URL, "could not be read back", 0, 1},
+		{"broker list, no URL", "", "127.0.0.1:1,127.0.0.1:2", false, "no management URL", "needs --management", 0, 0},
+		{"broker list, blanks only", " , ", "127.0.0.1:1,127.0.0.1:2", false, "no management URL", "needs --management", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			*okReqs, *slaveReqs = nil, nil
+			d := &Driver{cfg: driver.Config{ManagementURL: tc.mgmt, OpTimeout: 5 * time.Second}, brokers: newBrokerList(tc.addrs), profile: driver.Durable}
+			du, err := d.Durability(context.Background(), driver.Destination{Name: "d"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if du.Verified != tc.verified || du.Synced != tc.verified {
+				t.Errorf("verified %v synced %v, want %v: %+v", du.Verified, du.Synced, tc.verified, du)
+			}
+			if !strings.Contains(du.Source, "("+tc.source+",") {
+				t.Errorf("source %q does not name %q", du.Source, tc.source)
+			}
+			if !strings.Contains(du.Promise, tc.promise) || !strings.Contains(du.Promise, "brokers listed share one store") {
+				t.Errorf("promise %q lacks %q or the shared store", du.Promise, tc.promise)
+			}
+			if len(*okReqs) != tc.okN || len(*slaveReqs) != tc.slaveN {
+				t.Errorf("reads: %d of the master, %d of the slave; want %d, %d", len(*okReqs), len(*slaveReqs), tc.okN, tc.slaveN)
+			}
+		})
+	}
+}
+
+func TestManagementURLs(t *testing.T) {
+	for _, tc := range []struct {
+		explicit, addrs, want, err string
+	}{
+		{"", "127.0.0.1:61613", "http://127.0.0.1:8161/api/jolokia", ""},
+		{"", "127.0.0.1:62613,127.0.0.1:62623", "", ""},
+		{"http://h:1/j, ,http://u:pw@h:2/j", "a:1,b:2", "http://h:1/j http://u:xxxxx@h:2/j", ""},
+		{"http://h:1/j", "a:1,b:2", "http://h:1/j", ""},
+		{"http://h:1/j,ftp://x", "a:1", "", "want http(s)://"},
+	} {
+		urls, err := managementURLs(tc.explicit, newBrokerList(tc.addrs))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("managementURLs(%q, %q) error %v, want %q", tc.explicit, tc.addrs, err, tc.err)
+			}
+			continue
+		}
+		var got []string
+		for _, u := range urls {
+			got = append(got, u.Redacted())
+		}
+		if err != nil || strings.Join(got, " ") != tc.want {
+			t.Errorf("managementURLs(%q, %q) = %v, %v; want %q", tc.explicit, tc.addrs, got, err, tc.want)
+		}
+	}
+}
