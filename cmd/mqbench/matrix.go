@@ -324,7 +324,8 @@ func (m matrixRun) runCells(ctx context.Context, cells []cellPlan, sum *Summary)
 }
 
 // dial points spec at the broker the matrix runs: --addr, else the one
-// mqbench started (every node of a cluster), whose processes it meters.
+// mqbench started (every node of a cluster, and its management URLs),
+// whose processes it meters.
 func (m matrixRun) dial(spec *runSpec) {
 	if m.addr != "" {
 		return
@@ -333,6 +334,7 @@ func (m matrixRun) dial(spec *runSpec) {
 	spec.launcher = m.l
 	if m.l.Topology() == launch.TopologyCluster {
 		spec.addr, _ = m.l.Addr(spec.adapter.launch)
+		spec.management, _ = m.l.ManagementURL(spec.adapter.launch)
 	}
 }
 

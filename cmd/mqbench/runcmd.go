@@ -45,7 +45,7 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.broker, "broker", "", "broker adapter (see `mqbench list`)")
 	fs.StringVar(&f.scenario, "scenario", "", "scenario (see `mqbench list`)")
-	fs.StringVar(&f.management, "management", "", "the broker's HTTP management URL, for settings its protocol cannot read (ActiveMQ: Jolokia, default http://<host of --addr>:8161/api/jolokia; user:password@ allowed)")
+	fs.StringVar(&f.management, "management", "", "the broker's HTTP management URL, for settings its protocol cannot read (ActiveMQ: Jolokia, default http://<host of --addr>:8161/api/jolokia, or with --topology cluster each node's agent; a list of brokers needs one URL per broker, comma-separated; user:password@ allowed)")
 	fs.StringVar(&f.addr, "addr", "", "broker address host:port, or a comma-separated list h1:p1,h2:p2 of a cluster's nodes (default: the workload file's addr, else the broker's standard local port(s) for --topology; not for the memory broker)")
 	fs.StringVar(&f.topology, "topology", "single", "single or cluster: which broker mqbench up started to dial by default, and what the result records")
 	fs.StringVar(&f.profile, "profile", "", "durability profile: durable (default), fast, unsafe")
@@ -125,6 +125,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		l, err := launch.New(launch.Options{Topology: topo})
 		if err == nil {
 			spec.addr, err = l.Addr(ad.launch)
+		}
+		if err == nil && spec.management == "" {
+			// A cluster's management agents, one per node (ActiveMQ's
+			// Jolokia): the adapter's default names a single host's.
+			spec.management, err = l.ManagementURL(ad.launch)
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, "mqbench run:", err)

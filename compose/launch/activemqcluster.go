@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,10 +15,13 @@ import (
 
 // ActiveMQ cluster ports (shared-store master/slave): node i (from 1)
 // listens for STOMP on PortActiveMQClusterStomp+10(i-1) and for OpenWire on
-// PortActiveMQClusterOpenWire+10(i-1), when it is the master.
+// PortActiveMQClusterOpenWire+10(i-1), when it is the master; its Jolokia
+// agent (read-only, at JolokiaPath) answers on PortActiveMQClusterJolokia+i-1
+// whatever its role.
 const (
 	PortActiveMQClusterStomp    = 62613
 	PortActiveMQClusterOpenWire = 62616
+	PortActiveMQClusterJolokia  = 62661
 	activemqClusterNodes        = 2
 	// activemqLockRetry is how often the slave tries the store's lock: the
 	// longest a failover waits for it after the master died.
@@ -27,26 +31,33 @@ const (
 // activemqClusterSpec is ActiveMQ Classic's high-availability form: two
 // brokers on one shared KahaDB directory; the one holding its lock is the
 // master, the other waits for the lock without listening and opens its
-// connectors when the master dies. Clients list both STOMP addresses.
+// connectors when the master dies. Clients list both STOMP addresses; the
+// adapter reads the journal sync from the first node's Jolokia agent that
+// has the KahaDB settings MBean (the master's: a slave registers it when it
+// takes the lock).
 func activemqClusterSpec() Spec {
 	s := activemqSpec()
 	var nodes []Node
+	var mgmt []string
 	for i := range activemqClusterNodes {
 		nodes = append(nodes, Node{Name: "node" + strconv.Itoa(i+1), ClientPort: PortActiveMQClusterStomp + 10*i,
-			Ports: []int{PortActiveMQClusterOpenWire + 10*i}})
+			Ports: []int{PortActiveMQClusterOpenWire + 10*i, PortActiveMQClusterJolokia + i}})
+		mgmt = append(mgmt, "http://"+net.JoinHostPort(host, strconv.Itoa(PortActiveMQClusterJolokia+i))+JolokiaPath)
 	}
-	s.Nodes, s.ClientPort = nodes, nodes[0].ClientPort
+	s.Nodes, s.ClientPort, s.management = nodes, nodes[0].ClientPort, strings.Join(mgmt, ",")
 	s.procs, s.checks, s.binds, s.logs = nil, nil, nil, nil
 	uriHost := func(scheme string) *regexp.Regexp { return regexp.MustCompile(`uri="` + scheme + `://([^:/"]+):`) }
 	for _, n := range nodes {
 		f := n.Name + "/conf/activemq.xml"
 		s.procs = append(s.procs, procSpec{n.Name, n.Name + "/activemq.pid", []string{"xbean:file:", f}})
 		s.checks = append(s.checks,
-			check{n.ClientPort, "stomp (" + n.Name + ")", masterOrSlave(nodes, n, ProbeSTOMP, false), false},
-			check{n.Ports[0], "openwire (" + n.Name + ")", masterOrSlave(nodes, n, ProbeOpenWire, true), false})
+			check{n.ClientPort, "stomp (" + n.Name + ")", masterOrSlave(nodes, n, ProbeSTOMP), false},
+			check{n.Ports[0], "openwire (" + n.Name + ")", masterOrSlave(nodes, n, ProbeOpenWire), false},
+			check{n.Ports[1], "jolokia (" + n.Name + ")", masterOrSlave(nodes, n, ProbeJolokia), true})
 		s.binds = append(s.binds,
 			bind{port: n.ClientPort, role: n.Name + " STOMP", file: f, setting: uriHost("stomp")},
-			bind{port: n.Ports[0], role: n.Name + " OpenWire", file: f, setting: uriHost("tcp")})
+			bind{port: n.Ports[0], role: n.Name + " OpenWire", file: f, setting: uriHost("tcp")},
+			bind{port: n.Ports[1], role: n.Name + " Jolokia", file: n.Name + "/conf/jolokia.properties", setting: regexp.MustCompile(`(?m)^host=(\S+)$`)})
 		s.logs = append(s.logs, n.Name+"/logs/activemq.log", n.Name+"/logs/stdout.log")
 	}
 	s.files = func(dir string, asyncFlush bool) []configFile { return activemqClusterFiles(dir, nodes, asyncFlush) }
@@ -66,11 +77,11 @@ func activemqClusterSpec() Spec {
 }
 
 // masterOrSlave is node n's handshake in a master/slave group: its own
-// (probe at its port) when it is the master; a slave does not listen, so
-// when some other node's STOMP port answers, n passes as the waiting slave
-// (its process is checked separately). openwire selects n's OpenWire port
-// (Ports[0]) rather than its STOMP port.
-func masterOrSlave(nodes []Node, n Node, probe func(context.Context, string, time.Duration) Handshake, openwire bool) func(context.Context, string, time.Duration) Handshake {
+// (probe at its port) when it is the master; a slave does not listen (and
+// its Jolokia agent has no KahaDB settings MBean before it takes the lock),
+// so when some other node's STOMP port answers, n passes as the waiting
+// slave (its process is checked separately).
+func masterOrSlave(nodes []Node, n Node, probe func(context.Context, string, time.Duration) Handshake) func(context.Context, string, time.Duration) Handshake {
 	return func(ctx context.Context, addr string, t time.Duration) Handshake {
 		h := probe(ctx, addr, t)
 		if h.OK {
@@ -96,7 +107,10 @@ func activemqClusterFiles(dir string, nodes []Node, asyncFlush bool) []configFil
 				"Node": n.Name, "Host": host, "StompPort": n.ClientPort, "OpenWirePort": n.Ports[0],
 				"JournalSync": activemqJournalSync(asyncFlush), "StoreLimit": "8 gb", "TempLimit": "2 gb",
 				"DataDir": nd + "/data", "SharedDir": filepath.Join(dir, "shared", "kahadb"),
-				"LockRetryMillis": activemqLockRetry.Milliseconds()}},
+				"LockRetryMillis": activemqLockRetry.Milliseconds(), "SettingsMBean": KahaDBSettingsMBean}},
+			configFile{tmpl: "activemq-jolokia.properties", path: n.Name + "/conf/jolokia.properties", data: map[string]any{
+				"Host": host, "Port": n.Ports[1], "Path": JolokiaPath, "Policy": nd + "/conf/jolokia-access.xml"}},
+			configFile{tmpl: "activemq-jolokia-access.xml", path: n.Name + "/conf/jolokia-access.xml"},
 			configFile{tmpl: "activemq-log4j2.properties", path: n.Name + "/conf/log4j2.properties", data: map[string]any{"LogFile": nd + "/logs/activemq.log"}})
 	}
 	return files
@@ -114,6 +128,10 @@ func startActiveMQCluster(ctx context.Context, l *Launcher, b instance, w *syncW
 	if err != nil {
 		return err
 	}
+	agent, err := jolokiaAgent(cp)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(b.dir, "shared"), 0o755); err != nil {
 		return fmt.Errorf("create the shared store directory: %w", err)
 	}
@@ -123,7 +141,7 @@ func startActiveMQCluster(ctx context.Context, l *Launcher, b instance, w *syncW
 			return fmt.Errorf("create tmp dir: %w", err)
 		}
 		argv := append([]string{java, "-Xms128m", "-Xmx512m"}, jvmCommon()...)
-		argv = append(argv,
+		argv = append(argv, "-javaagent:"+agent+"=config="+nd+"/conf/jolokia.properties",
 			"-Dactivemq.home="+nd, "-Dactivemq.base="+nd,
 			"-Dactivemq.conf="+nd+"/conf", "-Dactivemq.data="+nd+"/data",
 			"-Dactivemq.classpath="+nd+"/conf", "-Djava.io.tmpdir="+nd+"/data/tmp",
@@ -136,7 +154,7 @@ func startActiveMQCluster(ctx context.Context, l *Launcher, b instance, w *syncW
 		}
 		if i == 0 {
 			// The first node takes the lock unless a master already runs.
-			if err := l.waitReady(ctx, b, b.procs[:1], b.checks[:2]); err != nil {
+			if err := l.waitReady(ctx, b, b.procs[:1], b.checks[:3]); err != nil {
 				return fmt.Errorf("%s: %w", n.Name, err)
 			}
 		}

@@ -14,18 +14,20 @@ import (
 // ActiveMQ render a config for every node, keep every port they hold on
 // loopback by a setting (RocketMQ's HA listeners are the documented
 // exception), stay within their port ranges (RocketMQ 39800-39999, ActiveMQ
-// 62613/62623 and 62616/62626), and hand the adapter the right list: the
-// three name servers, the two STOMP ports.
+// 62613/62623, 62616/62626 and Jolokia 62661/62662), and hand the adapter
+// the right lists: the three name servers, the two STOMP ports (and for
+// ActiveMQ the two Jolokia URLs).
 func TestClusterFormsRocketMQActiveMQ(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		addr     string
+		mgmt     string
 		nodes    int
 		inRange  func(int) bool
 		exposed  int
 		mustHave map[string][]string // rendered file -> settings it must contain
 	}{
-		{RocketMQ, "127.0.0.1:39876,127.0.0.1:39877,127.0.0.1:39878", 6,
+		{RocketMQ, "127.0.0.1:39876,127.0.0.1:39877,127.0.0.1:39878", "", 6,
 			func(p int) bool { return p >= 39800 && p <= 39999 }, 3,
 			map[string][]string{
 				"namesrv2/conf/namesrv.conf": {"enableControllerInNamesrv=true", "controllerDLegerSelfId=n1", "listenPort=39877"},
@@ -34,11 +36,15 @@ func TestClusterFormsRocketMQActiveMQ(t *testing.T) {
 					"controllerAddr=127.0.0.1:39886;127.0.0.1:39887;127.0.0.1:39888",
 					"namesrvAddr=127.0.0.1:39876;127.0.0.1:39877;127.0.0.1:39878"},
 			}},
-		{ActiveMQ, "127.0.0.1:62613,127.0.0.1:62623", 2,
-			func(p int) bool { return slices.Contains([]int{62613, 62623, 62616, 62626}, p) }, 0,
+		{ActiveMQ, "127.0.0.1:62613,127.0.0.1:62623", "http://127.0.0.1:62661/api/jolokia,http://127.0.0.1:62662/api/jolokia", 2,
+			func(p int) bool { return slices.Contains([]int{62613, 62623, 62616, 62626, 62661, 62662}, p) }, 0,
 			map[string][]string{
-				"node1/conf/activemq.xml": {`<kahaDB directory="/state/c/shared/kahadb" journalDiskSyncStrategy="always">`, "stomp://127.0.0.1:62613?"},
-				"node2/conf/activemq.xml": {`<kahaDB directory="/state/c/shared/kahadb" journalDiskSyncStrategy="always">`, "stomp://127.0.0.1:62623?"},
+				"node1/conf/activemq.xml": {`id="kahadb" directory="/state/c/shared/kahadb" journalDiskSyncStrategy="always">`, "stomp://127.0.0.1:62613?",
+					`persistenceAdapter="#kahadb"`, `<entry key="` + KahaDBSettingsMBean + `" value-ref="kahadb"/>`},
+				"node2/conf/activemq.xml":       {`id="kahadb" directory="/state/c/shared/kahadb" journalDiskSyncStrategy="always">`, "stomp://127.0.0.1:62623?"},
+				"node1/conf/jolokia.properties": {"host=127.0.0.1", "port=62661", "agentContext=/api/jolokia", "policyLocation=file:///state/c/node1/conf/jolokia-access.xml"},
+				"node2/conf/jolokia.properties": {"host=127.0.0.1", "port=62662", "policyLocation=file:///state/c/node2/conf/jolokia-access.xml"},
+				"node2/conf/jolokia-access.xml": {"<command>read</command>"},
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +54,9 @@ func TestClusterFormsRocketMQActiveMQ(t *testing.T) {
 			}
 			if got := s.Addr(); got != tc.addr {
 				t.Errorf("Addr() = %q, want %q", got, tc.addr)
+			}
+			if got := s.ManagementURL(); got != tc.mgmt {
+				t.Errorf("ManagementURL() = %q, want %q", got, tc.mgmt)
 			}
 			if len(s.Nodes) != tc.nodes || len(s.procs) != tc.nodes {
 				t.Errorf("%d nodes, %d processes, want %d", len(s.Nodes), len(s.procs), tc.nodes)

@@ -186,6 +186,16 @@ func (l *Launcher) Addr(name string) (string, error) {
 	return s.Addr(), nil
 }
 
+// ManagementURL returns Spec.ManagementURL of the broker named name in
+// the launcher's topology.
+func (l *Launcher) ManagementURL(name string) (string, error) {
+	s, err := FindTopology(name, l.opts.Topology)
+	if err != nil {
+		return "", err
+	}
+	return s.ManagementURL(), nil
+}
+
 // Mode resolves the launch mode. For ModeAuto it runs `docker info` (bounded
 // to 10 s) once and caches the answer.
 func (l *Launcher) Mode(ctx context.Context) Mode {
@@ -244,6 +254,9 @@ type Status struct {
 	// Addr is what its adapter dials (driver.Config.Addr): one host:port,
 	// or a cluster's list of the nodes clients dial.
 	Addr string `json:"addr,omitempty"`
+	// Management is what its adapter needs in driver.Config.ManagementURL
+	// (Spec.ManagementURL), when the default does not reach it.
+	Management string `json:"management,omitempty"`
 	// Nodes lists every node of a cluster with its role (nil for a single
 	// node).
 	Nodes []NodeStatus `json:"nodes,omitempty"`

@@ -40,7 +40,7 @@ func (l *Launcher) logTail(b instance) string {
 func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status {
 	b := l.broker(name)
 	b.checks = b.checksFor(mode)
-	st := Status{Name: name, Mode: mode, Topology: b.Topology, Addr: b.Addr(), Endpoints: make([]Endpoint, len(b.checks))}
+	st := Status{Name: name, Mode: mode, Topology: b.Topology, Addr: b.Addr(), Management: b.ManagementURL(), Endpoints: make([]Endpoint, len(b.checks))}
 	var missing []string
 	if mode == ModeNative {
 		for _, p := range b.procs {

@@ -81,6 +81,10 @@ type Spec struct {
 	// Nodes, one procSpec per node, one check per node's client port (and
 	// its other ports in extraPorts), files rendered per node, and roles.
 	cluster func() Spec
+	// management is the comma-separated list of its HTTP management URLs
+	// (driver.Config.ManagementURL) when the adapter's default does not
+	// reach it ("" otherwise).
+	management string
 	// roles, when set, asks the running cluster for each node's role,
 	// keyed by node name, as the broker reports it (bounded by ctx); nodes
 	// it cannot say anything about are left out.
@@ -148,6 +152,11 @@ func (s Spec) Addr() string {
 	}
 	return strings.Join(addrs, ",")
 }
+
+// ManagementURL returns the management URL(s) its adapter needs in
+// driver.Config.ManagementURL, comma-separated ("" when the adapter's
+// default reaches it): an ActiveMQ cluster's Jolokia agents, one per node.
+func (s Spec) ManagementURL() string { return s.management }
 
 // Ports returns the ports whose handshake Status performs in mode, in
 // order: in compose mode those the compose file publishes, else all.
