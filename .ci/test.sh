@@ -118,13 +118,17 @@ step="clusters"
 # untouched. MQBENCH_RESTART is off: the persistence test restarts the
 # single-node broker, not a cluster.
 cluster_home="${MQBENCH_CLUSTER_HOME:-$HOME/.cache/mqbench-clusters}"
-cluster_test() { # broker, go package, env var of the address list, env var enabling the cluster tests[, -run pattern]
-  local b="$1" pkg="$2" addr_var="$3" on_var="$4" run="${5:-TestConformance\$|TestCluster}" addr
+cluster_test() { # broker, go package, env var of the address list, env var enabling the cluster tests[, -run pattern[, env var of the management URLs]]
+  local b="$1" pkg="$2" addr_var="$3" on_var="$4" run="${5:-TestConformance\$|TestCluster}" mgmt_var="${6:-}" status addr mgmt_env=()
   MQBENCH_HOME="$cluster_home" bin/mqbench up --mode native --topology cluster --brokers "$b"
+  status="$(MQBENCH_HOME="$cluster_home" bin/mqbench status --topology cluster --brokers "$b" --json)"
   # The list its adapter dials (RocketMQ: the name servers, not the replicas).
-  addr="$(MQBENCH_HOME="$cluster_home" bin/mqbench status --topology cluster --brokers "$b" --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr"])')"
-  env MQBENCH_HOME="$cluster_home" MQBENCH_RESTART= "$addr_var=$addr" "$on_var=1" \
+  addr="$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr"])' <<<"$status")"
+  # Its management URLs, one per node (ActiveMQ: each node's Jolokia agent).
+  if [ -n "$mgmt_var" ]; then
+    mgmt_env=("$mgmt_var=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["management"])' <<<"$status")")
+  fi
+  env MQBENCH_HOME="$cluster_home" MQBENCH_RESTART= "$addr_var=$addr" "$on_var=1" "${mgmt_env[@]}" \
     go test -count=1 -timeout 10m -run "$run" "$pkg" \
     || { MQBENCH_HOME="$cluster_home" bin/mqbench down --topology cluster --brokers "$b"; exit 1; }
   MQBENCH_HOME="$cluster_home" bin/mqbench down --topology cluster --brokers "$b"
@@ -135,9 +139,10 @@ cluster_test kafka ./adapters/kafka/ MQBENCH_KAFKA_ADDR MQBENCH_KAFKA_CLUSTER
 # cause not yet found; it runs by hand (README).
 cluster_test rabbitmq ./adapters/rabbitmq/ MQBENCH_RABBITMQ_ADDR MQBENCH_RABBITMQ_CLUSTER 'TestConformance$|TestClusterDurability'
 # RocketMQ 39876-39878 (name servers) + 39886-39888 (controllers) +
-# 39909-39932 (replicas); ActiveMQ 62613/62623 (STOMP), 62616/62626.
+# 39909-39932 (replicas); ActiveMQ 62613/62623 (STOMP), 62616/62626,
+# Jolokia 62661/62662 (the durability read-back, from status's "management").
 cluster_test rocketmq ./adapters/rocketmq/ MQBENCH_ROCKETMQ_ADDR MQBENCH_ROCKETMQ_CLUSTER
-cluster_test activemq ./adapters/activemq/ MQBENCH_ACTIVEMQ_ADDR MQBENCH_ACTIVEMQ_CLUSTER
+cluster_test activemq ./adapters/activemq/ MQBENCH_ACTIVEMQ_ADDR MQBENCH_ACTIVEMQ_CLUSTER 'TestConformance$|TestCluster' MQBENCH_ACTIVEMQ_MANAGEMENT_URL
 
 echo "== the main job: quick matrix over every broker and every default scenario (scenarios/catalog)"
 step="matrix"

@@ -37,22 +37,42 @@ func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
 }
 
 // TestClusterDurability: a driver on the list reaches the master, and its
-// promise names the listed brokers and their one shared store.
+// promise names the listed brokers and their one shared store; with the
+// launcher's management URLs (one Jolokia agent per node) the journal sync
+// is read back from the master, without them nothing is read.
 func TestClusterDurability(t *testing.T) {
-	_, addr := clusterLauncher(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := New(ctx, driver.Config{Addr: addr, Profile: driver.Durable})
-	if err != nil {
-		t.Fatalf("New(%s): %v", addr, err)
-	}
-	defer d.Close()
-	du, err := d.(driver.DurabilityReader).Durability(ctx, driver.Destination{Name: "x"})
+	l, addr := clusterLauncher(t)
+	mgmt, err := l.ManagementURL(launch.ActiveMQ)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if du.Settings["brokers"] != addr || du.Replicas != 1 || !strings.Contains(du.Promise, "share one store") {
-		t.Errorf("durability %+v: want the listed brokers, 1 replica and the shared store named", du)
+	for _, tc := range []struct {
+		name, mgmt       string
+		verified         bool
+		promise, sources string
+	}{
+		{"each node's agent", mgmt, true, "journalDiskSyncStrategy=always", "Jolokia (http://127.0.0.1:6266"},
+		{"no management URL", "", false, "needs --management", "no management URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			d, err := New(ctx, driver.Config{Addr: addr, Profile: driver.Durable, ManagementURL: tc.mgmt})
+			if err != nil {
+				t.Fatalf("New(%s): %v", addr, err)
+			}
+			defer d.Close()
+			du, err := d.(driver.DurabilityReader).Durability(ctx, driver.Destination{Name: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if du.Settings["brokers"] != addr || du.Replicas != 1 || !strings.Contains(du.Promise, "share one store") {
+				t.Errorf("durability %+v: want the listed brokers, 1 replica and the shared store named", du)
+			}
+			if du.Verified != tc.verified || du.Synced != tc.verified || !strings.Contains(du.Promise, tc.promise) || !strings.Contains(du.Source, tc.sources) {
+				t.Errorf("durability %+v: want verified and synced %v, the promise with %q, the source with %q", du, tc.verified, tc.promise, tc.sources)
+			}
+		})
 	}
 }
 

@@ -51,9 +51,9 @@ func activemqClusterSpec() Spec {
 		f := n.Name + "/conf/activemq.xml"
 		s.procs = append(s.procs, procSpec{n.Name, n.Name + "/activemq.pid", []string{"xbean:file:", f}})
 		s.checks = append(s.checks,
-			check{n.ClientPort, "stomp (" + n.Name + ")", masterOrSlave(nodes, n, ProbeSTOMP), false},
-			check{n.Ports[0], "openwire (" + n.Name + ")", masterOrSlave(nodes, n, ProbeOpenWire), false},
-			check{n.Ports[1], "jolokia (" + n.Name + ")", masterOrSlave(nodes, n, ProbeJolokia), true})
+			check{n.ClientPort, "stomp (" + n.Name + ")", masterOrSlave(nodes, n, ProbeSTOMP, "does not listen"), false},
+			check{n.Ports[0], "openwire (" + n.Name + ")", masterOrSlave(nodes, n, ProbeOpenWire, "does not listen"), false},
+			check{n.Ports[1], "jolokia (" + n.Name + ")", masterOrSlave(nodes, n, ProbeJolokia, "has no KahaDB settings MBean"), true})
 		s.binds = append(s.binds,
 			bind{port: n.ClientPort, role: n.Name + " STOMP", file: f, setting: uriHost("stomp")},
 			bind{port: n.Ports[0], role: n.Name + " OpenWire", file: f, setting: uriHost("tcp")},
@@ -80,8 +80,8 @@ func activemqClusterSpec() Spec {
 // (probe at its port) when it is the master; a slave does not listen (and
 // its Jolokia agent has no KahaDB settings MBean before it takes the lock),
 // so when some other node's STOMP port answers, n passes as the waiting
-// slave (its process is checked separately).
-func masterOrSlave(nodes []Node, n Node, probe func(context.Context, string, time.Duration) Handshake) func(context.Context, string, time.Duration) Handshake {
+// slave (its process is checked separately), idle saying how it waits.
+func masterOrSlave(nodes []Node, n Node, probe func(context.Context, string, time.Duration) Handshake, idle string) func(context.Context, string, time.Duration) Handshake {
 	return func(ctx context.Context, addr string, t time.Duration) Handshake {
 		h := probe(ctx, addr, t)
 		if h.OK {
@@ -89,7 +89,7 @@ func masterOrSlave(nodes []Node, n Node, probe func(context.Context, string, tim
 		}
 		for _, o := range nodes {
 			if o.Name != n.Name && ProbeSTOMP(ctx, o.Addr(), t).OK {
-				return Handshake{OK: true, Detail: "slave: does not listen while " + o.Name + " (master) holds the store's lock"}
+				return Handshake{OK: true, Detail: "slave: " + idle + " while " + o.Name + " (master) holds the store's lock"}
 			}
 		}
 		return h
