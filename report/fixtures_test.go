@@ -59,14 +59,14 @@ func presenterFor(name string) present.Presenter {
 func fixtures() []*result.Result {
 	t0 := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	brokers := []struct {
-		name, version, client string
-		lat                   float64
-		caps                  driver.Capabilities
+		name, title, version, client string
+		lat                          float64
+		caps                         driver.Capabilities
 	}{
-		{"activemq", "5.17.2", "github.com/go-stomp/stomp/v3", 2.0, driver.Capabilities{Nack: true, CompetingConsumers: true, FanOut: true, Persistent: true}},
-		{"kafka", "4.1.1", "github.com/segmentio/kafka-go", 4.0, driver.Capabilities{PerKeyOrder: true, CompetingConsumers: true, FanOut: true, Replay: true, Persistent: true}},
-		{"rabbitmq", "3.10.8", "github.com/rabbitmq/amqp091-go", 1.0, driver.Capabilities{Nack: true, RedeliveryFlag: true, CompetingConsumers: true, FanOut: true, Persistent: true, MaxLengthReject: true}},
-		{"rocketmq", "5.3.3", "github.com/apache/rocketmq-client-go/v2", 3.0, driver.Capabilities{Nack: true, PerKeyOrder: true, CompetingConsumers: true, FanOut: true, Persistent: true, NativeTransaction: true}},
+		{"activemq", "ActiveMQ Classic", "5.17.2", "github.com/go-stomp/stomp/v3", 2.0, driver.Capabilities{Nack: true, CompetingConsumers: true, FanOut: true, Persistent: true}},
+		{"kafka", "Kafka", "4.1.1", "github.com/segmentio/kafka-go", 4.0, driver.Capabilities{PerKeyOrder: true, CompetingConsumers: true, FanOut: true, Replay: true, Persistent: true}},
+		{"rabbitmq", "RabbitMQ", "3.10.8", "github.com/rabbitmq/amqp091-go", 1.0, driver.Capabilities{Nack: true, RedeliveryFlag: true, CompetingConsumers: true, FanOut: true, Persistent: true, MaxLengthReject: true}},
+		{"rocketmq", "", "5.3.3", "github.com/apache/rocketmq-client-go/v2", 3.0, driver.Capabilities{Nack: true, PerKeyOrder: true, CompetingConsumers: true, FanOut: true, Persistent: true, NativeTransaction: true}},
 	}
 	var out []*result.Result
 	for bi, b := range brokers {
@@ -78,7 +78,7 @@ func fixtures() []*result.Result {
 			r := &result.Result{
 				SchemaVersion: result.SchemaVersion, ID: fmt.Sprintf("fixture-%s-%s", b.name, s),
 				StartedAt: start, FinishedAt: start.Add(30 * time.Second),
-				Broker:   result.Broker{Name: b.name, Client: b.client, ClientVersion: "v1.0.0", Protocol: "proto", Version: b.version, Capabilities: b.caps},
+				Broker:   result.Broker{Name: b.name, Title: b.title, Client: b.client, ClientVersion: "v1.0.0", Protocol: "proto", Version: b.version, Capabilities: b.caps},
 				Scenario: s, Profile: driver.Durable, Config: map[string]any{"rate": 1000, "duration": "10s"},
 				Environment: result.Environment{Host: "fixture-host", CPUs: 2, OS: "linux", Arch: "amd64", Go: "go1.26.8", MemMiB: 24105},
 				Latency: result.Latencies{

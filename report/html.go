@@ -183,6 +183,7 @@ func Render(w io.Writer, results []*result.Result, opts Options) error {
 	p.Conditions.Profiles = p.Profiles
 	p.Conditions.Notes = noteLines(common, brokers)
 	p.Claims = decideClaims(opts.Claims, cells, p.Overall)
+	labelBrokers(&p, results)
 	if len(opts.Compare) > 0 {
 		p.HasCompare = true
 		p.Deltas = Compare(results, opts.Compare)
@@ -230,6 +231,35 @@ func brokerNames(results []*result.Result) []string {
 	}
 	sort.Strings(brokers)
 	return brokers
+}
+
+// brokerLabel is how the report names broker b where it introduces it:
+// the product name an adapter gave (result.Broker.Title) followed by the
+// adapter's name, which stays visible because it is what --brokers takes
+// ("RabbitMQ (streams) — rabbitmq-stream"); the bare name when no result
+// of b recorded a title or the title is the name.
+func brokerLabel(results []*result.Result, b string) string {
+	for _, r := range results {
+		if r.Broker.Name == b && r.Broker.Title != "" && r.Broker.Title != b {
+			return r.Broker.Title + " — " + b
+		}
+	}
+	return b
+}
+
+// labelBrokers names the brokers by brokerLabel in the conditions box, the
+// summary table and the capabilities table. The advice, the sections and
+// the claims keep the adapter names they are keyed by.
+func labelBrokers(p *page, results []*result.Result) {
+	for i := range p.Conditions.Brokers {
+		p.Conditions.Brokers[i].Name = brokerLabel(results, p.Conditions.Brokers[i].Name)
+	}
+	for i := range p.Matrix {
+		p.Matrix[i].Broker = brokerLabel(results, p.Matrix[i].Broker)
+	}
+	for i := range p.Brokers {
+		p.Brokers[i].Name = brokerLabel(results, p.Brokers[i].Name)
+	}
 }
 
 // brokerRows describes each broker from its results, preferring one that

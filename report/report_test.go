@@ -220,3 +220,40 @@ func TestAdviceCaveatOnDifferentConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderBrokerTitle checks that a broker's title (result.Broker.Title)
+// names it, beside its adapter name, in the conditions box, the summary
+// table and the capabilities table, and that a result without a title
+// keeps the bare name.
+func TestRenderBrokerTitle(t *testing.T) {
+	var results []*result.Result
+	for _, r := range fixtures() {
+		if r.Broker.Name != "rabbitmq" && r.Broker.Name != "rocketmq" {
+			continue
+		}
+		r.Broker.Title = "" // a result written before titles were recorded
+		if r.Broker.Name == "rabbitmq" {
+			r.Broker.Name, r.Broker.Title = "rabbitmq-stream", "RabbitMQ (streams)"
+		}
+		results = append(results, r)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, results, Options{Scenarios: catalog.Presentations()}); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	for _, tt := range []struct{ where, want string }{
+		{"conditions box", "<tr><td>RabbitMQ (streams) — rabbitmq-stream</td><td>3.10.8</td>"},
+		{"summary table", "<tr><th>RabbitMQ (streams) — rabbitmq-stream</th>"},
+		{"capabilities table", "<tr><td>RabbitMQ (streams) — rabbitmq-stream</td><td>3.10.8</td><td>github.com/rabbitmq/amqp091-go"},
+		{"summary table, no title", "<tr><th>rocketmq</th>"},
+	} {
+		if !strings.Contains(html, tt.want) {
+			t.Errorf("%s: report lacks %q", tt.where, tt.want)
+		}
+	}
+	conditions := html[strings.Index(html, `id="conditions"`):strings.Index(html, `id="matrix"`)]
+	if n := strings.Count(conditions, "RabbitMQ (streams) — rabbitmq-stream"); n != 1 {
+		t.Errorf("conditions box names the stream variant %d times, want once", n)
+	}
+}

@@ -131,6 +131,7 @@ func capabilities() driver.Capabilities {
 func Describe() driver.Info {
 	return driver.Info{
 		Name:          Name,
+		Title:         "ActiveMQ Classic",
 		Client:        clientModule,
 		ClientVersion: clientVersion(),
 		Protocol:      protocol,

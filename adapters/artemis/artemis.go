@@ -116,6 +116,7 @@ func capabilities() driver.Capabilities {
 func Describe() driver.Info {
 	return driver.Info{
 		Name:          Name,
+		Title:         "ActiveMQ Artemis",
 		Client:        clientModule,
 		ClientVersion: driver.ClientVersion(clientModule, pinnedClientVersion),
 		Protocol:      protocol,

@@ -22,6 +22,12 @@ func TestTable(t *testing.T) {
 		if got := b.Describe().Name; got != b.Name {
 			t.Errorf("%s: Describe().Name = %q, want the table name", b.Name, got)
 		}
+		if got := b.Describe().Title; got == "" || got == b.Name {
+			t.Errorf("%s: Describe().Title = %q, want a product name for people", b.Name, got)
+		}
+		if b.Launch != b.Name && !strings.Contains(b.Describe().Title, "(") {
+			t.Errorf("%s: a variant of %s has Title %q, want it to name the variant, e.g. \"RabbitMQ (streams)\"", b.Name, b.Launch, b.Describe().Title)
+		}
 		if f, ok := Find(b.Name); !ok || f.DefaultAddr != b.DefaultAddr {
 			t.Errorf("Find(%q) = %+v, %v", b.Name, f, ok)
 		}

@@ -155,6 +155,7 @@ type Driver interface {
 // every result.
 type Info struct {
 	Name          string       // adapter name, e.g. "rabbitmq"
+	Title         string       // product name for people, e.g. "RabbitMQ (streams)"
 	Client        string       // client library module path
 	ClientVersion string       // client library version, e.g. "v1.16.0"
 	Protocol      string       // wire protocol, e.g. "AMQP 0.9.1"

@@ -164,6 +164,7 @@ func open(ctx context.Context, cfg driver.Config) (*Driver, error) {
 func Describe() driver.Info {
 	return driver.Info{
 		Name:          Name,
+		Title:         "Kafka",
 		Client:        clientModule,
 		ClientVersion: clientVersion(),
 		Protocol:      "Kafka protocol",

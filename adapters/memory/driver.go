@@ -60,6 +60,7 @@ func (d *Driver) Info() driver.Info {
 	}
 	return driver.Info{
 		Name:          "memory",
+		Title:         "in-memory reference",
 		Client:        "github.com/mqbench/mqbench/adapters/memory",
 		ClientVersion: version,
 		Protocol:      "in-process",

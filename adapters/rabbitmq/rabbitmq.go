@@ -127,6 +127,7 @@ func connect(ctx context.Context, cfg driver.Config, kind queueKind) (*Driver, e
 func Describe() driver.Info {
 	return driver.Info{
 		Name:          Name,
+		Title:         "RabbitMQ",
 		Client:        clientModule,
 		ClientVersion: clientVersion(),
 		Protocol:      protocol,

@@ -83,6 +83,7 @@ func NewStream(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 func DescribeStream() driver.Info {
 	return driver.Info{
 		Name:          StreamName,
+		Title:         "RabbitMQ (streams)",
 		Client:        clientModule,
 		ClientVersion: clientVersion(),
 		Protocol:      streamProtocol,

@@ -348,6 +348,7 @@ func (d *Driver) Info() driver.Info {
 func Describe() driver.Info {
 	return driver.Info{
 		Name:          "rocketmq",
+		Title:         "RocketMQ",
 		Client:        ClientModule,
 		ClientVersion: clientVersion(),
 		Protocol:      "RocketMQ remoting (TCP)",

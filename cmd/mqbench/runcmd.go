@@ -424,7 +424,7 @@ const incomplete = "INCOMPLETE: the run was interrupted, so its accounting is no
 // from the broker.
 func describeBroker(ctx context.Context, s runSpec, drv driver.Driver, prefix string, res *result.Result) {
 	info := drv.Info()
-	res.Broker = result.Broker{Name: info.Name, Client: info.Client, ClientVersion: info.ClientVersion,
+	res.Broker = result.Broker{Name: info.Name, Title: info.Title, Client: info.Client, ClientVersion: info.ClientVersion,
 		Protocol: info.Protocol, Version: info.BrokerVersion, Addr: s.addr, Topology: topologyOf(s), Capabilities: info.Capabilities}
 	if s.launcher != nil && s.adapter.external {
 		if sts, err := s.launcher.Status(ctx, []string{s.adapter.launch}); err == nil && len(sts) == 1 {

@@ -139,7 +139,7 @@ func externalNames() []string {
 func describeMemory() driver.Info {
 	d, err := memory.NewBroker(memory.Options{}).Driver(driver.Config{})
 	if err != nil {
-		return driver.Info{Name: "memory"}
+		return driver.Info{Name: "memory", Title: "in-memory reference"}
 	}
 	defer d.Close()
 	return d.Info()

@@ -16,7 +16,8 @@ import (
 )
 
 // SchemaVersion is the version of the result format written by this code.
-// Fields added since (repeat, cost.seconds, cost.idle, cost.warm_up) are
+// Fields added since (repeat, cost.seconds, cost.idle, cost.warm_up,
+// broker.title) are
 // optional, so version 1 files with or without them read alike.
 const SchemaVersion = 1
 
@@ -74,7 +75,11 @@ type Repeat struct {
 
 // Broker identifies what was measured.
 type Broker struct {
-	Name          string `json:"name"`
+	Name string `json:"name"`
+	// Title is the product name for people, e.g. "RabbitMQ (streams)" for
+	// the adapter named rabbitmq-stream (driver.Info.Title); absent in
+	// results written before it was recorded.
+	Title         string `json:"title,omitempty"`
 	Client        string `json:"client"`
 	ClientVersion string `json:"client_version"`
 	Protocol      string `json:"protocol"`
