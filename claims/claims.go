@@ -18,11 +18,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/report/stats"
 	"github.com/mqbench/mqbench/scenarios/backlog"
 	"github.com/mqbench/mqbench/scenarios/capacity"
+	"github.com/mqbench/mqbench/scenarios/failover"
 	"github.com/mqbench/mqbench/scenarios/scale"
 	"github.com/mqbench/mqbench/scenarios/transaction"
 )
@@ -41,6 +43,7 @@ var (
 	catchUp     = figure{"backlog", "backlog catch-up s", false, metric(backlog.MetricCatchUpS)}
 	kept        = figure{"scale", "throughput kept at 100 destinations %", true, headline(scale.Scenario{})}
 	txP99       = figure{"transaction", "time to consistency p99 ms", false, metric(transaction.MetricTTCP99)}
+	prodUnavail = figure{"failover", "producer unavailability s (kill, durable)", false, onlyIf(killedDurable, metric(failover.MetricProducerUnavailable))}
 )
 
 // Table returns the claims in the order the report shows them.
@@ -65,8 +68,10 @@ func Table() []present.Claim {
 			Rule:   "capacity: supported when RocketMQ's maximum sustainable rate is above at least half of the other brokers', contradicted when it is below at least half of them",
 			Decide: upperHalf(rocketmq, capacityMax)},
 		{Broker: rocketmq, Text: "high availability",
-			Rule:   "failover (a broker node lost under load): no rule until a failover scenario exists; always not measured",
-			Decide: notBuilt("failover")},
+			Rule: "failover in kill mode and the durable profile (a node killed under load; clusters only): supported when RocketMQ's runs all passed with nothing lost " +
+				"and its producer unavailability is not above every other broker's that ran failover (alone: on its own runs); contradicted when a run lost a confirmed message, " +
+				"did not fail over (waited for the killed node, or producers or consumers never served again) or its producer unavailability is above every other broker's",
+			Decide: highAvailability},
 		{Broker: rocketmq, Text: "reliable delivery, with transactions optimised",
 			Rule:   "transaction: supported when RocketMQ's transaction runs all passed with nothing lost or duplicated and its p99 time to consistency is below every other broker's; contradicted when a run failed or lost a message, or another broker's p99 is below RocketMQ's",
 			Decide: transactionsOptimised},
@@ -381,14 +386,72 @@ func bigData(ev present.Evidence) present.Decision {
 	return decide(support == 2, against > 0, figs...)
 }
 
-// notBuilt decides a claim whose scenario does not exist yet: not
-// measured, and says whether results of that name were found anyway.
-func notBuilt(scenario string) func(present.Evidence) present.Decision {
-	return func(ev present.Evidence) present.Decision {
-		why := "no " + scenario + " scenario in this mqbench yet, so nothing measured it"
-		if len(ev.Cells[scenario]) > 0 {
-			why = scenario + " results are present, but no rule decides this claim from them yet"
+// onlyIf reads a figure from the results keep accepts.
+func onlyIf(keep func(*result.Result) bool, read func(*result.Result) (float64, bool)) func(*result.Result) (float64, bool) {
+	return func(r *result.Result) (float64, bool) {
+		if !keep(r) {
+			return 0, false
 		}
-		return present.Decision{Verdict: present.NotMeasured, Figures: []string{why}}
+		return read(r)
 	}
+}
+
+// killedDurable accepts a failover run that killed a node (kill mode, at
+// least one fault) in the durable profile, where the scenario's verdict
+// holds a lost confirmed message against the broker.
+func killedDurable(r *result.Result) bool {
+	if r.Profile != driver.Durable && r.Profile != "" {
+		return false
+	}
+	if m, ok := r.Metrics[failover.MetricRolling]; ok && m.Value != 0 {
+		return false
+	}
+	f, ok := r.Metrics[failover.MetricFaults]
+	return ok && f.Value > 0
+}
+
+// flag reads a boolean metric: true only when present and 1.
+func flag(r *result.Result, name string) bool {
+	m, ok := r.Metrics[name]
+	return ok && m.Value == 1
+}
+
+// highAvailability decides RocketMQ's "high availability" on its
+// kill-mode failover runs in the durable profile: the absolute part (it
+// failed over and lost nothing) and the relative part (its producers were
+// not unavailable longer than every other broker's).
+func highAvailability(ev present.Evidence) present.Decision {
+	var runs []*result.Result
+	for _, r := range ev.Cells[prodUnavail.scenario][rocketmq] {
+		if killedDurable(r) {
+			runs = append(runs, r)
+		}
+	}
+	if len(runs) == 0 {
+		return present.Decision{Verdict: present.NotMeasured, Figures: []string{
+			"failover: no kill-mode failover result of rocketmq in the durable profile (the failover scenario runs only with --topology cluster)"}}
+	}
+	var lost int64
+	failed, noFailover := 0, 0
+	for _, r := range runs {
+		lost += r.Accounting.Lost
+		if !r.Verdict.Pass {
+			failed++
+		}
+		if flag(r, failover.MetricUntilRestart) || !flag(r, failover.MetricProducerRecovered) || !flag(r, failover.MetricConsumerRecovered) {
+			noFailover++
+		}
+	}
+	figs := []string{fmt.Sprintf("rocketmq failover over %d runs: %d failed, lost %d, %d without failover", len(runs), failed, lost, noFailover)}
+	ms := prodUnavail.readAll(ev)
+	worst := false
+	if own, others, ok := split(ms, rocketmq); ok {
+		_, beaten := rank(prodUnavail, own, others)
+		worst = beaten == len(others)
+		figs = append(figs, prodUnavail.describe(ms))
+	} else {
+		figs = append(figs, "no other broker ran failover: decided on rocketmq's own runs")
+	}
+	clean := failed == 0 && lost == 0 && noFailover == 0
+	return decide(clean && !worst, lost > 0 || noFailover > 0 || worst, figs...)
 }

@@ -5,10 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/report/present"
 	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios/backlog"
 	"github.com/mqbench/mqbench/scenarios/capacity"
+	"github.com/mqbench/mqbench/scenarios/failover"
 	"github.com/mqbench/mqbench/scenarios/scale"
 	"github.com/mqbench/mqbench/scenarios/transaction"
 )
@@ -19,7 +21,8 @@ type cells map[string]map[string][]float64
 
 // evidence turns c into results: capacity's maximum, backlog's catch-up,
 // scale's steps (1 and 100 destinations, kept = value %), transaction's
-// p99; every run passes with nothing lost unless mod changes it.
+// p99, failover's producer unavailability (one node killed, failed over);
+// every run passes with nothing lost unless mod changes it.
 func evidence(c cells, recommended string, mod func(r *result.Result)) present.Evidence {
 	ev := present.Evidence{Cells: present.Cells{}, Recommended: recommended}
 	for s, byBroker := range c {
@@ -47,6 +50,14 @@ func set(r *result.Result, v float64) {
 		r.SetMetric(backlog.MetricCatchUpS, v, "s")
 	case "transaction":
 		r.SetMetric(transaction.MetricTTCP99, v, "ms")
+	case "failover":
+		r.SetMetric(failover.MetricRolling, 0, "bool")
+		r.SetMetric(failover.MetricFaults, 1, "count")
+		r.SetMetric(failover.MetricProducerUnavailable, v, "s")
+		r.SetMetric(failover.MetricConsumerUnavailable, v+1, "s")
+		r.SetMetric(failover.MetricProducerRecovered, 1, "bool")
+		r.SetMetric(failover.MetricConsumerRecovered, 1, "bool")
+		r.SetMetric(failover.MetricUntilRestart, 0, "bool")
 	case "scale":
 		for _, step := range []struct {
 			n    int
@@ -82,6 +93,14 @@ func TestClaims(t *testing.T) {
 		return func(r *result.Result) {
 			if r.Broker.Name == b {
 				r.Accounting.Lost = 1
+			}
+		}
+	}
+	// rocket changes RocketMQ's results only.
+	rocket := func(f func(r *result.Result)) func(r *result.Result) {
+		return func(r *result.Result) {
+			if r.Broker.Name == "rocketmq" {
+				f(r)
 			}
 		}
 	}
@@ -121,8 +140,32 @@ func TestClaims(t *testing.T) {
 		{"rocketmq", "high throughput", "below half", cells{"capacity": {"rocketmq": {8, 9}, "kafka": {30, 31}, "rabbitmq": {10, 11}, "activemq": {5, 6}}}, "", nil, C},
 		{"rocketmq", "high throughput", "not run", cells{"capacity": {"kafka": {30, 31}}}, "", nil, N},
 
-		{"rocketmq", "high availability", "never built", cells{"capacity": {"rocketmq": {1}}}, "", nil, N},
-		{"rocketmq", "high availability", "results without a rule", cells{"failover": {"rocketmq": {1}, "kafka": {2}}}, "", nil, N},
+		{"rocketmq", "high availability", "fastest failover, nothing lost", cells{"failover": {"rocketmq": {5, 6}, "kafka": {10, 11}}}, "", nil, S},
+		{"rocketmq", "high availability", "not the slowest", cells{"failover": {"rocketmq": {10, 11}, "kafka": {5, 6}, "rabbitmq": {20, 21}}}, "", nil, S},
+		{"rocketmq", "high availability", "alone, clean", cells{"failover": {"rocketmq": {5}}}, "", nil, S},
+		{"rocketmq", "high availability", "overlaps the others", cells{"failover": {"rocketmq": {5, 12}, "kafka": {6, 11}}}, "", nil, S},
+		{"rocketmq", "high availability", "lost a confirmed message", cells{"failover": {"rocketmq": {5, 6}, "kafka": {10, 11}}}, "",
+			rocket(func(r *result.Result) {
+				r.Accounting.Lost, r.Verdict = 1, result.Verdict{Violations: []string{"1 confirmed messages lost"}}
+			}), C},
+		{"rocketmq", "high availability", "waited for the killed node", cells{"failover": {"rocketmq": {5, 6}, "kafka": {10, 11}}}, "",
+			rocket(func(r *result.Result) {
+				r.SetMetric(failover.MetricUntilRestart, 1, "bool")
+				r.Verdict = result.Verdict{Violations: []string{"no failover"}}
+			}), C},
+		{"rocketmq", "high availability", "producers never back", cells{"failover": {"rocketmq": {5}}}, "",
+			rocket(func(r *result.Result) { r.SetMetric(failover.MetricProducerRecovered, 0, "bool") }), C},
+		{"rocketmq", "high availability", "slowest of all", cells{"failover": {"rocketmq": {20, 21}, "kafka": {5, 6}, "rabbitmq": {10, 11}}}, "", nil, C},
+		{"rocketmq", "high availability", "failed otherwise, nothing lost", cells{"failover": {"rocketmq": {5, 6}, "kafka": {10, 11}}}, "",
+			rocket(func(r *result.Result) { r.Verdict = result.Verdict{Violations: []string{"node did not rejoin"}} }), U},
+		{"rocketmq", "high availability", "single-node matrix", cells{"capacity": {"rocketmq": {1}}, "pubsub": {"rocketmq": {1}}}, "", nil, N},
+		{"rocketmq", "high availability", "only kafka failed over", cells{"failover": {"kafka": {2}}}, "", nil, N},
+		{"rocketmq", "high availability", "rolling mode only", cells{"failover": {"rocketmq": {5}, "kafka": {9}}}, "",
+			rocket(func(r *result.Result) { r.SetMetric(failover.MetricRolling, 1, "bool") }), N},
+		{"rocketmq", "high availability", "fast profile only", cells{"failover": {"rocketmq": {5}}}, "",
+			rocket(func(r *result.Result) { r.Profile = driver.Fast }), N},
+		{"rocketmq", "high availability", "no node was killed", cells{"failover": {"rocketmq": {5}}}, "",
+			rocket(func(r *result.Result) { r.SetMetric(failover.MetricFaults, 0, "count") }), N},
 
 		{"rocketmq", "reliable", "fastest and clean", cells{"transaction": {"rocketmq": {10, 11}, "kafka": {50, 51}}}, "", nil, S},
 		{"rocketmq", "reliable", "slower", cells{"transaction": {"rocketmq": {1000, 2000}, "activemq": {90, 95}}}, "", nil, C},
