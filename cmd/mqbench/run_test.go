@@ -203,6 +203,9 @@ func TestRunMemoryPubsubAccountsEveryMessage(t *testing.T) {
 	if du := r.Broker.Durability; du == nil || !du.Verified || du.Settings["storage"] != "memory" {
 		t.Fatalf("durability read back %+v, want the memory broker's verified in-memory promise", du)
 	}
+	if r.Broker.Title != "in-memory reference" {
+		t.Errorf("broker title %q, want the adapter's Describe().Title", r.Broker.Title)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 		t.Fatalf("report.html: %v", err)
 	}

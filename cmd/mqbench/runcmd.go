@@ -322,7 +322,7 @@ func runOne(ctx context.Context, s runSpec, stdout, stderr io.Writer) (*result.R
 		Profile:       s.profile,
 		Config:        s.cfg,
 		Environment:   environment(),
-		Broker:        result.Broker{Name: s.adapter.name, Addr: s.addr, Topology: topologyOf(s)},
+		Broker:        result.Broker{Name: s.adapter.name, Title: s.adapter.title(), Addr: s.addr, Topology: topologyOf(s)},
 		Repeat:        s.repeat,
 	}
 	out := s.out

@@ -29,6 +29,15 @@ type adapter struct {
 
 func (a adapter) info() driver.Info { return a.describe() }
 
+// title is the adapter's product name (driver.Info.Title), "" when the
+// adapter has no description.
+func (a adapter) title() string {
+	if a.describe == nil {
+		return ""
+	}
+	return a.describe().Title
+}
+
 // adapters is the explicit name -> constructor table (no init registries):
 // the real brokers of adapters/brokers plus the in-process memory driver.
 func adapters() []adapter {
