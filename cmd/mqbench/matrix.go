@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -121,15 +122,9 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
-	if *addr != "" {
-		if len(brokers) != 1 {
-			fmt.Fprintln(stderr, "mqbench matrix: --addr names one broker's address: give exactly one broker in --brokers")
-			return exitUsage
-		}
-		if err := checkConnFlags(cells[0].ad, runFlags{addr: *addr, preflight: time.Second}, map[string]bool{"addr": true}); err != nil {
-			fmt.Fprintln(stderr, "mqbench matrix:", err)
-			return exitUsage
-		}
+	if err := checkMatrixAddr(*addr, brokers, cells); err != nil {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return exitUsage
 	}
 	started := time.Now().UTC()
 	dir := *out
@@ -152,12 +147,7 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	mx := matrixRun{l: l, dir: dir, isolate: *isolate, addr: *addr, stderr: stderr}
 	if *addr == "" {
 		// Remember which brokers ran before, to restore that state at the end.
-		before := map[string]bool{}
-		if sts, err := l.Status(ctx, launchNames(brokers)); err == nil {
-			for _, st := range sts {
-				before[st.Name] = st.Running && st.Healthy
-			}
-		}
+		before := runningBrokers(ctx, l, launchNames(brokers))
 		defer restoreBrokers(ctx, l, launchNames(brokers), before, *isolate, stderr)
 	}
 
@@ -179,6 +169,30 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitInterrupted
 	}
 	return code
+}
+
+// checkMatrixAddr checks matrix's --addr (empty: mqbench starts the
+// brokers): it names one broker's address, valid for that broker.
+func checkMatrixAddr(addr string, brokers []string, cells []cellPlan) error {
+	if addr == "" {
+		return nil
+	}
+	if len(brokers) != 1 {
+		return errors.New("--addr names one broker's address: give exactly one broker in --brokers")
+	}
+	return checkConnFlags(cells[0].ad, runFlags{addr: addr, preflight: time.Second}, map[string]bool{"addr": true})
+}
+
+// runningBrokers says which of names run and answer now (none when their
+// status cannot be read).
+func runningBrokers(ctx context.Context, l *launch.Launcher, names []string) map[string]bool {
+	before := map[string]bool{}
+	if sts, err := l.Status(ctx, names); err == nil {
+		for _, st := range sts {
+			before[st.Name] = st.Running && st.Healthy
+		}
+	}
+	return before
 }
 
 // writeMatrixReport writes dir/report.html over every result under dir,
