@@ -36,10 +36,15 @@ func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
 }
 
 // TestClusterDurability: on a cluster the durable profile declares quorum
-// queues, and the broker's acceptance of the quorum redeclare is the
-// reading; the fast profile keeps classic queues.
+// queues, and the broker's acceptance of the quorum redeclare plus the
+// members read from the management API are the reading; the fast profile
+// keeps classic queues.
 func TestClusterDurability(t *testing.T) {
-	_, addr := clusterLauncher(t)
+	l, addr := clusterLauncher(t)
+	mgmt, err := l.ManagementURL(launch.RabbitMQ)
+	if err != nil || mgmt == "" {
+		t.Fatalf("the cluster's management URLs: %q, %v", mgmt, err)
+	}
 	for _, tc := range []struct {
 		profile driver.Profile
 		qtype   string
@@ -47,7 +52,7 @@ func TestClusterDurability(t *testing.T) {
 		t.Run(string(tc.profile), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			d, err := New(ctx, driver.Config{Addr: addr, Profile: tc.profile})
+			d, err := New(ctx, driver.Config{Addr: addr, Profile: tc.profile, ManagementURL: mgmt})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,8 +70,8 @@ func TestClusterDurability(t *testing.T) {
 			if du.Settings["x-queue-type"] != tc.qtype {
 				t.Fatalf("x-queue-type %q, want %q (%+v)", du.Settings["x-queue-type"], tc.qtype, du)
 			}
-			if tc.profile == driver.Durable && (du.Replicas != 2 || !du.Synced || du.Verified) {
-				t.Fatalf("durable on 3 nodes: %+v, want 2 replicas, synced, members not verified", du)
+			if tc.profile == driver.Durable && (du.Replicas != 2 || !du.Synced || !du.Verified || !strings.HasPrefix(du.Settings["members"], "3 per queue")) {
+				t.Fatalf("durable on 3 nodes: %+v, want 3 members read back, 2 replicas, synced, verified", du)
 			}
 			t.Logf("%s: %s", tc.profile, du.Promise)
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -40,30 +41,58 @@ func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (drive
 		return driver.Durability{}, fmt.Errorf("rabbitmq: read durability of %q: %w", dest.Name, err)
 	}
 	if d.quorum() {
-		return quorumPromise(len(dest.Groups), len(d.url.urls)), nil
+		names := make([]string, len(dest.Groups))
+		for i, g := range dest.Groups {
+			names[i] = queueName(dest.Name, g)
+		}
+		qs, src, rerr := d.readQueues(ctx, names)
+		return quorumPromise(len(names), len(d.url.urls), qs, src, rerr), nil
 	}
 	return rabbitPromise(d.profile, len(dest.Groups)), nil
 }
 
 // quorumPromise states what a durable confirm means once the broker
 // accepted the redeclare of n queues as quorum queues on a cluster whose
-// address lists nodes nodes. AMQP 0-9-1 cannot read a queue's members, so
-// the replica count is what a quorum queue of that cluster size holds by
-// default (every node up to the initial group size): not verified.
-func quorumPromise(n, nodes int) driver.Durability {
-	majority := nodes/2 + 1
+// address lists nodes nodes. The members are read from the management API
+// (qs, from src); when that read failed (rerr), the replica count is what a
+// quorum queue of that cluster size holds by default (every node up to the
+// initial group size), and the promise says it is assumed.
+func quorumPromise(n, nodes int, qs []queueInfo, src string, rerr error) driver.Durability {
 	set := map[string]string{
 		"queue.durable":   "true",
 		"queues":          strconv.Itoa(n),
 		"x-queue-type":    "quorum",
 		"delivery_mode":   "2 (persistent)",
 		"publish_confirm": "on",
-		"members":         "not readable over AMQP 0-9-1 (mqbench status --topology cluster lists them)",
 		"cluster_nodes":   strconv.Itoa(nodes) + " listed in the address",
 	}
+	if rerr != nil {
+		majority := nodes/2 + 1
+		set["members"] = "not read: " + rerr.Error()
+		return driver.Durability{
+			Settings: set, Source: "queue.declare equivalence check (x-queue-type=quorum) on every group's queue; members assumed", Replicas: majority, Synced: true,
+			Promise: fmt.Sprintf("quorum queues (Raft): confirmed once a majority (%d of %d members, assuming one per listed node) has written and fsynced the message; the member count is assumed, not read back", majority, nodes),
+		}
+	}
+	fewest, leaders, online := 0, []string{}, 0
+	for i, q := range qs {
+		if q.Type != "quorum" || !q.Durable {
+			set["x-queue-type"] = q.Type + " (queue " + q.Name + ")"
+		}
+		if i == 0 || len(q.Members) < fewest {
+			fewest = len(q.Members)
+		}
+		leaders = append(leaders, q.Leader)
+		online += len(q.Online)
+	}
+	set["members"] = fmt.Sprintf("%d per queue at least (%s)", fewest, strings.Join(qs[0].Members, ", "))
+	set["leaders"] = strings.Join(leaders, ", ")
+	set["online_members"] = strconv.Itoa(online) + " in all"
+	majority := fewest/2 + 1
 	return driver.Durability{
-		Settings: set, Source: "queue.declare equivalence check (x-queue-type=quorum) on every group's queue; members assumed", Replicas: majority, Synced: true,
-		Promise: fmt.Sprintf("quorum queues (Raft): confirmed once a majority (%d of %d members, assuming one per listed node) has written and fsynced the message; the member count is assumed, not read back", majority, nodes),
+		Settings: set, Source: "queue.declare equivalence check (x-queue-type=quorum), and each queue's members read from the management API (" + src + ")",
+		Replicas: majority, Synced: set["x-queue-type"] == "quorum", Verified: true,
+		Promise: fmt.Sprintf("quorum queues (Raft): confirmed once a majority (%d of %d members, read back) has written and fsynced the message", majority, fewest),
 	}
 }
 

@@ -45,7 +45,7 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.broker, "broker", "", "broker adapter (see `mqbench list`)")
 	fs.StringVar(&f.scenario, "scenario", "", "scenario (see `mqbench list`)")
-	fs.StringVar(&f.management, "management", "", "the broker's HTTP management URL, for settings its protocol cannot read (ActiveMQ: Jolokia, default http://<host of --addr>:8161/api/jolokia, or with --topology cluster each node's agent; a list of brokers needs one URL per broker, comma-separated; user:password@ allowed)")
+	fs.StringVar(&f.management, "management", "", "the broker's HTTP management URL, for settings its protocol cannot read (ActiveMQ: Jolokia, default http://<host of --addr>:8161/api/jolokia, or with --topology cluster each node's agent, and a list of brokers needs one URL per broker, comma-separated; RabbitMQ cluster: the management API, http://host:15672, any node, a comma list tried in turn; user:password@ allowed)")
 	fs.StringVar(&f.addr, "addr", "", "broker address host:port, or a comma-separated list h1:p1,h2:p2 of a cluster's nodes (default: the workload file's addr, else the broker's standard local port(s) for --topology; not for the memory broker)")
 	fs.StringVar(&f.topology, "topology", "single", "single or cluster: which broker mqbench up started to dial by default, and what the result records")
 	fs.StringVar(&f.profile, "profile", "", "durability profile: durable (default), fast, unsafe")

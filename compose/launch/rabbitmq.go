@@ -49,7 +49,7 @@ func rabbitmqSpec() Spec {
 		files: func(string, bool) []configFile {
 			return []configFile{
 				{tmpl: "rabbitmq.conf", path: "conf/rabbitmq.conf", data: map[string]any{
-					"Host": host, "Port": PortRabbitMQ, "MemoryHighWatermark": "2GiB", "DiskFreeLimit": "1GB",
+					"Host": host, "Port": PortRabbitMQ, "MemoryHighWatermark": "2GiB", "DiskFreeLimit": "1GB", "ManagementPort": 0,
 				}},
 				{path: "conf/enabled_plugins", raw: []byte("[].\n")},
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +18,12 @@ import (
 // RabbitMQ cluster ports: node i (from 1) listens for AMQP on
 // PortRabbitMQCluster+i-1 and for Erlang distribution on
 // portRabbitMQClusterDist+i-1; epmd (4369) is shared with any other Erlang
-// node on the machine.
+// node on the machine. Its management API (the plugin, for the adapter's
+// read-back of quorum queue members) listens on PortRabbitMQClusterMgmt+i-1.
 const (
 	PortRabbitMQCluster     = 5682
 	portRabbitMQClusterDist = 25682
+	PortRabbitMQClusterMgmt = 15682
 	rabbitClusterNodes      = 3
 )
 
@@ -39,8 +42,12 @@ func rabbitClusterNode(n Node) string { return "mqbench-" + n.Name + "@localhost
 // a cluster).
 func rabbitmqClusterSpec() Spec {
 	s := rabbitmqSpec()
-	nodes := clusterNodes(rabbitClusterNodes, PortRabbitMQCluster, portRabbitMQClusterDist)
-	s.Nodes, s.ClientPort = nodes, nodes[0].ClientPort
+	nodes := clusterNodes(rabbitClusterNodes, PortRabbitMQCluster, portRabbitMQClusterDist, PortRabbitMQClusterMgmt)
+	var mgmt []string
+	for _, n := range nodes {
+		mgmt = append(mgmt, "http://"+net.JoinHostPort(host, strconv.Itoa(n.Ports[1])))
+	}
+	s.Nodes, s.ClientPort, s.management = nodes, nodes[0].ClientPort, strings.Join(mgmt, ",")
 	s.procs, s.checks, s.binds, s.logs, s.extraPorts = nil, nil, nil, nil, nil
 	for _, n := range nodes {
 		s.procs = append(s.procs, procSpec{n.Name, n.Name + "/rabbitmq.pid", []string{"beam", "rabbit"}})
@@ -48,6 +55,7 @@ func rabbitmqClusterSpec() Spec {
 		s.extraPorts = append(s.extraPorts, n.Ports...)
 		s.binds = append(s.binds,
 			bind{port: n.ClientPort, role: n.Name + " AMQP", file: n.Name + "/conf/rabbitmq.conf", setting: regexp.MustCompile(`(?m)^listeners\.tcp\.default\s*=\s*([^:\s]+):`)},
+			bind{port: n.Ports[1], role: n.Name + " management API", file: n.Name + "/conf/rabbitmq.conf", setting: regexp.MustCompile(`(?m)^management\.tcp\.ip\s*=\s*(\S+)`)},
 			bind{port: n.Ports[0], role: n.Name + " Erlang distribution", file: envFile, setting: regexp.MustCompile(`inet_dist_use_interface (\{[0-9,]+\})`)})
 		s.logs = append(s.logs, n.Name+"/logs/"+rabbitClusterNode(n)+".log", n.Name+"/logs/startup.log")
 	}
@@ -56,9 +64,9 @@ func rabbitmqClusterSpec() Spec {
 		for _, n := range nodes {
 			files = append(files,
 				configFile{tmpl: "rabbitmq.conf", path: n.Name + "/conf/rabbitmq.conf", data: map[string]any{
-					"Host": host, "Port": n.ClientPort, "MemoryHighWatermark": "1GiB", "DiskFreeLimit": "1GB",
+					"Host": host, "Port": n.ClientPort, "MemoryHighWatermark": "1GiB", "DiskFreeLimit": "1GB", "ManagementPort": n.Ports[1],
 				}},
-				configFile{path: n.Name + "/conf/enabled_plugins", raw: []byte("[].\n")})
+				configFile{path: n.Name + "/conf/enabled_plugins", raw: []byte("[rabbitmq_management].\n")})
 		}
 		return files
 	}

@@ -31,7 +31,7 @@ func TestClusterSpecs(t *testing.T) {
 		ports []int
 	}{
 		{Kafka, "127.0.0.1:29092,127.0.0.1:29093,127.0.0.1:29094", []int{29092, 29192, 29093, 29193, 29094, 29194}},
-		{RabbitMQ, "127.0.0.1:5682,127.0.0.1:5683,127.0.0.1:5684", []int{5682, 25682, 5683, 25683, 5684, 25684}},
+		{RabbitMQ, "127.0.0.1:5682,127.0.0.1:5683,127.0.0.1:5684", []int{5682, 25682, 15682, 5683, 25683, 15683, 5684, 25684, 15684}},
 	} {
 		s, err := FindTopology(tc.name, TopologyCluster)
 		if err != nil {
@@ -97,8 +97,9 @@ func TestClusterFilesLoopback(t *testing.T) {
 			if m == nil || m[1] != host {
 				t.Errorf("%s: %s in %s: %v, want %s", name, b.role, b.file, m, host)
 			}
-			// host:port, or a port setting of its own (RocketMQ's listenPort=).
-			if p := strconv.Itoa(b.port); b.port > 0 && !strings.Contains(c, ":"+p) && !strings.Contains(c, "="+p) {
+			// host:port, or a port setting of its own (RocketMQ's
+			// listenPort=, RabbitMQ's management.tcp.port = ).
+			if p := strconv.Itoa(b.port); b.port > 0 && !strings.Contains(c, ":"+p) && !strings.Contains(c, "="+p) && !strings.Contains(c, "= "+p+"\n") {
 				t.Errorf("%s: %s: port %d not in %s", name, b.role, b.port, b.file)
 			}
 		}
