@@ -11,12 +11,10 @@ import (
 
 // STOMP headers this adapter sets or reads beyond the standard ones.
 const (
-	hdrPersistent  = "persistent"
-	hdrPrefetch    = "activemq.prefetchSize"
-	hdrSelector    = "selector"
-	hdrGroupID     = "JMSXGroupID"
-	hdrRedelivered = "redelivered"
-	hdrNacked      = "mqbench-redelivered"
+	hdrPersistent = stompclient.HdrPersistent
+	hdrPrefetch   = "activemq.prefetchSize"
+	hdrSelector   = "selector"
+	hdrGroupID    = stompclient.HdrGroupID
 )
 
 // neverSelector matches no message: Provision subscribes with it to create a

@@ -154,8 +154,6 @@ var (
 	_ driver.DurabilityReader = (*Driver)(nil)
 	_ driver.DepthReader      = (*Driver)(nil)
 	_ driver.Driver           = (*Driver)(nil)
-	_ driver.Producer         = (*producer)(nil)
-	_ driver.Consumer         = (*consumer)(nil)
 )
 
 // New checks that a STOMP 1.2 broker answers at cfg.Addr (DefaultAddr when

@@ -10,14 +10,12 @@ import (
 
 // STOMP headers this adapter sets or reads beyond the standard ones.
 const (
-	hdrPersistent      = "persistent"
+	hdrPersistent      = stompclient.HdrPersistent
 	hdrDestinationType = "destination-type"  // SEND: the routing type of the address
 	hdrSubscription    = "subscription-type" // SUBSCRIBE: the routing type of the queue
 	hdrWindow          = "consumer-window-size"
-	hdrGroupID         = "JMSXGroupID"
-	hdrRedelivered     = "redelivered"
+	hdrGroupID         = stompclient.HdrGroupID
 	hdrReplyTo         = "reply-to"
-	hdrNacked          = "mqbench-redelivered" // on the copy Nack re-queues
 	multicast          = "MULTICAST"
 )
 

@@ -2,10 +2,12 @@
 // (adapters/activemq, adapters/artemis) share: a connection with pipelined
 // receipts, heart-beats and deadlines built on go-stomp's frame codec (Conn),
 // the pipelined or transactional send of a batch waiting for the broker's
-// receipts (Pipeline), and the encoding of message keys in headers
-// (EncodeKey, DecodeKey). It holds the machinery, not a broker's mapping:
-// destination names, headers specific to one broker and acknowledgement
-// policy stay in each adapter.
+// receipts (Pipeline), the encoding of message keys in headers
+// (EncodeKey, DecodeKey), and the producer and consumer both adapters use
+// (Producer, Consumer: reconnection, acknowledgement, and Nack as a
+// re-queued copy). It holds the machinery, not a broker's mapping:
+// destination names, headers specific to one broker and the choices in
+// ProducerConfig and ConsumerConfig stay in each adapter.
 package stompclient
 
 import (
