@@ -2,6 +2,8 @@ package scenarios_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/memory"
 	"github.com/mqbench/mqbench/report/present"
+	"github.com/mqbench/mqbench/report/result"
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/catalog"
 )
@@ -25,15 +28,23 @@ import (
 // A variant of a broker (rabbitmq-stream) runs only the scenarios named in
 // variantScenarios here, to bound CI: it shares its broker's process, and
 // its other scenarios are run through the CLI (README).
+//
+// With MQBENCH_MATRIX_RESULTS naming the output directory of a `mqbench
+// matrix --quick` over the same brokers (CI runs it before the tests), a
+// broker the matrix ran is checked from its results there
+// (<dir>/<broker>/<scenario>/result.json, every one required) instead of
+// running the same cells a second time; the other brokers run here.
 func TestScenariosOnRealBrokers(t *testing.T) {
 	variantScenarios := map[string][]string{"rabbitmq-stream": {"pubsub", "backlog", "scale"}}
 	if testing.Short() {
 		t.Skip("integration test")
 	}
+	matrixDir := os.Getenv("MQBENCH_MATRIX_RESULTS")
 	for _, b := range brokers.Real() {
 		t.Run(b.Name, func(t *testing.T) {
 			d := brokertest.Connect(t, b, driver.Durable)
 			caps := d.Info().Capabilities
+			fromMatrix := matrixDir != "" && dirExists(filepath.Join(matrixDir, b.Name))
 			for _, e := range catalog.Table() {
 				sc := e.Scenario
 				if only, ok := variantScenarios[b.Name]; ok && !slices.Contains(only, sc.Name()) {
@@ -43,6 +54,14 @@ func TestScenariosOnRealBrokers(t *testing.T) {
 					p := present.Of(sc)
 					if p == nil {
 						t.Fatalf("%s has no presentation, so no acceptance check", sc.Name())
+					}
+					if fromMatrix && !e.Cluster {
+						res, err := result.Read(filepath.Join(matrixDir, b.Name, sc.Name(), "result.json"))
+						if err != nil {
+							t.Fatalf("the matrix's result: %v", err)
+						}
+						accept(t, p, res, caps)
+						return
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 					defer cancel()
@@ -60,17 +79,30 @@ func TestScenariosOnRealBrokers(t *testing.T) {
 					if err != nil {
 						t.Fatalf("run: %v", err)
 					}
-					if !res.Verdict.Pass {
-						t.Errorf("verdict failed: %v; notes %q", res.Verdict.Violations, res.Notes)
-					}
-					if err := p.Accept(res, caps); err != nil {
-						t.Errorf("acceptance: %v", err)
-					}
-					if t.Failed() {
-						t.Logf("metrics: %v", res.Metrics)
-					}
+					accept(t, p, res, caps)
 				})
 			}
 		})
 	}
+}
+
+// accept checks a quick run's verdict and its scenario's acceptance
+// figures.
+func accept(t *testing.T, p present.Presenter, res *result.Result, caps driver.Capabilities) {
+	t.Helper()
+	if !res.Verdict.Pass {
+		t.Errorf("verdict failed: %v; notes %q", res.Verdict.Violations, res.Notes)
+	}
+	if err := p.Accept(res, caps); err != nil {
+		t.Errorf("acceptance: %v", err)
+	}
+	if t.Failed() {
+		t.Logf("metrics: %v", res.Metrics)
+	}
+}
+
+// dirExists reports whether path is a directory.
+func dirExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
