@@ -56,78 +56,12 @@ type SummaryCell struct {
 }
 
 func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
-	brokersFlag := fs.String("brokers", "all", "brokers: all ("+strings.Join(launch.Names(), ", ")+") or a comma list of adapters, which may name a variant (rabbitmq-stream)")
-	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(catalog.Matrix(), ", ")+") or a comma list")
-	quick := fs.Bool("quick", false, "short profile of every scenario")
-	profile := fs.String("profile", "durable", "durability profile: durable or fast")
-	out := fs.String("out", "", "output directory (default results/matrix-<UTC time>); checked before any broker starts, and refused if it already holds a summary.json (never overwritten) or another run is using it")
-	mode := fs.String("mode", "auto", "how to start brokers that are not running: auto, compose or native")
-	isolate := fs.Bool("isolate", true, "measure one broker at a time: stop the other brokers mqbench manages while one runs, and restore them after")
-	weights := fs.String("weights", "", "advice priorities for the report, e.g. latency=3,reliability=5")
-	repeat := fs.Int("repeat", 0, fmt.Sprintf("run every cell this many times (1 to %d; default %d, or 1 with --quick): for each repeat, each broker, each scenario", maxRepeats, fullMatrixRepeats))
-	topology := fs.String("topology", "single", "single or cluster: with cluster each broker runs as its replicated HA topology ("+strings.Join(launch.NamesFor(launch.TopologyCluster), ", ")+"), one cluster at a time")
-	addr := fs.String("addr", "", "address (host:port or a comma-separated list of a cluster's nodes) of a broker mqbench does not start; needs exactly one broker in --brokers")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--repeat N] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json\n(DIR/<broker>/<scenario>/r<k>/result.json when repeated), DIR/summary.json and\nDIR/report.html. Brokers not running are started first, and each gets a discarded\nwarm-up load before its first cell of every repeat.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+	p, code := parseMatrix(args, stdout, stderr)
+	if code >= 0 {
 		return code
 	}
-	topo, err := launch.ParseTopology(*topology)
-	if err != nil {
-		fmt.Fprintln(stderr, "mqbench matrix: --topology:", err)
-		return exitUsage
-	}
-	brokers, err := parseMatrixBrokersFor(*brokersFlag, topo)
-	if err != nil {
-		fmt.Fprintln(stderr, "mqbench matrix:", err)
-		return exitUsage
-	}
-	scens, err := parseScenarioList(*scenFlag)
-	if err != nil {
-		fmt.Fprintln(stderr, "mqbench matrix:", err)
-		return exitUsage
-	}
-	// On a single-node topology a scenario that needs a cluster
-	// (failover) is not run, and the summary and report say so.
-	scens, notMeasured := catalog.SplitTopology(scens, topo == launch.TopologyCluster)
-	if len(scens) == 0 {
-		fmt.Fprintf(stderr, "mqbench matrix: nothing to run on a single-node topology (%s)\n", strings.Join(notMeasured, "; "))
-		return exitUsage
-	}
-	if *profile != "durable" && *profile != "fast" {
-		fmt.Fprintf(stderr, "mqbench matrix: unknown profile %q (valid: durable, fast)\n", *profile)
-		return exitUsage
-	}
-	w, err := report.ParseWeights(*weights)
-	if err != nil {
-		fmt.Fprintln(stderr, "mqbench matrix:", err)
-		return exitUsage
-	}
-	m, err := launch.ParseMode(*mode)
-	if err != nil {
-		fmt.Fprintln(stderr, "mqbench matrix:", err)
-		return exitUsage
-	}
-	repeats, err := matrixRepeats(*repeat, flagGiven(fs, "repeat"), *quick)
-	if err != nil {
-		fmt.Fprintln(stderr, "mqbench matrix:", err)
-		return exitUsage
-	}
-	// Validate every cell's configuration before touching any broker.
-	cells, err := planRepeats(brokers, scens, *quick, *profile, repeats)
-	if err != nil {
-		fmt.Fprintln(stderr, "mqbench matrix:", err)
-		return exitUsage
-	}
-	if err := checkMatrixAddr(*addr, brokers, cells); err != nil {
-		fmt.Fprintln(stderr, "mqbench matrix:", err)
-		return exitUsage
-	}
 	started := time.Now().UTC()
-	dir := *out
+	dir := p.out
 	if dir == "" {
 		dir = filepath.Join("results", "matrix-"+started.Format("20060102T150405Z"))
 	}
@@ -139,25 +73,25 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer release()
 	// Every cell runs on a broker in the configuration its profile needs: a
 	// broker mqbench started with the other disk setting is restarted.
-	l, err := launch.New(launch.Options{Mode: m, AsyncFlush: *profile == "fast", Reconfigure: true, Topology: topo})
+	l, err := launch.New(launch.Options{Mode: p.mode, AsyncFlush: p.profile == "fast", Reconfigure: true, Topology: p.topo})
 	if err != nil {
 		fmt.Fprintln(stderr, "mqbench matrix:", err)
 		return exitUsage
 	}
-	mx := matrixRun{l: l, dir: dir, isolate: *isolate, addr: *addr, stderr: stderr}
-	if *addr == "" {
+	mx := matrixRun{l: l, dir: dir, isolate: p.isolate, addr: p.addr, stderr: stderr}
+	if p.addr == "" {
 		// Remember which brokers ran before, to restore that state at the end.
-		before := runningBrokers(ctx, l, launchNames(brokers))
-		defer restoreBrokers(ctx, l, launchNames(brokers), before, *isolate, stderr)
+		before := runningBrokers(ctx, l, launchNames(p.brokers))
+		defer restoreBrokers(ctx, l, launchNames(p.brokers), before, p.isolate, stderr)
 	}
 
-	for _, n := range notMeasured { // said once every input is checked
+	for _, n := range p.notMeasured { // said once every input is checked
 		fmt.Fprintln(stderr, "mqbench matrix:", n)
 	}
-	sum := Summary{StartedAt: started, Profile: *profile, Quick: *quick, Repeats: repeats, Pass: true, Topology: string(topo), NotMeasured: notMeasured}
-	code := mx.runCells(ctx, cells, &sum)
+	sum := Summary{StartedAt: started, Profile: p.profile, Quick: p.quick, Repeats: p.repeats, Pass: true, Topology: string(p.topo), NotMeasured: p.notMeasured}
+	code = mx.runCells(ctx, p.cells, &sum)
 	sum.FinishedAt = time.Now().UTC()
-	code = writeMatrixReport(dir, w, &sum, code, stderr)
+	code = writeMatrixReport(dir, p.weights, &sum, code, stderr)
 	if b, err := json.MarshalIndent(sum, "", "  "); err == nil {
 		if err := result.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(b, '\n')); err != nil {
 			fmt.Fprintln(stderr, "mqbench matrix:", oneLine(err.Error()))
@@ -169,6 +103,88 @@ func cmdMatrix(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitInterrupted
 	}
 	return code
+}
+
+// matrixPlan is a matrix command line, checked: every cell is planned and
+// valid before any broker is touched.
+type matrixPlan struct {
+	brokers     []string
+	cells       []cellPlan
+	notMeasured []string
+	topo        launch.Topology
+	mode        launch.Mode
+	weights     report.Weights
+	profile     string
+	out, addr   string
+	quick       bool
+	isolate     bool
+	repeats     int
+}
+
+// parseMatrix parses and checks matrix's flags. A code of 0 or more
+// (help, or a usage error already printed) ends the command.
+func parseMatrix(args []string, stdout, stderr io.Writer) (matrixPlan, int) {
+	var p matrixPlan
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	brokersFlag := fs.String("brokers", "all", "brokers: all ("+strings.Join(launch.Names(), ", ")+") or a comma list of adapters, which may name a variant (rabbitmq-stream)")
+	scenFlag := fs.String("scenarios", "all", "scenarios: all ("+strings.Join(catalog.Matrix(), ", ")+") or a comma list")
+	fs.BoolVar(&p.quick, "quick", false, "short profile of every scenario")
+	fs.StringVar(&p.profile, "profile", "durable", "durability profile: durable or fast")
+	fs.StringVar(&p.out, "out", "", "output directory (default results/matrix-<UTC time>); checked before any broker starts, and refused if it already holds a summary.json (never overwritten) or another run is using it")
+	mode := fs.String("mode", "auto", "how to start brokers that are not running: auto, compose or native")
+	fs.BoolVar(&p.isolate, "isolate", true, "measure one broker at a time: stop the other brokers mqbench manages while one runs, and restore them after")
+	weights := fs.String("weights", "", "advice priorities for the report, e.g. latency=3,reliability=5")
+	repeat := fs.Int("repeat", 0, fmt.Sprintf("run every cell this many times (1 to %d; default %d, or 1 with --quick): for each repeat, each broker, each scenario", maxRepeats, fullMatrixRepeats))
+	topology := fs.String("topology", "single", "single or cluster: with cluster each broker runs as its replicated HA topology ("+strings.Join(launch.NamesFor(launch.TopologyCluster), ", ")+"), one cluster at a time")
+	fs.StringVar(&p.addr, "addr", "", "address (host:port or a comma-separated list of a cluster's nodes) of a broker mqbench does not start; needs exactly one broker in --brokers")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: mqbench matrix [--brokers all|a,b] [--scenarios all|x,y] [--quick] [--repeat N] [--profile durable|fast] [--out DIR]\n\nRuns every broker × scenario cell and writes DIR/<broker>/<scenario>/result.json\n(DIR/<broker>/<scenario>/r<k>/result.json when repeated), DIR/summary.json and\nDIR/report.html. Brokers not running are started first, and each gets a discarded\nwarm-up load before its first cell of every repeat.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return p, code
+	}
+	fail := func(err error) (matrixPlan, int) {
+		fmt.Fprintln(stderr, "mqbench matrix:", err)
+		return p, exitUsage
+	}
+	var err error
+	if p.topo, err = launch.ParseTopology(*topology); err != nil {
+		return fail(fmt.Errorf("--topology: %w", err))
+	}
+	if p.brokers, err = parseMatrixBrokersFor(*brokersFlag, p.topo); err != nil {
+		return fail(err)
+	}
+	scens, err := parseScenarioList(*scenFlag)
+	if err != nil {
+		return fail(err)
+	}
+	// On a single-node topology a scenario that needs a cluster
+	// (failover) is not run, and the summary and report say so.
+	scens, p.notMeasured = catalog.SplitTopology(scens, p.topo == launch.TopologyCluster)
+	if len(scens) == 0 {
+		return fail(fmt.Errorf("nothing to run on a single-node topology (%s)", strings.Join(p.notMeasured, "; ")))
+	}
+	if p.profile != "durable" && p.profile != "fast" {
+		return fail(fmt.Errorf("unknown profile %q (valid: durable, fast)", p.profile))
+	}
+	if p.weights, err = report.ParseWeights(*weights); err != nil {
+		return fail(err)
+	}
+	if p.mode, err = launch.ParseMode(*mode); err != nil {
+		return fail(err)
+	}
+	if p.repeats, err = matrixRepeats(*repeat, flagGiven(fs, "repeat"), p.quick); err != nil {
+		return fail(err)
+	}
+	// Validate every cell's configuration before touching any broker.
+	if p.cells, err = planRepeats(p.brokers, scens, p.quick, p.profile, p.repeats); err != nil {
+		return fail(err)
+	}
+	if err := checkMatrixAddr(p.addr, p.brokers, p.cells); err != nil {
+		return fail(err)
+	}
+	return p, -1
 }
 
 // checkMatrixAddr checks matrix's --addr (empty: mqbench starts the
