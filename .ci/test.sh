@@ -145,14 +145,12 @@ cluster_test() { # broker, go package, env var of the address list, env var enab
   MQBENCH_HOME="$cluster_home" bin/mqbench down --topology cluster --brokers "$b"
 }
 cluster_test kafka ./adapters/kafka/ MQBENCH_KAFKA_ADDR MQBENCH_KAFKA_CLUSTER
-# RabbitMQ's cluster is not run here yet: the conformance suite requires a
-# verified durability read-back, and AMQP 0-9-1 cannot read a quorum queue's
-# members (the promise is "assumed"); its node-kill test also once saw a
-# 3-minute nack storm after a cold start. RocketMQ's cluster tests run by
-# hand until they have passed here on the merged code. Both: README, Tests.
-# RocketMQ 39876-39878 (name servers) + 39886-39888 (controllers) +
-# 39909-39932 (replicas); ActiveMQ 62613/62623 (STOMP), 62616/62626,
-# Jolokia 62661/62662 (the durability read-back, from status's "management").
+# RabbitMQ 5682-5684 (AMQP) + 25682-25684 (distribution) + 15682-15684
+# (management API: the quorum members' read-back, from status's
+# "management"). RocketMQ's cluster tests run by hand (README, Tests).
+cluster_test rabbitmq ./adapters/rabbitmq/ MQBENCH_RABBITMQ_ADDR MQBENCH_RABBITMQ_CLUSTER 'TestConformance$|TestCluster' MQBENCH_RABBITMQ_MANAGEMENT_URL
+# ActiveMQ 62613/62623 (STOMP), 62616/62626, Jolokia 62661/62662 (the
+# durability read-back, from status's "management").
 cluster_test activemq ./adapters/activemq/ MQBENCH_ACTIVEMQ_ADDR MQBENCH_ACTIVEMQ_CLUSTER 'TestConformance$|TestCluster' MQBENCH_ACTIVEMQ_MANAGEMENT_URL
 
 step=""
