@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,27 +12,14 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
 	"github.com/mqbench/mqbench/compose/launch"
+	"github.com/mqbench/mqbench/compose/launch/launchtest"
 )
 
-// clusterLauncher returns the launcher of the ActiveMQ master/slave group
-// `mqbench up --topology cluster --brokers activemq` started in
-// $MQBENCH_HOME, and its STOMP address list. The cluster tests run only
-// when MQBENCH_ACTIVEMQ_CLUSTER=1 (one kills the master).
+// clusterLauncher returns the launcher of the ActiveMQ cluster and its
+// address list; the cluster tests run only when MQBENCH_ACTIVEMQ_CLUSTER=1.
 func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
 	t.Helper()
-	if os.Getenv("MQBENCH_ACTIVEMQ_CLUSTER") != "1" {
-		t.Skip("set MQBENCH_ACTIVEMQ_CLUSTER=1 with the cluster of `mqbench up --topology cluster --brokers activemq` in $MQBENCH_HOME")
-	}
-	l, err := launch.New(launch.Options{Topology: launch.TopologyCluster, Mode: launch.ModeNative})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := l.Addr(launch.ActiveMQ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drivertest.RequireBroker(t, Name, addr)
-	return l, addr
+	return launchtest.Cluster(t, launch.ActiveMQ, "MQBENCH_ACTIVEMQ_CLUSTER")
 }
 
 // TestClusterDurability: a driver on the list reaches the master, and its

@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,27 +13,14 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
 	"github.com/mqbench/mqbench/compose/launch"
+	"github.com/mqbench/mqbench/compose/launch/launchtest"
 )
 
-// clusterLauncher returns the launcher of the Kafka cluster mqbench up
-// --topology cluster started in $MQBENCH_HOME, and its bootstrap list. The
-// cluster tests run only when MQBENCH_KAFKA_CLUSTER=1 (they kill a node).
+// clusterLauncher returns the launcher of the Kafka cluster and its
+// address list; the cluster tests run only when MQBENCH_KAFKA_CLUSTER=1.
 func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
 	t.Helper()
-	if os.Getenv("MQBENCH_KAFKA_CLUSTER") != "1" {
-		t.Skip("set MQBENCH_KAFKA_CLUSTER=1 with the cluster of `mqbench up --topology cluster --brokers kafka` in $MQBENCH_HOME")
-	}
-	l, err := launch.New(launch.Options{Topology: launch.TopologyCluster, Mode: launch.ModeNative})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := l.Addr(launch.Kafka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, _, _ := strings.Cut(addr, ",")
-	drivertest.RequireBroker(t, Name, first)
-	return l, addr
+	return launchtest.Cluster(t, launch.Kafka, "MQBENCH_KAFKA_CLUSTER")
 }
 
 // TestClusterDurability: on the cluster, what a durable confirm promises is

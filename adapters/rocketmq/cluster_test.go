@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,27 +12,14 @@ import (
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/drivertest"
 	"github.com/mqbench/mqbench/compose/launch"
+	"github.com/mqbench/mqbench/compose/launch/launchtest"
 )
 
-// clusterLauncher returns the launcher of the RocketMQ cluster `mqbench up
-// --topology cluster --brokers rocketmq` started in $MQBENCH_HOME, and its
-// name-server list. The cluster tests run only when
-// MQBENCH_ROCKETMQ_CLUSTER=1 (one kills the master).
+// clusterLauncher returns the launcher of the RocketMQ cluster and its
+// address list; the cluster tests run only when MQBENCH_ROCKETMQ_CLUSTER=1.
 func clusterLauncher(t *testing.T) (*launch.Launcher, string) {
 	t.Helper()
-	if os.Getenv("MQBENCH_ROCKETMQ_CLUSTER") != "1" {
-		t.Skip("set MQBENCH_ROCKETMQ_CLUSTER=1 with the cluster of `mqbench up --topology cluster --brokers rocketmq` in $MQBENCH_HOME")
-	}
-	l, err := launch.New(launch.Options{Topology: launch.TopologyCluster, Mode: launch.ModeNative})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := l.Addr(launch.RocketMQ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drivertest.RequireBroker(t, "rocketmq", addr)
-	return l, addr
+	return launchtest.Cluster(t, launch.RocketMQ, "MQBENCH_ROCKETMQ_CLUSTER")
 }
 
 // TestClusterDurability reads back what a SEND_OK promises on the cluster:
