@@ -183,30 +183,7 @@ func (b instance) answersAny(ctx context.Context) bool {
 // It fails when the launcher's topology is not cluster, the node is unknown
 // or not running.
 func (l *Launcher) KillNode(ctx context.Context, name, node string) error {
-	names, err := l.checkNames([]string{name})
-	if err != nil {
-		return err
-	}
-	b := l.broker(names[0])
-	if len(b.Nodes) == 0 {
-		return fmt.Errorf("%s: kill a node: not a cluster (topology %s)", name, l.opts.Topology)
-	}
-	unlock, err := l.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	for _, p := range b.procs {
-		if p.name != node {
-			continue
-		}
-		pid, ok := l.livePID(b, p)
-		if !ok {
-			return fmt.Errorf("%s: node %s is not running", name, node)
-		}
-		return stopPID(ctx, pid, append(slices.Clone(p.markers), b.dir), 0, true)
-	}
-	return fmt.Errorf("%s: no node %q", name, node)
+	return l.signalNode(ctx, name, node, "kill", 0, true)
 }
 
 // StopNode stops the process of one node of a cluster mqbench started
@@ -215,13 +192,20 @@ func (l *Launcher) KillNode(ctx context.Context, name, node string) error {
 // again). It fails when the launcher's topology is not cluster, the node is
 // unknown or not running.
 func (l *Launcher) StopNode(ctx context.Context, name, node string, grace time.Duration) error {
+	return l.signalNode(ctx, name, node, "stop", grace, false)
+}
+
+// signalNode stops node's process of broker name's cluster under the
+// launcher's lock: with SIGKILL at once (kill), or SIGTERM and SIGKILL
+// after grace. what names the action in errors.
+func (l *Launcher) signalNode(ctx context.Context, name, node, what string, grace time.Duration, kill bool) error {
 	names, err := l.checkNames([]string{name})
 	if err != nil {
 		return err
 	}
 	b := l.broker(names[0])
 	if len(b.Nodes) == 0 {
-		return fmt.Errorf("%s: stop a node: not a cluster (topology %s)", name, l.opts.Topology)
+		return fmt.Errorf("%s: %s a node: not a cluster (topology %s)", name, what, l.opts.Topology)
 	}
 	unlock, err := l.lock(ctx)
 	if err != nil {
@@ -236,7 +220,7 @@ func (l *Launcher) StopNode(ctx context.Context, name, node string, grace time.D
 		if !ok {
 			return fmt.Errorf("%s: node %s is not running", name, node)
 		}
-		return stopPID(ctx, pid, append(slices.Clone(p.markers), b.dir), grace, false)
+		return stopPID(ctx, pid, append(slices.Clone(p.markers), b.dir), grace, kill)
 	}
 	return fmt.Errorf("%s: no node %q", name, node)
 }
