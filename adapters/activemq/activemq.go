@@ -81,11 +81,9 @@ package activemq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/stompclient"
@@ -159,9 +157,7 @@ type Driver struct {
 	profile driver.Profile
 	info    driver.Info
 
-	mu     sync.Mutex
-	open   map[io.Closer]struct{}
-	closed bool
+	clients stompclient.Clients // open producers and consumers
 
 	refused refusals // resource refusals (BlockEvents)
 }
@@ -192,7 +188,7 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 		brokers: brokers,
 		profile: profile,
 		info:    info,
-		open:    make(map[io.Closer]struct{}),
+		clients: stompclient.Clients{Broker: Name},
 	}, nil
 }
 
@@ -209,52 +205,15 @@ func (d *Driver) connect(ctx context.Context) (*stompclient.Conn, error) {
 	return c, nil
 }
 
+// Close closes every producer and consumer still open. It is idempotent.
+func (d *Driver) Close() error { return d.clients.CloseAll() }
+
 // track remembers an open producer or consumer so Close can close it; it
 // fails once the driver is closed.
-func (d *Driver) track(c io.Closer) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return fmt.Errorf("activemq: driver %w", driver.ErrClosed)
-	}
-	d.open[c] = struct{}{}
-	return nil
-}
+func (d *Driver) track(c io.Closer) error { return d.clients.Track(c) }
 
-func (d *Driver) untrack(c io.Closer) {
-	d.mu.Lock()
-	delete(d.open, c)
-	d.mu.Unlock()
-}
+// untrack forgets a producer or consumer that closed by itself.
+func (d *Driver) untrack(c io.Closer) { d.clients.Untrack(c) }
 
-// Close closes every producer and consumer still open. It is idempotent.
-func (d *Driver) Close() error {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return nil
-	}
-	d.closed = true
-	open := d.open
-	d.open = nil
-	d.mu.Unlock()
-	// In parallel: each Close may wait (briefly) for a DISCONNECT receipt.
-	errs := make(chan error, len(open))
-	var wg sync.WaitGroup
-	for c := range open {
-		wg.Go(func() { errs <- c.Close() })
-	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
-}
-
-func (d *Driver) isClosed() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closed
-}
+// isClosed reports whether Close ran.
+func (d *Driver) isClosed() bool { return d.clients.Closed() }

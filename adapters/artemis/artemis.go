@@ -60,11 +60,9 @@ package artemis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/mqbench/mqbench/adapters/driver"
 	"github.com/mqbench/mqbench/adapters/stompclient"
@@ -144,9 +142,7 @@ type Driver struct {
 	profile driver.Profile
 	info    driver.Info
 
-	mu     sync.Mutex
-	open   map[io.Closer]struct{}
-	closed bool
+	clients stompclient.Clients // open producers and consumers
 }
 
 var (
@@ -176,7 +172,7 @@ func New(ctx context.Context, cfg driver.Config) (driver.Driver, error) {
 	info := Describe()
 	info.BrokerVersion = brokerVersion(c.Server())
 	_ = c.Close()
-	return &Driver{cfg: cfg, addr: addr, profile: profile, info: info, open: make(map[io.Closer]struct{})}, nil
+	return &Driver{cfg: cfg, addr: addr, profile: profile, info: info, clients: stompclient.Clients{Broker: Name}}, nil
 }
 
 // Info describes the driver; the broker version is the one read by New.
@@ -191,51 +187,15 @@ func (d *Driver) connect(ctx context.Context) (*stompclient.Conn, error) {
 	return c, nil
 }
 
+// Close closes every producer and consumer still open. It is idempotent.
+func (d *Driver) Close() error { return d.clients.CloseAll() }
+
 // track remembers an open producer or consumer so Close can close it; it
 // fails once the driver is closed.
-func (d *Driver) track(c io.Closer) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return fmt.Errorf("artemis: driver %w", driver.ErrClosed)
-	}
-	d.open[c] = struct{}{}
-	return nil
-}
+func (d *Driver) track(c io.Closer) error { return d.clients.Track(c) }
 
-func (d *Driver) untrack(c io.Closer) {
-	d.mu.Lock()
-	delete(d.open, c)
-	d.mu.Unlock()
-}
+// untrack forgets a producer or consumer that closed by itself.
+func (d *Driver) untrack(c io.Closer) { d.clients.Untrack(c) }
 
-func (d *Driver) isClosed() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closed
-}
-
-// Close closes every producer and consumer still open. It is idempotent.
-func (d *Driver) Close() error {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return nil
-	}
-	d.closed = true
-	open := d.open
-	d.open = nil
-	d.mu.Unlock()
-	errs := make(chan error, len(open))
-	var wg sync.WaitGroup
-	for c := range open {
-		wg.Go(func() { errs <- c.Close() })
-	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
-}
+// isClosed reports whether Close ran.
+func (d *Driver) isClosed() bool { return d.clients.Closed() }
