@@ -71,11 +71,13 @@ func (c *consumer) session(ctx context.Context) (*csession, error) {
 	if old != nil && old.alive() {
 		return old, nil
 	}
+	lastFail := c.lastFail
 	if old != nil {
 		c.d.cfg.Log().Info("rabbitmq: consumer reconnecting", "queue", c.queue, "cause", old.cause())
 		go old.shutdown()
+		lastFail = c.d.lostAt(lastFail)
 	}
-	if err := pauseAfterFailure(ctx, c.lastFail, c.closedCh); err != nil {
+	if err := pauseAfterFailure(ctx, lastFail, c.closedCh); err != nil {
 		if errors.Is(err, errClosedByUs) {
 			return nil, driver.ErrClosed
 		}

@@ -118,3 +118,23 @@ func TestQueueReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestLostAt: after a lost connection a cluster's clients wait
+// clusterRedialPause before reconnecting; a single node's reconnect at once.
+func TestLostAt(t *testing.T) {
+	for _, tc := range []struct {
+		urls int
+		min  time.Duration
+		max  time.Duration
+	}{{1, 0, 0}, {3, clusterRedialPause - 50*time.Millisecond, clusterRedialPause}} {
+		d := &Driver{url: newEndpoints(make([]string, tc.urls))}
+		from := d.lostAt(time.Time{})
+		wait := time.Duration(0)
+		if !from.IsZero() {
+			wait = redialPause - time.Since(from)
+		}
+		if wait < tc.min || wait > tc.max {
+			t.Errorf("%d nodes: reconnect wait %v, want within [%v, %v]", tc.urls, wait, tc.min, tc.max)
+		}
+	}
+}

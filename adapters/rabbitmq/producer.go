@@ -242,11 +242,13 @@ func (p *producer) session(ctx context.Context) (*psession, error) {
 	if old != nil && old.alive() {
 		return old, nil
 	}
+	lastFail := p.lastFail
 	if old != nil {
 		p.d.cfg.Log().Info("rabbitmq: producer reconnecting", "destination", p.dest.Name, "cause", old.cause())
 		go old.shutdown()
+		lastFail = p.d.lostAt(lastFail)
 	}
-	if err := pauseAfterFailure(ctx, p.lastFail, p.closedCh); err != nil {
+	if err := pauseAfterFailure(ctx, lastFail, p.closedCh); err != nil {
 		if errors.Is(err, errClosedByUs) {
 			return nil, driver.ErrClosed
 		}
@@ -378,7 +380,36 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 			s.failAll(fmt.Errorf("rabbitmq: not confirmed: %w", err))
 		}
 	}
+	if p.dest.MaxLength == 0 && anyNacked(b.errs) {
+		p.recycle(s)
+	}
 	return result(b.errs)
+}
+
+// anyNacked reports whether the broker nacked one of a batch's publishes.
+func anyNacked(errs []error) bool {
+	for _, err := range errs {
+		if errors.Is(err, ErrNacked) {
+			return true
+		}
+	}
+	return false
+}
+
+// recycle drops session s after the broker nacked publishes on it, so
+// that the next Send opens a new connection and channel. Without a
+// length limit a nack means the queue could not take the message; on a
+// cluster, a channel opened while a quorum queue was electing a new leader
+// was seen to keep nacking every publish until the old leader's node came
+// back (RabbitMQ 3.10.8), and a new channel finds the new leader.
+func (p *producer) recycle(s *psession) {
+	p.mu.Lock()
+	if p.sess == s {
+		p.sess = nil
+	}
+	p.mu.Unlock()
+	p.d.cfg.Log().Info("rabbitmq: producer reopening its connection after the broker nacked a publish", "destination", p.dest.Name)
+	go s.shutdown()
 }
 
 // sendUnsafe publishes without confirms (fire and forget).
