@@ -412,9 +412,9 @@ const redialPause = 250 * time.Millisecond
 const clusterRedialPause = time.Second
 
 // lostAt returns the time from which pauseAfterFailure counts after a lost
-// connection: on a cluster, as if a dial had failed clusterRedialPause −
-// redialPause ago from now, so that the wait is clusterRedialPause; on one
-// node lastFail unchanged (reconnect at once).
+// connection: on a cluster, clusterRedialPause − redialPause from now, so
+// that the wait is clusterRedialPause; on one node lastFail unchanged
+// (reconnect at once).
 func (d *Driver) lostAt(lastFail time.Time) time.Time {
 	if !d.url.cluster() {
 		return lastFail

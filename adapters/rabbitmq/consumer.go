@@ -71,13 +71,19 @@ func (c *consumer) session(ctx context.Context) (*csession, error) {
 	if old != nil && old.alive() {
 		return old, nil
 	}
-	lastFail := c.lastFail
 	if old != nil {
 		c.d.cfg.Log().Info("rabbitmq: consumer reconnecting", "queue", c.queue, "cause", old.cause())
 		go old.shutdown()
-		lastFail = c.d.lostAt(lastFail)
+		// Forget it, so that the pause below counts once from the loss
+		// however many calls wait through it.
+		c.mu.Lock()
+		if c.sess == old {
+			c.sess = nil
+		}
+		c.mu.Unlock()
+		c.lastFail = c.d.lostAt(c.lastFail)
 	}
-	if err := pauseAfterFailure(ctx, lastFail, c.closedCh); err != nil {
+	if err := pauseAfterFailure(ctx, c.lastFail, c.closedCh); err != nil {
 		if errors.Is(err, errClosedByUs) {
 			return nil, driver.ErrClosed
 		}

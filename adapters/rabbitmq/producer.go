@@ -242,13 +242,19 @@ func (p *producer) session(ctx context.Context) (*psession, error) {
 	if old != nil && old.alive() {
 		return old, nil
 	}
-	lastFail := p.lastFail
 	if old != nil {
 		p.d.cfg.Log().Info("rabbitmq: producer reconnecting", "destination", p.dest.Name, "cause", old.cause())
 		go old.shutdown()
-		lastFail = p.d.lostAt(lastFail)
+		// Forget it, so that the pause below counts once from the loss
+		// however many calls wait through it.
+		p.mu.Lock()
+		if p.sess == old {
+			p.sess = nil
+		}
+		p.mu.Unlock()
+		p.lastFail = p.d.lostAt(p.lastFail)
 	}
-	if err := pauseAfterFailure(ctx, lastFail, p.closedCh); err != nil {
+	if err := pauseAfterFailure(ctx, p.lastFail, p.closedCh); err != nil {
 		if errors.Is(err, errClosedByUs) {
 			return nil, driver.ErrClosed
 		}
