@@ -328,13 +328,21 @@ func (cs *Consumer) requeueFrame(tx string, d *driver.Delivery, persistent strin
 	if persistent != "" {
 		f.Header.Add(HdrPersistent, persistent)
 	}
-	if len(d.Key) > 0 {
-		h, v := EncodeKey(d.Key)
-		f.Header.Add(HdrGroupID, v)
-		f.Header.Add(h, v)
-	}
+	addKey(f, d.Key)
 	f.Body = d.Body
 	return f
+}
+
+// addKey puts a message's key on f, if it has one: as JMSXGroupID (the
+// brokers' message groups keep a key's messages on one consumer) and in
+// mqbench's own key header (EncodeKey).
+func addKey(f *frame.Frame, key []byte) {
+	if len(key) == 0 {
+		return
+	}
+	h, v := EncodeKey(key)
+	f.Header.Add(HdrGroupID, v)
+	f.Header.Add(h, v)
 }
 
 // inTransaction writes BEGIN, the frames of body, and a COMMIT whose

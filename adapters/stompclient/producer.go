@@ -100,11 +100,7 @@ func (p *Producer) sendFrame(m driver.Message, persistent bool, tx string) *fram
 	if tx != "" {
 		f.Header.Add(frame.Transaction, tx)
 	}
-	if len(m.Key) > 0 {
-		h, v := EncodeKey(m.Key)
-		f.Header.Add(HdrGroupID, v)
-		f.Header.Add(h, v)
-	}
+	addKey(f, m.Key)
 	// The frame is fully written before Send returns, so it may share the
 	// caller's buffer.
 	f.Body = m.Body
