@@ -23,11 +23,16 @@
 #                  milliseconds, the mean is judged and the p50 shown.
 #   e2e mean, p99  the same figures' mean and p99 (shown, not judged).
 #
+# With --repeat N (1 to 20) every broker's measurements run N times in a
+# row, each mqbench run next to its baseline; the table gives the median
+# of each side's N figures and judges their ratio, and a line per broker
+# lists the N ratios, so that a reader sees how far one sitting moves.
+#
 # Every result goes to a fresh directory under a new mktemp directory
 # (printed at the start and kept): nothing is ever overwritten.
 #
 # Usage: scenarios/capacity/sidebyside.sh [--brokers kafka,rabbitmq,activemq,rocketmq]
-#                                          [--duration 10s] [--size 1024]
+#                                          [--duration 10s] [--size 1024] [--repeat 1]
 # Exit: 0 every figure measured and every judged ratio passed; 1 a ratio
 # failed or a figure could not be measured; 2 bad usage.
 set -euo pipefail
@@ -39,11 +44,13 @@ usage() {
 brokers="kafka,rabbitmq,activemq,rocketmq"
 duration="10s"
 size=1024
+repeat=1
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--brokers) brokers="${2:?--brokers needs a value}"; shift 2 ;;
 	--duration) duration="${2:?--duration needs a value}"; shift 2 ;;
 	--size) size="${2:?--size needs a value}"; shift 2 ;;
+	--repeat) repeat="${2:?--repeat needs a value}"; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "sidebyside: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -55,6 +62,10 @@ fi
 secs="${BASH_REMATCH[1]}"
 if [[ ! "$size" =~ ^[1-9][0-9]*$ ]] || ((size < 40 || size > 1048576)); then
 	echo "sidebyside: --size $size: must be between 40 and 1048576" >&2
+	exit 2
+fi
+if [[ ! "$repeat" =~ ^[1-9][0-9]*$ ]] || ((repeat > 20)); then
+	echo "sidebyside: --repeat $repeat: must be a whole number from 1 to 20" >&2
 	exit 2
 fi
 IFS=',' read -r -a list <<<"$brokers"
@@ -175,11 +186,11 @@ kafka_publish() {
 	fi
 }
 
-# kafka_e2e: EndToEndLatency's p50, p99 (ms, whole numbers: the tool
+# kafka_e2e TAG: EndToEndLatency's p50, p99 (ms, whole numbers: the tool
 # prints them so) and mean (ms), one message at a time, acks=all. Kafka
 # 4.2+ takes named options, older releases positional arguments.
 kafka_e2e() {
-	local topic="sidebyside-e2e-$$" log="$work/kafka-end-to-end-latency.log" n=$((e2e_rate * secs))
+	local topic="sidebyside-e2e-$$-$1" log="$work/kafka-end-to-end-latency-$1.log" n=$((e2e_rate * secs))
 	ktopic create "$topic" 1 >"$log" 2>&1
 	local help
 	help=$(ktool EndToEndLatency --help 2>&1 || true)
@@ -218,12 +229,16 @@ row() {
 	rows+=("$(printf '%-9s %-15s %12.2f %12.2f %7s  %s' "$1" "$2" "$3" "$4" "$ratio" "$verdict")")
 }
 
-for b in "${list[@]}"; do
+# measure BROKER TAG: one sitting of BROKER's figures; sets mqpub, bpub,
+# mq50, mq99, mqmean, b50, b99 and bmean ("" when not measured). TAG keeps
+# each repeat's files apart.
+measure() {
+	local b=$1 t=$2 f bpub1="" bpub2=""
 	# The publish baseline runs before and after mqbench's publish-only
 	# phase and mqbench is compared with their mean: a broker's rate drifts
 	# from one run to the next, and bracketing shows by how much.
-	echo "sidebyside: $b: baseline publish (before)" >&2
-	bpub1="" bpub2="" mqpub=""
+	echo "sidebyside: $b ($t): baseline publish (before)" >&2
+	mqpub="" bpub=""
 	basepub() {
 		if [[ $b == kafka ]]; then
 			kafka_publish "${mqpub:-40000}" "$1"
@@ -231,48 +246,80 @@ for b in "${list[@]}"; do
 			metric "$f" '.msgs_per_s'
 		fi
 	}
-	bpub1=$(basepub before)
-	echo "sidebyside: $b: mqbench capacity (publish-only)" >&2
-	if f=$(mq "$b" capacity --scenario capacity --workload "$work/capacity.yaml"); then
+	bpub1=$(basepub "before-$t")
+	echo "sidebyside: $b ($t): mqbench capacity (publish-only)" >&2
+	if f=$(mq "$b" "capacity-$t" --scenario capacity --workload "$work/capacity.yaml"); then
 		mqpub=$(metric "$f" '.metrics.publish_only_msgs.value')
 	fi
-	echo "sidebyside: $b: baseline publish (after)" >&2
-	bpub2=$(basepub after)
-	bpub=""
+	echo "sidebyside: $b ($t): baseline publish (after)" >&2
+	bpub2=$(basepub "after-$t")
 	if [[ -n "$bpub1" && -n "$bpub2" ]]; then
 		bpub=$(awk -v a="$bpub1" -v b="$bpub2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
-		spread+=("$(printf '%-9s publish baseline before %.0f, after %.0f msg/s' "$b" "$bpub1" "$bpub2")")
+		spread+=("$(printf '%-9s publish baseline before %.0f, after %.0f msg/s (%s)' "$b" "$bpub1" "$bpub2" "$t")")
 	fi
-	echo "sidebyside: $b: mqbench pubsub at $e2e_rate msg/s" >&2
+	echo "sidebyside: $b ($t): mqbench pubsub at $e2e_rate msg/s" >&2
 	mq50="" mq99="" mqmean=""
-	if f=$(mq "$b" pubsub --scenario pubsub --rate "$e2e_rate" --duration "$duration"); then
+	if f=$(mq "$b" "pubsub-$t" --scenario pubsub --rate "$e2e_rate" --duration "$duration"); then
 		mq50=$(metric "$f" '.latency.end_to_end.p50')
 		mq99=$(metric "$f" '.latency.end_to_end.p99')
 		mqmean=$(metric "$f" '.latency.end_to_end.mean')
 	fi
-	echo "sidebyside: $b: baseline e2e" >&2
+	echo "sidebyside: $b ($t): baseline e2e" >&2
 	b50="" b99="" bmean=""
 	if [[ $b == kafka ]]; then
-		read -r b50 b99 bmean <<<"$(kafka_e2e)" || true
+		read -r b50 b99 bmean <<<"$(kafka_e2e "$t")" || true
 	else
 		# pubsub's shape: one producer, one consumer, one queue.
-		if f=$(plain "$b" e2e run --rate "$e2e_rate" --producers 1 --consumers 1 --queues 1 --warmup 5s --duration "$duration"); then
+		if f=$(plain "$b" e2e "run-$t" --rate "$e2e_rate" --producers 1 --consumers 1 --queues 1 --warmup 5s --duration "$duration"); then
 			b50=$(metric "$f" '.e2e_p50_ms')
 			b99=$(metric "$f" '.e2e_p99_ms')
 			bmean=$(metric "$f" '.e2e_mean_ms')
 		fi
 	fi
-	row "$b" "publish msg/s" "$mqpub" "$bpub" min
+}
+
+# median: the median of the numbers on stdin, one per line, blank lines
+# ignored; nothing when there are none.
+median() {
+	{ grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END {
+		if (NR == 0) exit
+		if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: A/B to two decimals, or "-" when either is missing.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+for b in "${list[@]}"; do
+	figs=(mqpub bpub mq50 mq99 mqmean b50 b99 bmean)
+	declare -A all=()
+	pubr=() latr=()
+	for ((r = 1; r <= repeat; r++)); do
+		measure "$b" "r$r"
+		for v in "${figs[@]}"; do all[$v]+="${!v}"$'\n'; done
+		pubr+=("$(ratio "$mqpub" "$bpub")")
+		if [[ $b == kafka ]]; then latr+=("$(ratio "$mqmean" "$bmean")"); else latr+=("$(ratio "$mq50" "$b50")"); fi
+	done
+	declare -A med=()
+	for v in "${figs[@]}"; do
+		med[$v]=$(printf '%s' "${all[$v]}" | median)
+		# A figure missing from any repeat fails the run, as a missing one does.
+		if [[ $(printf '%s' "${all[$v]}" | { grep -vc '^$' || true; }) -lt $repeat ]]; then failed=1; fi
+	done
+	if ((repeat > 1)); then
+		spread+=("$(printf '%-9s %s repeats: publish ratios %s; judged latency ratios %s' "$b" "$repeat" "${pubr[*]}" "${latr[*]}")")
+	fi
+	row "$b" "publish msg/s" "${med[mqpub]}" "${med[bpub]}" min
 	if [[ $b == kafka ]]; then
 		# EndToEndLatency prints whole-millisecond percentiles: its mean is
 		# the figure precise enough to judge.
-		row "$b" "e2e p50 ms" "$mq50" "$b50" show
-		row "$b" "e2e mean ms" "$mqmean" "$bmean" band
+		row "$b" "e2e p50 ms" "${med[mq50]}" "${med[b50]}" show
+		row "$b" "e2e mean ms" "${med[mqmean]}" "${med[bmean]}" band
 	else
-		row "$b" "e2e p50 ms" "$mq50" "$b50" band
-		row "$b" "e2e mean ms" "$mqmean" "$bmean" show
+		row "$b" "e2e p50 ms" "${med[mq50]}" "${med[b50]}" band
+		row "$b" "e2e mean ms" "${med[mqmean]}" "${med[bmean]}" show
 	fi
-	row "$b" "e2e p99 ms" "$mq99" "$b99" show
+	row "$b" "e2e p99 ms" "${med[mq99]}" "${med[b99]}" show
+	unset all med
 done
 
 echo
