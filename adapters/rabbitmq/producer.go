@@ -244,14 +244,9 @@ func (p *producer) session(ctx context.Context) (*psession, error) {
 	}
 	if old != nil {
 		p.d.cfg.Log().Info("rabbitmq: producer reconnecting", "destination", p.dest.Name, "cause", old.cause())
-		go old.shutdown()
 		// Forget it, so that the pause below counts once from the loss
 		// however many calls wait through it.
-		p.mu.Lock()
-		if p.sess == old {
-			p.sess = nil
-		}
-		p.mu.Unlock()
+		p.drop(old)
 		p.lastFail = p.d.lostAt(p.lastFail)
 	}
 	if err := pauseAfterFailure(ctx, p.lastFail, p.closedCh); err != nil {
@@ -386,10 +381,12 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 			s.failAll(fmt.Errorf("rabbitmq: not confirmed: %w", err))
 		}
 	}
-	if p.dest.MaxLength == 0 && anyNacked(b.errs) {
-		p.recycle(s)
+	sendErr := result(b.errs)
+	if sendErr != nil && p.dest.MaxLength == 0 && anyNacked(b.errs) {
+		p.d.cfg.Log().Info("rabbitmq: producer reopening its connection after the broker nacked a publish", "destination", p.dest.Name)
+		p.drop(s)
 	}
-	return result(b.errs)
+	return sendErr
 }
 
 // anyNacked reports whether the broker nacked one of a batch's publishes.
@@ -402,19 +399,18 @@ func anyNacked(errs []error) bool {
 	return false
 }
 
-// recycle drops session s after the broker nacked publishes on it, so
-// that the next Send opens a new connection and channel. Without a
-// length limit a nack means the queue could not take the message; on a
-// cluster, a channel opened while a quorum queue was electing a new leader
-// was seen to keep nacking every publish until the old leader's node came
-// back (RabbitMQ 3.10.8), and a new channel finds the new leader.
-func (p *producer) recycle(s *psession) {
+// drop forgets session s, if it is still the producer's, and shuts it
+// down, so that the next Send opens a new connection and channel. Send
+// drops a session after a nack without a length limit: on a cluster, a
+// channel opened while a quorum queue was electing a new leader was seen
+// to keep nacking every publish until the old leader's node came back
+// (RabbitMQ 3.10.8), and a new channel finds the new leader.
+func (p *producer) drop(s *psession) {
 	p.mu.Lock()
 	if p.sess == s {
 		p.sess = nil
 	}
 	p.mu.Unlock()
-	p.d.cfg.Log().Info("rabbitmq: producer reopening its connection after the broker nacked a publish", "destination", p.dest.Name)
 	go s.shutdown()
 }
 
