@@ -29,8 +29,10 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 		Queue:     groupQueue(dest.Name, opts.Group),
 		Dial:      d.connect,
 		Subscribe: []string{hdrPrefetch, strconv.Itoa(prefetch)},
-		Log:       d.cfg.Log(),
-		OnClose:   func() { d.untrack(cs) },
+		// ActiveMQ applies a transaction's ACKs at its COMMIT.
+		TransactionalAck: true,
+		Log:              d.cfg.Log(),
+		OnClose:          func() { d.untrack(cs) },
 	})
 	if err != nil {
 		return nil, err

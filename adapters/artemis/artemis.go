@@ -32,17 +32,20 @@
 //   - Consumers subscribe with ack:client-individual and a
 //     consumer-window-size (bytes, Artemis's flow control) of 4 KiB per
 //     message of Prefetch.
-//     Ack of several deliveries sends their ACK frames in one STOMP
-//     transaction whose COMMIT carries the receipt (one journal sync for
-//     the batch: every acknowledgement of a persistent message is a journal
-//     record, synced like a send); a single ACK carries its own receipt.
+//     Ack sends one ACK frame per delivery, the last with a receipt. Not
+//     in a transaction: Artemis applies an ACK inside a STOMP transaction
+//     at once, not at COMMIT, and logs AMQ222070 ("Stomp Transactional
+//     acknowledgement is not supported") for each (seen in the broker's
+//     log: 160,205 lines in one quick capacity run before this changed).
 //   - Nack. Artemis handles a STOMP NACK as an ACK: the message is discarded
 //     (verified against the broker), never redelivered. Nack therefore
-//     re-queues explicitly, as adapters/activemq does: in one STOMP
-//     transaction it sends a copy of each message (same body, key and
-//     persistence, header "mqbench-redelivered") to the group's queue by its
-//     fully qualified name and ACKs the original, and waits for the COMMIT
-//     receipt. The copy goes to the back of the queue.
+//     re-queues explicitly: in one STOMP transaction it sends a copy of
+//     each message (same body, key and persistence, header
+//     "mqbench-redelivered") to the group's queue by its fully qualified
+//     name and waits for the COMMIT receipt; then it ACKs the originals.
+//     The copy goes to the back of the queue. A connection lost between
+//     the two duplicates a message; it never loses one (an ACK inside the
+//     transaction would have been applied even if the COMMIT failed).
 //   - Redelivered is true when the broker sets the "redelivered" header or
 //     for a Nack copy. RedeliveryFlag is not declared: when a consumer
 //     leaves with several messages delivered and not acknowledged, Artemis

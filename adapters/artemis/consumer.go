@@ -12,11 +12,12 @@ import (
 // queue name) on its own STOMP connection, with ack:client-individual and a
 // consumer window of 4 KiB per message of Prefetch. It returns once the
 // broker confirmed the subscription. The consumer is stompclient's: it
-// re-subscribes on a new connection when its connection dies; Ack of
-// several deliveries is one transaction, so that Artemis syncs its journal
-// once for the batch; Nack re-queues a copy (same body, key and
-// persistence) to the fully qualified queue in a transaction, because
-// Artemis's own STOMP NACK discards the message (it is handled as an ACK).
+// re-subscribes on a new connection when its connection dies; Nack
+// re-queues a copy (same body, key and persistence) to the fully qualified
+// queue in a transaction and acknowledges the original after its COMMIT,
+// because Artemis's own STOMP NACK discards the message (it is handled as
+// an ACK) and Artemis applies an ACK inside a transaction at once, not at
+// COMMIT (TransactionalAck false).
 func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts driver.ConsumerOptions) (driver.Consumer, error) {
 	if err := checkGroup(dest, opts.Group); err != nil {
 		return nil, err
@@ -33,7 +34,6 @@ func (d *Driver) NewConsumer(ctx context.Context, dest driver.Destination, opts 
 		Subscribe:         []string{hdrSubscription, multicast, hdrWindow, strconv.Itoa(prefetch * windowPerMessage)},
 		Requeue:           []string{hdrDestinationType, multicast},
 		DefaultPersistent: "false",
-		AckInTransaction:  true,
 		Log:               d.cfg.Log(),
 		OnClose:           func() { d.untrack(cs) },
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func NetFaults(t *testing.T, h NetHarness) {
 func runNetFault(t *testing.T, h NetHarness, addr, name string, inject, heal func(*testing.T), cuts bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*h.Timeout)
 	defer cancel()
-	p, c := openNetPair(ctx, t, h, addr, name)
+	drv, dest, p, c := openNetPair(ctx, t, h, addr, name)
 	l := &netLedger{id: "net-" + randSuffix(), confirmed: map[int]bool{}}
 	const batch = 10
 	if n := l.send(ctx, t, p, batch); n != batch {
@@ -118,13 +119,28 @@ func runNetFault(t *testing.T, h NetHarness, addr, name string, inject, heal fun
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("%s: producer confirmed again %v after healing", name, time.Since(healed).Round(time.Millisecond))
-	drainNetLedger(ctx, t, l, c, name, h.Timeout)
+	drainNetLedger(ctx, t, l, c, name, h.Timeout, func() string { return queueDepth(ctx, drv, dest, "g") })
+}
+
+// queueDepth tells how many messages the broker says wait in group's queue
+// of dest, which tells a message lost from one the broker holds but does
+// not deliver.
+func queueDepth(ctx context.Context, drv driver.Driver, dest driver.Destination, group string) string {
+	dr, ok := drv.(driver.DepthReader)
+	if !ok {
+		return "the driver cannot read the queue's depth"
+	}
+	n, err := dr.Depth(ctx, dest, group)
+	if err != nil {
+		return fmt.Sprintf("the queue's depth could not be read: %v", err)
+	}
+	return fmt.Sprintf("the broker says %d messages wait in the queue", n)
 }
 
 // openNetPair opens a driver through the proxy, provisions a destination of
-// its own and returns a producer and a consumer on it, all closed (and the
-// destination deleted) when the test ends.
-func openNetPair(ctx context.Context, t *testing.T, h NetHarness, addr, name string) (driver.Producer, driver.Consumer) {
+// its own and returns them with a producer and a consumer on it, all
+// closed (and the destination deleted) when the test ends.
+func openNetPair(ctx context.Context, t *testing.T, h NetHarness, addr, name string) (driver.Driver, driver.Destination, driver.Producer, driver.Consumer) {
 	drv, err := h.New(ctx, addr, netOpTimeout)
 	if err != nil {
 		t.Fatalf("open driver through the proxy: %v", err)
@@ -152,7 +168,7 @@ func openNetPair(ctx context.Context, t *testing.T, h NetHarness, addr, name str
 		t.Fatalf("new consumer: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return p, c
+	return drv, dest, p, c
 }
 
 // underNetFault sends and receives while the fault holds: no call may block
@@ -202,8 +218,9 @@ func checkDownUnreachable(ctx context.Context, t *testing.T, h NetHarness, addr 
 }
 
 // drainNetLedger receives until every confirmed message arrived or timeout
-// passed, then fails the test for each one still missing.
-func drainNetLedger(ctx context.Context, t *testing.T, l *netLedger, c driver.Consumer, name string, timeout time.Duration) {
+// passed, then fails the test naming those still missing and, when
+// diagnose is not nil, what it says (the queue's depth).
+func drainNetLedger(ctx context.Context, t *testing.T, l *netLedger, c driver.Consumer, name string, timeout time.Duration, diagnose func() string) {
 	deadline := time.Now().Add(timeout)
 	for l.missing() > 0 && time.Now().Before(deadline) {
 		rctx, rcancel := context.WithTimeout(ctx, time.Second)
@@ -219,9 +236,15 @@ func drainNetLedger(ctx context.Context, t *testing.T, l *netLedger, c driver.Co
 	}
 	t.Logf("%s: sent %d, confirmed %d, received %d distinct (%d of them unconfirmed), %d duplicates",
 		name, l.sent, len(l.confirmed), len(l.seen), l.unconfirmedSeen(), l.dups)
-	if n := l.missing(); n > 0 {
-		t.Fatalf("%s: lost %d confirmed messages: not delivered within %v after healing", name, n, timeout)
+	ids := l.missingIDs()
+	if len(ids) == 0 {
+		return
 	}
+	note := ""
+	if diagnose != nil {
+		note = "; " + diagnose()
+	}
+	t.Fatalf("%s: lost %d confirmed messages %v: not delivered within %v after healing%s", name, len(ids), ids, timeout, note)
 }
 
 // netLedger accounts one fault run's messages.
@@ -289,14 +312,18 @@ func (l *netLedger) received(t *testing.T, ds []*driver.Delivery) {
 	}
 }
 
-func (l *netLedger) missing() int {
-	n := 0
+func (l *netLedger) missing() int { return len(l.missingIDs()) }
+
+// missingIDs lists the confirmed messages not yet received, in order.
+func (l *netLedger) missingIDs() []int {
+	var ids []int
 	for i := range l.confirmed {
 		if !l.seen[i] {
-			n++
+			ids = append(ids, i)
 		}
 	}
-	return n
+	slices.Sort(ids)
+	return ids
 }
 
 func (l *netLedger) unconfirmedSeen() int {

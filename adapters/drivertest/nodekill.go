@@ -95,7 +95,7 @@ func NodeKill(t *testing.T, h NodeKillHarness) {
 	if recovered < 5 {
 		t.Fatalf("the producer did not recover within %v of killing %s: %d messages sent, %d confirmed", recovery, node, l.sent, len(l.confirmed))
 	}
-	drainNetLedger(ctx, t, l, c, "kill "+node, recovery)
+	drainNetLedger(ctx, t, l, c, "kill "+node, recovery, func() string { return queueDepth(ctx, d, dest, dest.Groups[0]) })
 	after := 0
 	for i := range l.seen {
 		if i >= firstAfter && l.confirmed[i] {

@@ -46,10 +46,11 @@ type ConsumerConfig struct {
 	// DefaultPersistent is the persistent header of Nack's copy when the
 	// MESSAGE carried none; "" sends none.
 	DefaultPersistent string
-	// AckInTransaction makes Ack of several deliveries send their ACKs in
-	// one transaction whose COMMIT carries the receipt (Artemis then syncs
-	// its journal once for the batch); otherwise the last ACK carries it.
-	AckInTransaction bool
+	// TransactionalAck says the broker honours an ACK inside a STOMP
+	// transaction, applying it at COMMIT (ActiveMQ Classic). Artemis does
+	// not: it applies such an ACK at once and logs AMQ222070 for each.
+	// It decides how Nack re-queues (see Nack).
+	TransactionalAck bool
 	// Log receives the reconnections and undecodable keys.
 	Log *slog.Logger
 	// OnClose runs once, when Close is first called (the driver's
@@ -257,9 +258,8 @@ func (cs *Consumer) tokens(ctx context.Context, ds []*driver.Delivery) (*session
 	return cur, ts, ctx.Err()
 }
 
-// Ack acknowledges ds: ACK frames, the last with a receipt, or with
-// AckInTransaction and several deliveries, one transaction whose COMMIT
-// carries the receipt.
+// Ack acknowledges ds: one ACK frame each, the last with a receipt, which
+// the broker sends once it processed them all.
 func (cs *Consumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -268,16 +268,11 @@ func (cs *Consumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
 	if err != nil {
 		return err
 	}
-	if cs.cfg.AckInTransaction && len(ts) > 1 {
-		return cs.inTransaction(ctx, s, "ack", func(tx string) error {
-			for _, t := range ts {
-				if err := s.c.Write(frame.New(frame.ACK, frame.Id, t.ack, frame.Transaction, tx)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
+	return cs.ack(ctx, s, ts)
+}
+
+// ack writes an ACK of each of ts, the last with a receipt it waits for.
+func (cs *Consumer) ack(ctx context.Context, s *session, ts []*token) error {
 	for _, t := range ts[:len(ts)-1] {
 		if err := s.c.Write(frame.New(frame.ACK, frame.Id, t.ack)); err != nil {
 			return fmt.Errorf("%s: ack: %w", cs.cfg.Broker, err)
@@ -289,11 +284,14 @@ func (cs *Consumer) Ack(ctx context.Context, ds []*driver.Delivery) error {
 	return nil
 }
 
-// Nack re-queues ds to the queue: in one STOMP transaction it sends a copy
-// of each delivery (same body, key and persistence, marked with HdrNacked)
-// and ACKs the original, then waits for the COMMIT receipt. The copy goes
-// to the back of the queue. (Neither broker's own NACK re-queues: see the
-// adapters' package comments.)
+// Nack re-queues ds to the queue: it sends a copy of each delivery (same
+// body, key and persistence, marked with HdrNacked) to the back of the
+// queue and acknowledges the original. (Neither broker's own NACK
+// re-queues: see the adapters' package comments.) With TransactionalAck
+// the copies and the ACKs are one STOMP transaction, whose COMMIT receipt
+// it waits for. Without, the copies are one transaction and the ACKs
+// follow its COMMIT receipt, so that a connection lost in between
+// duplicates a message (the original comes again) but never loses one.
 func (cs *Consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -302,10 +300,13 @@ func (cs *Consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 	if err != nil {
 		return err
 	}
-	return cs.inTransaction(ctx, s, "nack", func(tx string) error {
+	err = cs.inTransaction(ctx, s, "nack", func(tx string) error {
 		for i, d := range ds {
 			if err := s.c.Write(cs.requeueFrame(tx, d, ts[i].persistent)); err != nil {
 				return err
+			}
+			if !cs.cfg.TransactionalAck {
+				continue
 			}
 			if err := s.c.Write(frame.New(frame.ACK, frame.Id, ts[i].ack, frame.Transaction, tx)); err != nil {
 				return err
@@ -313,6 +314,10 @@ func (cs *Consumer) Nack(ctx context.Context, ds []*driver.Delivery) error {
 		}
 		return nil
 	})
+	if err != nil || cs.cfg.TransactionalAck {
+		return err
+	}
+	return cs.ack(ctx, s, ts)
 }
 
 // requeueFrame is the SEND of Nack's copy of d in transaction tx.
