@@ -58,6 +58,7 @@ type Conn struct {
 	pending  map[string]chan error // receipt id -> outcome (buffered, 1)
 	subs     map[string]*SubQueue  // subscription id -> deliveries
 	nextID   uint64
+	freeTx   []string // committed transaction ids, for TxID to reuse
 	failErr  error
 	done     chan struct{} // closed when the connection failed or was closed
 	stopOnce sync.Once
@@ -265,6 +266,32 @@ func (c *Conn) NewID(prefix string) string {
 	defer c.mu.Unlock()
 	c.nextID++
 	return prefix + strconv.FormatUint(c.nextID, 10)
+}
+
+// TxID returns a transaction id for a BEGIN: one that ReleaseTx gave back,
+// else a new one. Reusing ids matters to Artemis, which opens a server
+// session for each transaction id a connection uses and keeps it until the
+// connection closes.
+func (c *Conn) TxID() string {
+	c.mu.Lock()
+	n := len(c.freeTx)
+	if n == 0 {
+		c.mu.Unlock()
+		return c.NewID("t")
+	}
+	id := c.freeTx[n-1]
+	c.freeTx = c.freeTx[:n-1]
+	c.mu.Unlock()
+	return id
+}
+
+// ReleaseTx gives back the id of a transaction whose COMMIT the broker
+// confirmed, so that TxID can reuse it. Ids of failed transactions must not
+// be released.
+func (c *Conn) ReleaseTx(id string) {
+	c.mu.Lock()
+	c.freeTx = append(c.freeTx, id)
+	c.mu.Unlock()
 }
 
 // Expect registers a receipt id before the frame asking for it is written.

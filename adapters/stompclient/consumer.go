@@ -353,7 +353,7 @@ func addKey(f *frame.Frame, key []byte) {
 // inTransaction writes BEGIN, the frames of body, and a COMMIT whose
 // receipt it waits for.
 func (cs *Consumer) inTransaction(ctx context.Context, s *session, what string, body func(tx string) error) error {
-	tx := s.c.NewID("t")
+	tx := s.c.TxID()
 	if err := s.c.Write(frame.New(frame.BEGIN, frame.Transaction, tx)); err != nil {
 		return fmt.Errorf("%s: %s: %w", cs.cfg.Broker, what, err)
 	}
@@ -363,6 +363,7 @@ func (cs *Consumer) inTransaction(ctx context.Context, s *session, what string, 
 	if err := s.c.RoundTrip(ctx, frame.New(frame.COMMIT, frame.Transaction, tx)); err != nil {
 		return fmt.Errorf("%s: %s (transaction): %w", cs.cfg.Broker, what, err)
 	}
+	s.c.ReleaseTx(tx)
 	return nil
 }
 

@@ -141,3 +141,27 @@ func TestSettleFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestTxIDReuse checks that a released transaction id is handed out again
+// and that one in use never is.
+func TestTxIDReuse(t *testing.T) {
+	b := startFakeBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, b.ln.Addr().String(), 5*time.Second, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a, b2 := c.TxID(), c.TxID()
+	if a == b2 {
+		t.Fatalf("two transactions in use share id %q", a)
+	}
+	c.ReleaseTx(a)
+	if got := c.TxID(); got != a {
+		t.Fatalf("after releasing %q, TxID = %q", a, got)
+	}
+	if got := c.TxID(); got == a || got == b2 {
+		t.Fatalf("TxID = %q, an id still in use", got)
+	}
+}

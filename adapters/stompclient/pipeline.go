@@ -19,7 +19,8 @@ type SendFrame func(m driver.Message, tx string) *frame.Frame
 // receipt (n = 1) or the COMMIT of a transaction of n SENDs.
 type unit struct {
 	first, n int
-	id       string
+	id       string // receipt id
+	tx       string // transaction id, when n > 1
 	ch       chan error
 }
 
@@ -54,6 +55,9 @@ func Pipeline(ctx context.Context, c *Conn, msgs []driver.Message, chunk, window
 			setErr(u, fmt.Errorf("%s: send not confirmed: %w", prefix, err))
 			return err
 		}
+		if u.tx != "" {
+			c.ReleaseTx(u.tx)
+		}
 		return nil
 	}
 	next := 0
@@ -83,8 +87,11 @@ func Pipeline(ctx context.Context, c *Conn, msgs []driver.Message, chunk, window
 			break
 		}
 		u := unit{first: next, n: n, id: c.NewID("r")}
+		if n > 1 {
+			u.tx = c.TxID()
+		}
 		u.ch = c.Expect(u.id)
-		if err := writeUnit(c, msgs[next:next+n], build, u.id); err != nil {
+		if err := writeUnit(c, msgs[next:next+n], build, u.id, u.tx); err != nil {
 			c.Forget(u.id)
 			stop = err
 			break
@@ -131,14 +138,14 @@ func fatal(err error) bool {
 }
 
 // writeUnit buffers the frames of one unit; receipt is the receipt id of its
-// last frame (the SEND itself, or the COMMIT).
-func writeUnit(c *Conn, msgs []driver.Message, build SendFrame, receipt string) error {
+// last frame (the SEND itself, or the COMMIT of transaction tx when there
+// are several messages).
+func writeUnit(c *Conn, msgs []driver.Message, build SendFrame, receipt, tx string) error {
 	if len(msgs) == 1 {
 		f := build(msgs[0], "")
 		f.Header.Add(frame.Receipt, receipt)
 		return c.Write(f)
 	}
-	tx := c.NewID("t")
 	if err := c.Write(frame.New(frame.BEGIN, frame.Transaction, tx)); err != nil {
 		return err
 	}
