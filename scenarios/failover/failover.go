@@ -56,8 +56,12 @@ func (Scenario) Summary() string {
 // DefaultConfig implements scenarios.Scenario. The full run loads 1,000
 // msg/s of 1 KiB for 5 s of warm-up and 20 s before the kill, leaves the
 // node dead 30 s and loads 30 s after it is back in sync (about 1.5 min
-// plus the restart). The quick run: 1 s warm-up, kill after 5 s, 15 s dead,
-// 10 s after (about 35 s plus the restart).
+// plus the restart). The quick run: 1 s warm-up, kill after 5 s, 30 s dead
+// as in the full run, 10 s after (about 45 s plus the restart). The node
+// stays dead as long in both because a shorter outage cannot tell a
+// failover that takes longer from none: Kafka fences a dead broker after
+// broker.session.timeout.ms (9 s), and kafka-go rejoins its group under a
+// new member id, which waits for the old one's session (10 s) to expire.
 func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 	c := &Config{
 		Common: scenarios.Common{
@@ -69,7 +73,7 @@ func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 	}
 	if quick {
 		c.Duration, c.Warmup, c.Drain = 5*time.Minute, time.Second, 30*time.Second
-		c.KillAt, c.Recovery, c.After, c.Gap, c.SyncTimeout = 5*time.Second, 15*time.Second, 10*time.Second, 3*time.Second, 2*time.Minute
+		c.KillAt, c.Recovery, c.After, c.Gap, c.SyncTimeout = 5*time.Second, 30*time.Second, 10*time.Second, 3*time.Second, 2*time.Minute
 	}
 	return c
 }
