@@ -55,25 +55,28 @@ func (Scenario) Summary() string {
 
 // DefaultConfig implements scenarios.Scenario. The full run loads 1,000
 // msg/s of 1 KiB for 5 s of warm-up and 20 s before the kill, leaves the
-// node dead 30 s and loads 30 s after it is back in sync (about 1.5 min
-// plus the restart). The quick run: 1 s warm-up, kill after 5 s, 30 s dead
-// as in the full run, 10 s after (about 45 s plus the restart). The node
-// stays dead as long in both because a shorter outage cannot tell a
-// failover that takes longer from none: Kafka fences a dead broker after
-// broker.session.timeout.ms (9 s), and kafka-go rejoins its group under a
-// new member id, which waits for the old one's session (10 s) to expire.
+// node dead 60 s and loads 30 s after it is back in sync (about 2 min plus
+// the restart). The quick run: 1 s warm-up, kill after 5 s, 60 s dead as
+// in the full run, 10 s after (about 75 s plus the restart). The node
+// stays dead that long in both because a shorter outage cannot tell a
+// failover that takes longer from none, and the brokers' own mechanisms
+// with their default clients take up to about a minute: Kafka fences a
+// dead broker after broker.session.timeout.ms (9 s) and kafka-go rejoins
+// its group under a new member id, which waits for the old one's session
+// (10 s) to expire; RocketMQ's controller elects a new master and its
+// clients learn it from the name server every 30 s.
 func (Scenario) DefaultConfig(quick bool) scenarios.Config {
 	c := &Config{
 		Common: scenarios.Common{
 			Rate: 1000, Duration: 10 * time.Minute, Warmup: 5 * time.Second, Drain: time.Minute,
 			Size: 1024, Producers: 2, Consumers: 1, Partitions: 1,
 		},
-		Mode: ModeKill, KillAt: 20 * time.Second, Recovery: 30 * time.Second, After: 30 * time.Second,
+		Mode: ModeKill, KillAt: 20 * time.Second, Recovery: time.Minute, After: 30 * time.Second,
 		Gap: 10 * time.Second, SyncTimeout: 3 * time.Minute, Batch: 100, RateTolerance: 0.1,
 	}
 	if quick {
 		c.Duration, c.Warmup, c.Drain = 5*time.Minute, time.Second, 30*time.Second
-		c.KillAt, c.Recovery, c.After, c.Gap, c.SyncTimeout = 5*time.Second, 30*time.Second, 10*time.Second, 3*time.Second, 2*time.Minute
+		c.KillAt, c.Recovery, c.After, c.Gap, c.SyncTimeout = 5*time.Second, time.Minute, 10*time.Second, 3*time.Second, 2*time.Minute
 	}
 	return c
 }
