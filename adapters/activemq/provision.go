@@ -32,6 +32,9 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	if dest.MaxLength > 0 {
 		return nil, fmt.Errorf("activemq: max length %d: no reject-on-full queue limit over STOMP: %w", dest.MaxLength, errors.ErrUnsupported)
 	}
+	if dest.Unreplicated {
+		return nil, fmt.Errorf("activemq: an unreplicated destination: a shared-store pair protects every destination through its one store: %w", errors.ErrUnsupported)
+	}
 	if d.isClosed() {
 		return nil, fmt.Errorf("activemq: driver %w", driver.ErrClosed)
 	}

@@ -32,6 +32,9 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	if dest.MaxLength > 0 {
 		return nil, fmt.Errorf("artemis: max length %d: Artemis limits an address, not a queue, by message count: %w", dest.MaxLength, errors.ErrUnsupported)
 	}
+	if dest.Unreplicated {
+		return nil, fmt.Errorf("artemis: an unreplicated destination: mqbench runs Artemis as a single node only: %w", errors.ErrUnsupported)
+	}
 	if d.isClosed() {
 		return nil, fmt.Errorf("artemis: driver %w", driver.ErrClosed)
 	}

@@ -214,6 +214,12 @@ type Destination struct {
 	// with ErrRejected; other drivers return ErrUnsupported from Provision,
 	// and the caller gates admission itself.
 	MaxLength int
+	// Unreplicated asks for a destination kept on one node only, even on
+	// a replicated cluster: the failover scenario's negative control. On
+	// a single node it changes nothing. A driver whose broker protects
+	// every destination alike (a shared store, a replicated broker group)
+	// returns ErrUnsupported from Provision.
+	Unreplicated bool
 }
 
 // ProducerOptions tune a producer.

@@ -82,7 +82,7 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	topic := dest.Name
 
 	start := time.Now()
-	created, err := d.createTopic(ctx, topic, parts)
+	created, err := d.createTopic(ctx, topic, parts, dest.Unreplicated)
 	if err != nil {
 		return nil, err
 	}
@@ -128,18 +128,23 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 }
 
 // createTopic creates topic, reporting whether it did (false when it
-// existed).
-func (d *Driver) createTopic(ctx context.Context, topic string, parts int) (bool, error) {
+// existed). The broker's default.replication.factor applies, unless
+// single: then one replica, with min.insync.replicas=1 so that acks=all
+// is met by that replica alone.
+func (d *Driver) createTopic(ctx context.Context, topic string, parts int, single bool) (bool, error) {
 	ctx, cancel := d.opCtx(ctx)
 	defer cancel()
-	res, err := d.client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
-		Topics: []kafkago.TopicConfig{{
-			Topic:             topic,
-			NumPartitions:     parts,
-			ReplicationFactor: -1, // the broker's default.replication.factor
-			ConfigEntries:     topicConfigs(d.cfg.EffectiveProfile()),
-		}},
-	})
+	tc := kafkago.TopicConfig{
+		Topic:             topic,
+		NumPartitions:     parts,
+		ReplicationFactor: -1,
+		ConfigEntries:     topicConfigs(d.cfg.EffectiveProfile()),
+	}
+	if single {
+		tc.ReplicationFactor = 1
+		tc.ConfigEntries = append(tc.ConfigEntries, kafkago.ConfigEntry{ConfigName: "min.insync.replicas", ConfigValue: "1"})
+	}
+	res, err := d.client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{tc}})
 	if err != nil {
 		return false, fmt.Errorf("kafka: create topic %q: %w", topic, err)
 	}

@@ -36,31 +36,40 @@ func TestClusterDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	dest := driver.Destination{Name: uniqueName("mqb-cluster-du"), Groups: []string{"g"}, Partitions: 2}
-	cleanup, err := d.Provision(ctx, dest)
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		name         string
+		unreplicated bool
+		want         map[string]string
+		replicas     int
+	}{
+		{"replicated", false, map[string]string{"replication.factor": "3", "min.insync.replicas": "2", "in.sync.replicas": "3", "flush.messages": "1", "acks": "all"}, 2},
+		// the failover scenario's negative control
+		{"unreplicated", true, map[string]string{"replication.factor": "1", "min.insync.replicas": "1", "in.sync.replicas": "1", "flush.messages": "1", "acks": "all"}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dest := driver.Destination{Name: uniqueName("mqb-cluster-du"), Groups: []string{"g"}, Partitions: 2, Unreplicated: tt.unreplicated}
+			cleanup, err := d.Provision(ctx, dest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cleanup(ctx)
+			du, err := d.(driver.DurabilityReader).Durability(ctx, dest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.want {
+				if du.Settings[k] != v {
+					t.Errorf("read back %s=%q, want %q (all: %v)", k, du.Settings[k], v, du.Settings)
+				}
+			}
+			if du.Replicas != tt.replicas || !du.Synced || !du.Verified {
+				t.Errorf("durability %+v: want %d replicas, synced, verified", du, tt.replicas)
+			}
+			t.Logf("promise: %s", du.Promise)
+		})
 	}
-	defer cleanup(ctx)
-	du, err := d.(driver.DurabilityReader).Durability(ctx, dest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"replication.factor": "3", "min.insync.replicas": "2", "in.sync.replicas": "3", "flush.messages": "1", "acks": "all"}
-	for k, v := range want {
-		if du.Settings[k] != v {
-			t.Errorf("read back %s=%q, want %q (all: %v)", k, du.Settings[k], v, du.Settings)
-		}
-	}
-	if du.Replicas != 2 || !du.Synced || !du.Verified {
-		t.Errorf("durability %+v: want 2 replicas, synced, verified", du)
-	}
-	t.Logf("promise: %s", du.Promise)
 }
 
-// TestClusterNodeKill kills the node leading the test partition (kill -9):
-// the same producer and consumer carry on through the other two, and no
-// confirmed message is lost.
 func TestClusterNodeKill(t *testing.T) {
 	l, addr := clusterLauncher(t)
 	drivertest.NodeKill(t, drivertest.NodeKillHarness{

@@ -31,10 +31,16 @@ func TestClusterDurability(t *testing.T) {
 		t.Fatalf("the cluster's management URLs: %q, %v", mgmt, err)
 	}
 	for _, tc := range []struct {
-		profile driver.Profile
-		qtype   string
-	}{{driver.Durable, "quorum"}, {driver.Fast, "classic (none declared)"}} {
-		t.Run(string(tc.profile), func(t *testing.T) {
+		name         string
+		profile      driver.Profile
+		unreplicated bool // the failover scenario's negative control
+		qtype        string
+	}{
+		{"durable", driver.Durable, false, "quorum"},
+		{"fast", driver.Fast, false, "classic (none declared)"},
+		{"durable unreplicated", driver.Durable, true, "classic (none declared)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			d, err := New(ctx, driver.Config{Addr: addr, Profile: tc.profile, ManagementURL: mgmt})
@@ -42,7 +48,7 @@ func TestClusterDurability(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			dest := driver.Destination{Name: "mqbt-cluster-du-" + string(tc.profile) + "-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", ""), Groups: []string{"g1", "g2"}}
+			dest := driver.Destination{Name: "mqbt-cluster-du-" + string(tc.profile) + "-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", ""), Groups: []string{"g1", "g2"}, Unreplicated: tc.unreplicated}
 			cleanup, err := d.Provision(ctx, dest)
 			if err != nil {
 				t.Fatal(err)
@@ -55,7 +61,7 @@ func TestClusterDurability(t *testing.T) {
 			if du.Settings["x-queue-type"] != tc.qtype {
 				t.Fatalf("x-queue-type %q, want %q (%+v)", du.Settings["x-queue-type"], tc.qtype, du)
 			}
-			if tc.profile == driver.Durable && (du.Replicas != 2 || !du.Synced || !du.Verified || !strings.HasPrefix(du.Settings["members"], "3 per queue")) {
+			if tc.qtype == "quorum" && (du.Replicas != 2 || !du.Synced || !du.Verified || !strings.HasPrefix(du.Settings["members"], "3 per queue")) {
 				t.Fatalf("durable on 3 nodes: %+v, want 3 members read back, 2 replicas, synced, verified", du)
 			}
 			t.Logf("%s: %s", tc.profile, du.Promise)

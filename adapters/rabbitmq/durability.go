@@ -24,7 +24,7 @@ func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (drive
 	if d.kind == streamQueues {
 		return d.streamDurability(ctx, dest)
 	}
-	args := queueArgsFor(dest, d.quorum())
+	args := queueArgsFor(dest, d.quorumFor(dest))
 	err := d.withChannel(ctx, "durability of "+dest.Name, func(ch *amqp.Channel, call func(string, func() error) error) error {
 		for _, g := range dest.Groups {
 			q := queueName(dest.Name, g)
@@ -40,7 +40,7 @@ func (d *Driver) Durability(ctx context.Context, dest driver.Destination) (drive
 	if err != nil {
 		return driver.Durability{}, fmt.Errorf("rabbitmq: read durability of %q: %w", dest.Name, err)
 	}
-	if d.quorum() {
+	if d.quorumFor(dest) {
 		names := make([]string, len(dest.Groups))
 		for i, g := range dest.Groups {
 			names[i] = queueName(dest.Name, g)

@@ -185,6 +185,10 @@ type Driver struct {
 // keep classic queues (in memory, on one node).
 func (d *Driver) quorum() bool { return d.profile == driver.Durable && d.url.cluster() }
 
+// quorumFor is quorum for dest: an Unreplicated destination is a classic
+// queue, which lives on the one node that declared it.
+func (d *Driver) quorumFor(dest driver.Destination) bool { return d.quorum() && !dest.Unreplicated }
+
 // Info describes the adapter and the broker; no I/O.
 func (d *Driver) Info() driver.Info { return d.info }
 
@@ -235,19 +239,24 @@ func (d *Driver) withChannel(ctx context.Context, what string, fn func(ch *amqp.
 // x-overflow=reject-publish. It is idempotent as long as the arguments do not
 // change: redeclaring an existing queue with another MaxLength fails with
 // the broker's PRECONDITION_FAILED. The cleanup deletes the queues (with any
-// messages in them) and the exchange.
+// messages in them) and the exchange. An Unreplicated destination's queues
+// are classic queues, on the node the admin connection is on, even where
+// the durable profile would declare quorum queues.
 func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(context.Context) error, error) {
 	if err := validate(dest); err != nil {
 		return nil, err
 	}
+	if dest.Unreplicated && d.kind == streamQueues {
+		return nil, fmt.Errorf("rabbitmq: destination %q: unreplicated streams: %w", dest.Name, errors.ErrUnsupported)
+	}
 	if d.kind == streamQueues {
 		return d.provisionStreams(ctx, dest)
 	}
-	if dest.MaxLength > 0 && d.quorum() {
+	if dest.MaxLength > 0 && d.quorumFor(dest) {
 		return nil, fmt.Errorf("rabbitmq: destination %q: MaxLength on quorum queues (durable profile on a cluster): %w: the broker applies reject-publish after the Raft commit, so pipelined publishes overshoot the limit", dest.Name, errors.ErrUnsupported)
 	}
 	ex := exchangeName(dest.Name)
-	args := queueArgsFor(dest, d.quorum())
+	args := queueArgsFor(dest, d.quorumFor(dest))
 	err := d.withChannel(ctx, "provision "+dest.Name, func(ch *amqp.Channel, call func(string, func() error) error) error {
 		if err := call("declare exchange "+ex, func() error {
 			return ch.ExchangeDeclare(ex, amqp.ExchangeFanout, true, false, false, false, nil)

@@ -104,6 +104,9 @@ func (d *Driver) Provision(ctx context.Context, dest driver.Destination) (func(c
 	if dest.MaxLength > 0 {
 		return nil, fmt.Errorf("rocketmq: destination %q: max length %d: %w", dest.Name, dest.MaxLength, errUnsupported)
 	}
+	if dest.Unreplicated {
+		return nil, fmt.Errorf("rocketmq: destination %q: unreplicated: a topic lives on a broker group, whose replicas all hold it: %w", dest.Name, errUnsupported)
+	}
 	n, err := resolve(dest)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,9 @@ func (r *run) result() *result.Result {
 		Config: c, Latency: sum.Latency, Throughput: sum.Throughput,
 		Accounting: sum.Accounting, Timeline: sum.Timeline,
 	}
+	if n := sum.LostNote(); n != "" {
+		res.Notes = append(res.Notes, n)
+	}
 	n := int((r.m.end.Sub(r.start) + time.Second - 1) / time.Second)
 	res.Timeline = svc.ExtendTimeline(res.Timeline, n)
 	n = len(res.Timeline)

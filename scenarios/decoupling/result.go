@@ -22,6 +22,9 @@ func (r *run) result(ctx context.Context, complete, drained bool) *result.Result
 		Throughput: sum.Throughput,
 		Accounting: sum.Accounting,
 	}
+	if n := sum.LostNote(); n != "" {
+		res.Notes = append(res.Notes, n)
+	}
 	if res.Latency == nil {
 		res.Latency = result.Latencies{}
 	}

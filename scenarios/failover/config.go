@@ -43,6 +43,11 @@ type Config struct {
 	// RateTolerance is how far below Rate a second's received count may be
 	// and still count as at the target (0.1: at least 90% of Rate).
 	RateTolerance float64 `yaml:"rate_tolerance" json:"rate_tolerance"`
+	// Unreplicated keeps the destination on one node
+	// (driver.Destination.Unreplicated): the negative control, whose run
+	// must show loss or producers and consumers waiting for the restart.
+	// Brokers that protect every destination alike refuse it.
+	Unreplicated bool `yaml:"unreplicated" json:"unreplicated"`
 }
 
 // Bounds of the scenario's own fields.

@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -185,4 +186,53 @@ func TestValidate(t *testing.T) {
 			t.Errorf("default (quick %v): %v", quick, err)
 		}
 	}
+}
+
+// refusesUnreplicated is a driver whose broker protects every destination
+// alike: it refuses Unreplicated, as the ActiveMQ and RocketMQ adapters do.
+type refusesUnreplicated struct{ driver.Driver }
+
+func (d refusesUnreplicated) Provision(ctx context.Context, dest driver.Destination) (func(context.Context) error, error) {
+	if dest.Unreplicated {
+		return nil, fmt.Errorf("test broker: unreplicated: %w", errors.ErrUnsupported)
+	}
+	return d.Driver.Provision(ctx, dest)
+}
+
+// TestUnreplicated checks the negative control's plumbing: the
+// destination asks for one node, a broker that cannot refuses with an
+// error naming the control, and a run says it was the control.
+func TestUnreplicated(t *testing.T) {
+	cfg := testConfig(ModeKill)
+	cfg.Unreplicated = true
+	res, _ := runOn(t, cfg, memcluster.Options{}, memory.Faults{})
+	if !hasNote(res, "negative control") {
+		t.Errorf("notes %q lack the negative control", res.Notes)
+	}
+
+	b := memory.NewBroker(memory.Options{})
+	d, err := b.Driver(driver.Config{Profile: driver.Durable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	cl := memcluster.New(b, memcluster.Options{Replicated: true})
+	t.Cleanup(cl.Close)
+	env := scenarios.Env{Driver: refusesUnreplicated{d}, Profile: driver.Durable, RunID: 43, Prefix: "u", WorkDir: t.TempDir(),
+		Log: slog.New(slog.DiscardHandler), Cluster: cl}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = Scenario{}.Run(ctx, env, cfg)
+	if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "negative control") {
+		t.Fatalf("run on a broker refusing unreplicated destinations: %v, want ErrUnsupported naming the negative control", err)
+	}
+}
+
+func hasNote(res *result.Result, sub string) bool {
+	for _, n := range res.Notes {
+		if strings.Contains(n, sub) {
+			return true
+		}
+	}
+	return false
 }

@@ -20,6 +20,9 @@ func (r *run) result() *result.Result {
 		Config: c, Latency: sum.Latency, Throughput: sum.Throughput,
 		Accounting: sum.Accounting, Timeline: sum.Timeline, Series: map[string][]float64{},
 	}
+	if n := sum.LostNote(); n != "" {
+		res.Notes = append(res.Notes, n)
+	}
 	n := int((r.end.Sub(r.start) + time.Second - 1) / time.Second)
 	res.Timeline = svc.ExtendTimeline(res.Timeline, n)
 	a := res.Accounting
@@ -212,6 +215,9 @@ func (r *run) notes(res *result.Result) {
 		ns = append(ns, fmt.Sprintf("%s (%s)", n.Name, n.Role))
 	}
 	res.Notes = append(res.Notes, "cluster nodes at the start: "+strings.Join(ns, ", "))
+	if r.c.Unreplicated {
+		res.Notes = append(res.Notes, "negative control: the destination was kept on one node (unreplicated), so loss, or producers and consumers waiting for the restart, is what this run must show")
+	}
 	verb := "killed (SIGKILL)"
 	if r.c.mode() == ModeRolling {
 		verb = "stopped (SIGTERM)"

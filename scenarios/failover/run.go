@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -43,10 +44,13 @@ type run struct {
 
 func (r *run) run(ctx context.Context) (*result.Result, error) {
 	c, env := r.c, r.env
-	r.dest = driver.Destination{Name: env.Prefix + "-failover", Groups: []string{group}, Partitions: c.Partitions}
+	r.dest = driver.Destination{Name: env.Prefix + "-failover", Groups: []string{group}, Partitions: c.Partitions, Unreplicated: c.Unreplicated}
 	env.Report("provision", 0)
 	cleanup, err := env.Driver.Provision(ctx, r.dest)
 	if err != nil {
+		if c.Unreplicated && errors.Is(err, errors.ErrUnsupported) {
+			return nil, fmt.Errorf("unreplicated (the negative control): %w", err)
+		}
 		return nil, fmt.Errorf("provision %s: %w", r.dest.Name, err)
 	}
 	defer func() {

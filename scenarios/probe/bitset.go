@@ -111,3 +111,33 @@ func (b *bitset) countAndNot(o *bitset) int64 {
 	}
 	return n
 }
+
+// firstAndNot returns up to max sequences, lowest first, that are in b but
+// not in o. Not concurrent with set.
+func (b *bitset) firstAndNot(o *bitset, max int) []uint64 {
+	var out []uint64
+	oc := o.chunks.all()
+	for i, c := range b.chunks.all() {
+		if c == nil {
+			continue
+		}
+		var other *chunk
+		if i < len(oc) {
+			other = oc[i]
+		}
+		for j, w := range c {
+			if other != nil {
+				w &^= other[j]
+			}
+			for w != 0 && len(out) < max {
+				bit := bits.TrailingZeros64(w)
+				out = append(out, uint64(i)<<chunkShift|uint64(j)<<6|uint64(bit))
+				w &= w - 1
+			}
+			if len(out) == max {
+				return out
+			}
+		}
+	}
+	return out
+}

@@ -28,6 +28,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -371,6 +372,22 @@ type Summary struct {
 	Timeline   []result.Second
 	// PerGroup accounting, by group name.
 	PerGroup map[string]result.Accounting
+	// LostSample names up to MaxLostSample lost messages, lowest sequence
+	// first per producer: "group g0: producer 1 message 53211 of 53350
+	// sent", for a reader to place them in the run.
+	LostSample []string
+}
+
+// MaxLostSample bounds Summary.LostSample.
+const MaxLostSample = 10
+
+// LostNote is a result note naming the first lost messages, or "" when
+// none was lost.
+func (s Summary) LostNote() string {
+	if len(s.LostSample) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("lost (confirmed, never received), the first %d: %s", len(s.LostSample), strings.Join(s.LostSample, "; "))
 }
 
 // Summary merges every probe and computes the accounting. Call it once all
@@ -387,7 +404,9 @@ func (s *Stick) Summary(complete bool) Summary {
 
 	pub, pubRaw, sched := newHist(), newHist(), newHist()
 	var measuredSent, measuredBytes, firstNs, lastSend int64
+	sentBy := map[int]int64{}
 	for _, p := range s.producers {
+		sentBy[int(p.id)] += p.nSent
 		a.Sent += p.nSent
 		a.Confirmed += p.nConfirmed
 		a.Unconfirmed += p.nUnconfirmed
@@ -435,6 +454,9 @@ func (s *Stick) Summary(complete bool) Summary {
 				recv = new(bitset)
 			}
 			ga.Lost += conf.countAndNot(recv)
+			for _, seq := range conf.firstAndNot(recv, MaxLostSample-len(sum.LostSample)) {
+				sum.LostSample = append(sum.LostSample, fmt.Sprintf("group %s: producer %d message %d of %d sent", g.name, pid, seq, sentBy[pid]))
+			}
 		}
 		sum.PerGroup[g.name] = ga
 		a.Received += ga.Received

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,6 +127,9 @@ func TestForeignAndFanOut(t *testing.T) {
 	if sum.PerGroup["email"].Lost != 0 || sum.PerGroup["sms"].Lost != 1 {
 		t.Fatalf("per group %+v", sum.PerGroup)
 	}
+	if want := []string{"group sms: producer 0 message 4 of 5 sent"}; !slices.Equal(sum.LostSample, want) {
+		t.Fatalf("lost sample %q, want %q", sum.LostSample, want)
+	}
 }
 
 func TestWarmupExcludedFromLatency(t *testing.T) {
@@ -170,6 +174,27 @@ func TestBitsetGrowth(t *testing.T) {
 	}
 	if b.count() != 5 || b.has(2) {
 		t.Fatalf("count %d", b.count())
+	}
+}
+
+func TestBitsetFirstAndNot(t *testing.T) {
+	var b, o bitset
+	for _, s := range []uint64{0, 63, 64, 65535, 65536, 1<<20 + 3} {
+		b.set(s)
+	}
+	o.set(63)
+	o.set(65536)
+	for _, tt := range []struct {
+		max  int
+		want []uint64
+	}{
+		{10, []uint64{0, 64, 65535, 1<<20 + 3}},
+		{2, []uint64{0, 64}},
+		{0, nil},
+	} {
+		if got := b.firstAndNot(&o, tt.max); !slices.Equal(got, tt.want) {
+			t.Errorf("firstAndNot(max %d) = %v, want %v", tt.max, got, tt.want)
+		}
 	}
 }
 

@@ -14,6 +14,9 @@ func (r *run) result(complete, drained bool) *result.Result {
 		Accounting: sum.Accounting,
 		Timeline:   sum.Timeline,
 	}
+	if n := sum.LostNote(); n != "" {
+		res.Notes = append(res.Notes, n)
+	}
 	r.stats.mu.Lock()
 	defer r.stats.mu.Unlock()
 	res.SetMetric(MetricSendFailures, float64(r.stats.sendFailures), "count")
