@@ -48,7 +48,7 @@ func (r *run) result() *result.Result {
 	a := sum.Accounting
 	res.Verdict = result.Verdict{Pass: true}
 	if complete {
-		remaining := max(r.st.Snapshot().Remaining(), 0)
+		remaining := r.st.Missing()
 		res.Verdict.Check(r.m.drained, "backlog not drained within %s of the consumers' start: %d messages remain", c.Drain, remaining)
 		if r.m.drained {
 			res.Verdict.Check(a.Lost == 0, "%d confirmed messages lost", a.Lost)

@@ -153,7 +153,7 @@ func (r *rig) drainOnly(ctx context.Context, st *probe.Stick) (float64, bool) {
 		if p.Received != last {
 			last, lastAt = p.Received, time.Now()
 		}
-		if p.Remaining() <= 0 {
+		if p.Remaining() <= 0 && st.Missing() == 0 {
 			return rate(last-first, start, lastAt), true
 		}
 		if now := time.Now(); !now.Before(deadline) || now.Sub(lastAt) > r.c.Drain {

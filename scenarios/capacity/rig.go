@@ -223,11 +223,11 @@ func (r *rig) produce(ctx context.Context, st *probe.Stick, rate float64, start,
 // nothing arrived for idle, or deadline, or ctx is done. It reports whether
 // nothing is missing.
 func (r *rig) drain(ctx context.Context, deadline time.Time, idle time.Duration) bool {
-	missing, last := r.remaining()
+	_, last := r.remaining()
 	lastChange := time.Now()
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
-	for missing > 0 {
+	for !r.drained() {
 		now := time.Now()
 		if !now.Before(deadline) || now.Sub(lastChange) > idle {
 			return false
@@ -237,10 +237,18 @@ func (r *rig) drain(ctx context.Context, deadline time.Time, idle time.Duration)
 			return false
 		case <-t.C:
 		}
-		var recv int64
-		missing, recv = r.remaining()
-		if recv != last {
+		if _, recv := r.remaining(); recv != last {
 			last, lastChange = recv, time.Now()
+		}
+	}
+	return true
+}
+
+// drained reports whether every stick received every confirmed message.
+func (r *rig) drained() bool {
+	for _, st := range r.sticks {
+		if !st.Drained() {
+			return false
 		}
 	}
 	return true

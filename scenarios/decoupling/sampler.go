@@ -111,7 +111,7 @@ func (r *run) sample(ctx context.Context, dr driver.DepthReader, done <-chan str
 func (r *run) drain(ctx context.Context) bool {
 	deadline := time.Now().Add(r.c.Drain)
 	for {
-		if r.backlog() <= 0 && r.st.Snapshot().Remaining() <= 0 {
+		if r.backlog() <= 0 && r.st.Drained() {
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -44,7 +44,7 @@ func (r *run) result() *result.Result {
 
 	res.Verdict = result.Verdict{Pass: true}
 	if !r.interrupted && len(r.windows) > 0 {
-		remaining := max(r.st.Snapshot().Remaining(), 0)
+		remaining := r.st.Missing()
 		res.Verdict.Check(r.drained || a.Lost > 0, "not drained within %s: %d confirmed messages not received yet", c.Drain, remaining)
 		if r.env.Profile == driver.Durable || r.env.Profile == "" {
 			res.Verdict.Check(a.Lost == 0, "%d confirmed messages lost in the durable profile", a.Lost)

@@ -194,7 +194,7 @@ func Drain(ctx context.Context, st *probe.Stick, timeout, idle time.Duration) bo
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if last.Remaining() <= 0 {
+		if last.Remaining() <= 0 && st.Missing() == 0 {
 			return true
 		}
 		select {
@@ -208,7 +208,7 @@ func Drain(ctx context.Context, st *probe.Stick, timeout, idle time.Duration) bo
 		}
 		last = cur
 		if time.Now().After(deadline) || time.Since(lastChange) > idle {
-			return last.Remaining() <= 0
+			return st.Drained()
 		}
 	}
 }

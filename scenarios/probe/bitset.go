@@ -89,8 +89,9 @@ func (b *bitset) count() int64 {
 	return n
 }
 
-// countAndNot returns how many sequences are in b but not in o. Not
-// concurrent with set.
+// countAndNot returns how many sequences are in b but not in o. It may run
+// concurrently with set (each word is read atomically: a snapshot that may
+// miss sets racing with it).
 func (b *bitset) countAndNot(o *bitset) int64 {
 	var n int64
 	oc := o.chunks.all()
@@ -102,9 +103,10 @@ func (b *bitset) countAndNot(o *bitset) int64 {
 		if i < len(oc) {
 			other = oc[i]
 		}
-		for j, w := range c {
+		for j := range c {
+			w := atomic.LoadUint64(&c[j])
 			if other != nil {
-				w &^= other[j]
+				w &^= atomic.LoadUint64(&other[j])
 			}
 			n += int64(bits.OnesCount64(w))
 		}

@@ -349,7 +349,10 @@ type Progress struct {
 }
 
 // Remaining returns how many confirmed messages some group still lacks
-// (summed over groups).
+// (summed over groups), counting every distinct message received: a lower
+// bound, since a message received but never confirmed (its send failed
+// after the broker stored it) counts too. It reaches 0 no later than
+// Stick.Missing; use Stick.Drained to decide a drain is over.
 func (p Progress) Remaining() int64 { return p.Confirmed*int64(p.Groups) - p.Received }
 
 // Snapshot reads the running totals.
@@ -362,6 +365,43 @@ func (s *Stick) Snapshot() Progress {
 	pr.Groups = len(s.order)
 	s.mu.Unlock()
 	return pr
+}
+
+// Missing returns exactly how many confirmed messages some group has not
+// received yet, summed over groups: unlike Progress.Remaining, a message
+// received but never confirmed does not make up for a confirmed one still
+// missing. It may run concurrently with recording; it reads every ledger
+// (a word per 64 messages), so poll it only when Remaining is 0.
+func (s *Stick) Missing() int64 {
+	s.mu.Lock()
+	groups := append([]*group(nil), s.order...)
+	s.mu.Unlock()
+	var n int64
+	for _, g := range groups {
+		n += s.missingIn(g)
+	}
+	return n
+}
+
+// Drained reports whether every group received every confirmed message.
+func (s *Stick) Drained() bool { return s.Snapshot().Remaining() <= 0 && s.Missing() == 0 }
+
+// missingIn counts the confirmed messages group g has not received.
+func (s *Stick) missingIn(g *group) int64 {
+	var n int64
+	got := g.ledger.all()
+	for pid, conf := range s.pledger.all() {
+		if conf == nil {
+			continue
+		}
+		var recv bitset
+		if pid < len(got) && got[pid] != nil {
+			n += conf.countAndNot(got[pid])
+		} else {
+			n += conf.countAndNot(&recv)
+		}
+	}
+	return n
 }
 
 // Summary is what a Stick measured.
@@ -441,9 +481,10 @@ func (s *Stick) Summary(complete bool) Summary {
 			Received: g.received.Load(), Deliveries: g.deliveries.Load(),
 			Duplicated: g.duplicated.Load(), Reordered: reordered[g], Groups: 1, Complete: complete,
 		}
+		ga.Lost = s.missingIn(g)
 		got := g.ledger.all()
 		for pid, conf := range confirmedSets {
-			if conf == nil {
+			if conf == nil || ga.Lost == 0 {
 				continue
 			}
 			var recv *bitset
@@ -453,7 +494,6 @@ func (s *Stick) Summary(complete bool) Summary {
 			if recv == nil {
 				recv = new(bitset)
 			}
-			ga.Lost += conf.countAndNot(recv)
 			for _, seq := range conf.firstAndNot(recv, MaxLostSample-len(sum.LostSample)) {
 				sum.LostSample = append(sum.LostSample, fmt.Sprintf("group %s: producer %d message %d of %d sent", g.name, pid, seq, sentBy[pid]))
 			}

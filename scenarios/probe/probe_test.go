@@ -245,3 +245,32 @@ func TestTimelineSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingIgnoresUnconfirmedReceipts: a message received although its
+// send failed (the broker stored it after all) must not make up for a
+// confirmed one still missing. Remaining, a cheap lower bound, says 0;
+// Missing and Drained must not.
+func TestMissingIgnoresUnconfirmedReceipts(t *testing.T) {
+	t0 := time.Now()
+	st := New(Options{RunID: 1, Groups: []string{"g"}, Start: t0})
+	bodies := sendBatch(st.Producer(0), 3, t0, []error{nil, nil, errors.New("connection lost")})
+	c := st.Consumer("g")
+	c.Record(bodies[0], t0)
+	c.Record(bodies[2], t0) // unconfirmed, yet received
+	if r := st.Snapshot().Remaining(); r != 0 {
+		t.Fatalf("Remaining = %d, want 0 (the lower bound this test is about)", r)
+	}
+	if m := st.Missing(); m != 1 {
+		t.Fatalf("Missing = %d, want 1 (message 1)", m)
+	}
+	if st.Drained() {
+		t.Fatal("Drained with confirmed message 1 missing")
+	}
+	c.Record(bodies[1], t0)
+	if m := st.Missing(); m != 0 || !st.Drained() {
+		t.Fatalf("after message 1: Missing = %d, Drained = %v", m, st.Drained())
+	}
+	if a := st.Summary(true).Accounting; a.Lost != 0 || a.Received != 3 || a.Unconfirmed != 1 {
+		t.Fatalf("accounting %+v", a)
+	}
+}
