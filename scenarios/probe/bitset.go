@@ -89,12 +89,15 @@ func (b *bitset) count() int64 {
 	return n
 }
 
-// countAndNot returns how many sequences are in b but not in o. It may run
-// concurrently with set (each word is read atomically: a snapshot that may
-// miss sets racing with it).
-func (b *bitset) countAndNot(o *bitset) int64 {
-	var n int64
-	oc := o.chunks.all()
+// eachAndNot calls f with every non-zero word of b &^ o and the sequence
+// of the word's bit 0, lowest first, until f returns false. o may be nil
+// (empty). Words are read atomically, so it may run concurrently with set:
+// a snapshot that may miss sets racing with it.
+func (b *bitset) eachAndNot(o *bitset, f func(base, w uint64) bool) {
+	var oc []*chunk
+	if o != nil {
+		oc = o.chunks.all()
+	}
 	for i, c := range b.chunks.all() {
 		if c == nil {
 			continue
@@ -108,38 +111,37 @@ func (b *bitset) countAndNot(o *bitset) int64 {
 			if other != nil {
 				w &^= atomic.LoadUint64(&other[j])
 			}
-			n += int64(bits.OnesCount64(w))
+			if w != 0 && !f(uint64(i)<<chunkShift|uint64(j)<<6, w) {
+				return
+			}
 		}
 	}
+}
+
+// countAndNot returns how many sequences are in b but not in o (nil:
+// empty). It may run concurrently with set (see eachAndNot).
+func (b *bitset) countAndNot(o *bitset) int64 {
+	var n int64
+	b.eachAndNot(o, func(_, w uint64) bool {
+		n += int64(bits.OnesCount64(w))
+		return true
+	})
 	return n
 }
 
 // firstAndNot returns up to max sequences, lowest first, that are in b but
-// not in o. Not concurrent with set.
+// not in o (nil: empty).
 func (b *bitset) firstAndNot(o *bitset, max int) []uint64 {
 	var out []uint64
-	oc := o.chunks.all()
-	for i, c := range b.chunks.all() {
-		if c == nil {
-			continue
-		}
-		var other *chunk
-		if i < len(oc) {
-			other = oc[i]
-		}
-		for j, w := range c {
-			if other != nil {
-				w &^= other[j]
-			}
-			for w != 0 && len(out) < max {
-				bit := bits.TrailingZeros64(w)
-				out = append(out, uint64(i)<<chunkShift|uint64(j)<<6|uint64(bit))
-				w &= w - 1
-			}
-			if len(out) == max {
-				return out
-			}
-		}
+	if max <= 0 {
+		return nil
 	}
+	b.eachAndNot(o, func(base, w uint64) bool {
+		for w != 0 && len(out) < max {
+			out = append(out, base|uint64(bits.TrailingZeros64(w)))
+			w &= w - 1
+		}
+		return len(out) < max
+	})
 	return out
 }

@@ -391,17 +391,19 @@ func (s *Stick) missingIn(g *group) int64 {
 	var n int64
 	got := g.ledger.all()
 	for pid, conf := range s.pledger.all() {
-		if conf == nil {
-			continue
-		}
-		var recv bitset
-		if pid < len(got) && got[pid] != nil {
-			n += conf.countAndNot(got[pid])
-		} else {
-			n += conf.countAndNot(&recv)
+		if conf != nil {
+			n += conf.countAndNot(setAt(got, pid))
 		}
 	}
 	return n
+}
+
+// setAt returns sets[i], or nil past the end.
+func setAt(sets []*bitset, i int) *bitset {
+	if i < len(sets) {
+		return sets[i]
+	}
+	return nil
 }
 
 // Summary is what a Stick measured.
@@ -487,14 +489,7 @@ func (s *Stick) Summary(complete bool) Summary {
 			if conf == nil || ga.Lost == 0 {
 				continue
 			}
-			var recv *bitset
-			if pid < len(got) {
-				recv = got[pid]
-			}
-			if recv == nil {
-				recv = new(bitset)
-			}
-			for _, seq := range conf.firstAndNot(recv, MaxLostSample-len(sum.LostSample)) {
+			for _, seq := range conf.firstAndNot(setAt(got, pid), MaxLostSample-len(sum.LostSample)) {
 				sum.LostSample = append(sum.LostSample, fmt.Sprintf("group %s: producer %d message %d of %d sent", g.name, pid, seq, sentBy[pid]))
 			}
 		}
