@@ -100,15 +100,14 @@ func (r *rig) newStick(warmEnd time.Time) *probe.Stick {
 	return st
 }
 
-// remaining returns the confirmed messages of every stick not yet
-// received, and the distinct messages received, summed over the sticks.
-func (r *rig) remaining() (missing, received int64) {
+// received returns the distinct messages received, summed over the
+// sticks (drained decides whether any confirmed one is missing).
+func (r *rig) received() int64 {
+	var n int64
 	for _, st := range r.sticks {
-		p := st.Snapshot()
-		missing += max(0, p.Remaining())
-		received += p.Received
+		n += st.Snapshot().Received
 	}
-	return missing, received
+	return n
 }
 
 // router credits each delivery to the stick whose run id it carries. One
@@ -223,7 +222,7 @@ func (r *rig) produce(ctx context.Context, st *probe.Stick, rate float64, start,
 // nothing arrived for idle, or deadline, or ctx is done. It reports whether
 // nothing is missing.
 func (r *rig) drain(ctx context.Context, deadline time.Time, idle time.Duration) bool {
-	_, last := r.remaining()
+	last := r.received()
 	lastChange := time.Now()
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
@@ -237,7 +236,7 @@ func (r *rig) drain(ctx context.Context, deadline time.Time, idle time.Duration)
 			return false
 		case <-t.C:
 		}
-		if _, recv := r.remaining(); recv != last {
+		if recv := r.received(); recv != last {
 			last, lastChange = recv, time.Now()
 		}
 	}
