@@ -9,6 +9,7 @@ import (
 	"github.com/mqbench/mqbench/scenarios"
 	"github.com/mqbench/mqbench/scenarios/async"
 	"github.com/mqbench/mqbench/scenarios/decoupling"
+	"github.com/mqbench/mqbench/scenarios/failover"
 	"github.com/mqbench/mqbench/scenarios/peakshaving"
 	"github.com/mqbench/mqbench/scenarios/pubsub"
 	"github.com/mqbench/mqbench/scenarios/transaction"
@@ -19,7 +20,7 @@ import (
 // the scenario it names, so the examples the README points at stay valid.
 func TestExampleWorkloads(t *testing.T) {
 	all := map[string]scenarios.Scenario{}
-	for _, s := range []scenarios.Scenario{pubsub.Scenario{}, async.Scenario{}, decoupling.Scenario{}, peakshaving.Scenario{}, transaction.Scenario{}} {
+	for _, s := range []scenarios.Scenario{pubsub.Scenario{}, async.Scenario{}, decoupling.Scenario{}, failover.Scenario{}, peakshaving.Scenario{}, transaction.Scenario{}} {
 		all[s.Name()] = s
 	}
 	files, err := filepath.Glob("workloads/*.yaml")

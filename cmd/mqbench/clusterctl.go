@@ -54,6 +54,8 @@ func roleOf(ns launch.NodeStatus) string {
 	switch {
 	case !ns.Alive:
 		return cluster.RoleDown
+	case strings.HasPrefix(r, "name server"):
+		return "" // RocketMQ's name servers route; they hold no copy of a destination
 	case r == "leader" || strings.HasPrefix(r, "master") || strings.Contains(r, "lock holder"):
 		return cluster.RoleLeader
 	case r == "":

@@ -18,6 +18,7 @@ func TestRoleOf(t *testing.T) {
 		{launch.NodeStatus{Alive: true, Role: "lock holder"}, cluster.RoleLeader},
 		{launch.NodeStatus{Alive: true, Role: "slave"}, cluster.RoleFollower},
 		{launch.NodeStatus{Alive: true, Role: "controller leader"}, cluster.RoleFollower},
+		{launch.NodeStatus{Alive: true, Role: "name server; controller leader"}, ""},
 		{launch.NodeStatus{Alive: true}, ""},
 		{launch.NodeStatus{Alive: false, Role: "master"}, cluster.RoleDown},
 	} {

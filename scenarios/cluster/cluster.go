@@ -50,6 +50,12 @@ type Cluster interface {
 	// master of the broker group, ActiveMQ's master (lock holder). dest is
 	// provisioned.
 	Leader(ctx context.Context, dest driver.Destination) (string, error)
+	// Standbys returns the running nodes other than the leader that could
+	// take dest over if its leader died: Kafka's and RabbitMQ's in-sync
+	// replicas, RocketMQ's slaves, ActiveMQ's slave waiting for the lock.
+	// Nodes that hold no copy of dest (a RocketMQ name server) are not
+	// among them. dest is provisioned.
+	Standbys(ctx context.Context, dest driver.Destination) ([]string, error)
 	// Kill kills node with SIGKILL (no shutdown, no flush) and returns once
 	// its processes are gone.
 	Kill(ctx context.Context, node string) error

@@ -73,6 +73,35 @@ func (l *launched) Leader(ctx context.Context, dest driver.Destination) (string,
 	return n.Name, nil
 }
 
+// Standbys asks the broker through rr for dest's in-sync replicas other
+// than its leader; without rr they are the running nodes ctl reports as
+// RoleFollower.
+func (l *launched) Standbys(ctx context.Context, dest driver.Destination) ([]string, error) {
+	nodes, err := l.ctl.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if l.rr == nil {
+		for _, n := range nodes {
+			if n.Running && n.Role == RoleFollower {
+				out = append(out, n.Name)
+			}
+		}
+		return out, nil
+	}
+	leader, isr, err := l.rr.Replicas(ctx, dest)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: replicas of %s: %w", dest.Name, err)
+	}
+	for _, a := range isr {
+		if n, ok := byAddr(nodes, a); ok && n.Running && !sameAddr(a, leader) {
+			out = append(out, n.Name)
+		}
+	}
+	return out, nil
+}
+
 // WaitInSync polls every PollEvery until node is in sync (see Launched).
 func (l *launched) WaitInSync(ctx context.Context, node string, dest driver.Destination) error {
 	t := time.NewTicker(PollEvery)

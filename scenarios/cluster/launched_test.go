@@ -131,3 +131,45 @@ func TestLaunchedWaitInSync(t *testing.T) {
 		t.Fatalf("calls %s", got)
 	}
 }
+
+// TestLaunchedStandbys: the broker's in-sync replicas other than its
+// leader, running; without a replica reader, the running followers (a
+// node without a role, such as a name server, is none).
+func TestLaunchedStandbys(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		rr    *fakeReplicas
+		roles map[string]string
+		down  string
+		want  string
+	}{
+		{"replica reader", &fakeReplicas{leader: "127.0.0.1:19193", isr: []string{"127.0.0.1:19192", "127.0.0.1:19193", "127.0.0.1:19194"}}, nil, "", "node1,node3"},
+		{"replica reader, one down", &fakeReplicas{leader: "127.0.0.1:19193", isr: []string{"127.0.0.1:19192", "127.0.0.1:19193", "127.0.0.1:19194"}}, nil, "node3", "node1"},
+		{"replica reader, out of sync", &fakeReplicas{leader: "localhost:19193", isr: []string{"localhost:19193"}}, nil, "", ""},
+		{"roles", nil, map[string]string{"node1": RoleFollower, "node2": RoleLeader, "node3": ""}, "", "node1"},
+		{"roles, follower down", nil, map[string]string{"node1": RoleFollower, "node2": RoleLeader, "node3": RoleFollower}, "node1", "node3"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctl := threeNodes()
+			for n, role := range tt.roles {
+				ctl.set(n, true, role)
+			}
+			if tt.down != "" {
+				ctl.set(tt.down, false, RoleDown)
+			}
+			var rr driver.ReplicaReader
+			if tt.rr != nil {
+				rr = tt.rr
+			}
+			got, err := Launched(ctl, rr).Standbys(ctx, driver.Destination{Name: "d"})
+			if err != nil || strings.Join(got, ",") != tt.want {
+				t.Fatalf("Standbys = %v, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	_, err := Launched(threeNodes(), &fakeReplicas{err: errors.New("metadata timeout")}).Standbys(ctx, driver.Destination{Name: "d"})
+	if err == nil || !strings.Contains(err.Error(), "metadata timeout") {
+		t.Fatalf("err %v, want the broker's error", err)
+	}
+}

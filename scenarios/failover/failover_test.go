@@ -200,13 +200,15 @@ func (d refusesUnreplicated) Provision(ctx context.Context, dest driver.Destinat
 }
 
 // TestUnreplicated checks the negative control's plumbing: the
-// destination asks for one node, a broker that cannot refuses with an
-// error naming the control, and a run says it was the control.
+// destination asks for one node and a run says it was the control. On a
+// broker that refuses unreplicated destinations, the control kills the
+// leader's standbys and then the leader, starts them again leader first,
+// and must find producers and consumers waiting for the restart.
 func TestUnreplicated(t *testing.T) {
 	cfg := testConfig(ModeKill)
 	cfg.Unreplicated = true
 	res, _ := runOn(t, cfg, memcluster.Options{}, memory.Faults{})
-	if !hasNote(res, "negative control") {
+	if !hasNote(res, "negative control: the destination was kept on one node") {
 		t.Errorf("notes %q lack the negative control", res.Notes)
 	}
 
@@ -216,15 +218,33 @@ func TestUnreplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	cl := memcluster.New(b, memcluster.Options{Replicated: true})
+	cl := memcluster.New(b, memcluster.Options{Replicated: true, Election: 10 * time.Millisecond})
 	t.Cleanup(cl.Close)
 	env := scenarios.Env{Driver: refusesUnreplicated{d}, Profile: driver.Durable, RunID: 43, Prefix: "u", WorkDir: t.TempDir(),
 		Log: slog.New(slog.DiscardHandler), Cluster: cl}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err = Scenario{}.Run(ctx, env, cfg)
-	if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "negative control") {
-		t.Fatalf("run on a broker refusing unreplicated destinations: %v, want ErrUnsupported naming the negative control", err)
+	res, err = Scenario{}.Run(ctx, env, cfg)
+	if err != nil {
+		t.Fatalf("run on a broker refusing unreplicated destinations: %v", err)
+	}
+	if !hasNote(res, "cannot keep a destination on one node (test broker: unreplicated") {
+		t.Errorf("notes %q do not say the control killed the standbys, and why", res.Notes)
+	}
+	var got []string
+	for _, e := range cl.Events() {
+		if !strings.HasPrefix(e, "leader ") {
+			got = append(got, e)
+		}
+	}
+	if want := "kill mem-2,kill mem-3,kill mem-1,start mem-1,start mem-3,start mem-2"; strings.Join(got, ",") != want {
+		t.Errorf("events %v, want %s", got, want)
+	}
+	if res.Metrics[MetricUntilRestart].Value != 1 || res.Verdict.Pass || !strings.Contains(strings.Join(res.Verdict.Violations, "; "), "no failover") {
+		t.Errorf("until restart %v verdict %+v: the control must find no failover", res.Metrics[MetricUntilRestart].Value, res.Verdict)
+	}
+	if a := res.Accounting; a.Lost != 0 || a.Confirmed != a.Received {
+		t.Errorf("lost %d, confirmed %d, received %d: a replicated store loses nothing", a.Lost, a.Confirmed, a.Received)
 	}
 }
 

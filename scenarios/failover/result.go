@@ -215,7 +215,11 @@ func (r *run) notes(res *result.Result) {
 		ns = append(ns, fmt.Sprintf("%s (%s)", n.Name, n.Role))
 	}
 	res.Notes = append(res.Notes, "cluster nodes at the start: "+strings.Join(ns, ", "))
-	if r.c.Unreplicated {
+	switch {
+	case r.refused != nil:
+		res.Notes = append(res.Notes, "negative control: the broker cannot keep a destination on one node ("+r.refused.Error()+
+			"), so the leader was killed together with every standby that could take over: no copy of the destination survived the kill, and loss, or producers and consumers waiting for the restart, is what this run must show")
+	case r.c.Unreplicated:
 		res.Notes = append(res.Notes, "negative control: the destination was kept on one node (unreplicated), so loss, or producers and consumers waiting for the restart, is what this run must show")
 	}
 	verb := "killed (SIGKILL)"
@@ -223,7 +227,7 @@ func (r *run) notes(res *result.Result) {
 		verb = "stopped (SIGTERM)"
 	}
 	for _, w := range r.windows {
-		s := fmt.Sprintf("%s %s at %.1f s (gone %.2f s later)", w.node, verb, w.asked.Sub(r.start).Seconds(), time.Unix(0, w.at).Sub(w.asked).Seconds())
+		s := fmt.Sprintf("%s %s at %.1f s (gone %.2f s later)", strings.Join(w.nodes, ", "), verb, w.asked.Sub(r.start).Seconds(), time.Unix(0, w.at).Sub(w.asked).Seconds())
 		if !w.restart.IsZero() {
 			s += fmt.Sprintf(", started again at %.1f s", w.restart.Sub(r.start).Seconds())
 		}

@@ -40,6 +40,11 @@ type run struct {
 	interrupted         bool
 	consErrs            []error
 	consMu              sync.Mutex
+	// refused is the driver's reason for refusing an unreplicated
+	// destination; when set, the negative control kills the leader
+	// together with its standbys (Cluster.Standbys), so that no copy of
+	// the destination survives the kill.
+	refused error
 }
 
 func (r *run) run(ctx context.Context) (*result.Result, error) {
@@ -47,10 +52,13 @@ func (r *run) run(ctx context.Context) (*result.Result, error) {
 	r.dest = driver.Destination{Name: env.Prefix + "-failover", Groups: []string{group}, Partitions: c.Partitions, Unreplicated: c.Unreplicated}
 	env.Report("provision", 0)
 	cleanup, err := env.Driver.Provision(ctx, r.dest)
+	if err != nil && c.Unreplicated && errors.Is(err, errors.ErrUnsupported) {
+		// The broker keeps every destination on all its replicas: the
+		// control takes the replicas away instead (killStandbys).
+		r.refused, r.dest.Unreplicated = err, false
+		cleanup, err = env.Driver.Provision(ctx, r.dest)
+	}
 	if err != nil {
-		if c.Unreplicated && errors.Is(err, errors.ErrUnsupported) {
-			return nil, fmt.Errorf("unreplicated (the negative control): %w", err)
-		}
 		return nil, fmt.Errorf("provision %s: %w", r.dest.Name, err)
 	}
 	defer func() {
@@ -179,12 +187,21 @@ func (r *run) faults(ctx context.Context) error {
 	}
 	if c.mode() == ModeKill {
 		lctx, cancel := context.WithTimeout(ctx, c.SyncTimeout)
+		defer cancel()
 		leader, err := r.env.Cluster.Leader(lctx, r.dest)
-		cancel()
 		if err != nil {
 			return fmt.Errorf("find the node leading %s: %w", r.dest.Name, err)
 		}
-		return r.fault(ctx, leader, true)
+		victims := []string{leader}
+		if r.refused != nil {
+			sb, err := r.env.Cluster.Standbys(lctx, r.dest)
+			if err != nil {
+				return fmt.Errorf("find the standbys of %s: %w", r.dest.Name, err)
+			}
+			victims = append(sb, leader) // the standbys first: none takes over in between
+		}
+		cancel()
+		return r.fault(ctx, victims, true)
 	}
 	for i, n := range r.nodes {
 		if i > 0 {
@@ -192,7 +209,7 @@ func (r *run) faults(ctx context.Context) error {
 				return nil
 			}
 		}
-		if err := r.fault(ctx, n.Name, false); err != nil || ctx.Err() != nil {
+		if err := r.fault(ctx, []string{n.Name}, false); err != nil || ctx.Err() != nil {
 			return err
 		}
 		if r.windows[len(r.windows)-1].err != nil {
@@ -202,28 +219,29 @@ func (r *run) faults(ctx context.Context) error {
 	return nil
 }
 
-// fault kills (or stops) node, waits (kill: Recovery), starts it and
-// waits until it is in sync, recording the moments in a new window.
-func (r *run) fault(ctx context.Context, node string, kill bool) error {
+// fault kills (or stops) nodes in order, waits (kill: Recovery), starts
+// them in the reverse order (the leader, last killed, first) and waits
+// until each is in sync, recording the moments in a new window.
+func (r *run) fault(ctx context.Context, nodes []string, kill bool) error {
 	c, cl := r.c, r.env.Cluster
 	asked := time.Now()
 	r.m.faultNs.CompareAndSwap(0, asked.UnixNano())
-	octx, cancel := context.WithTimeout(ctx, c.SyncTimeout)
-	var err error
+	verb, do := "stop", cl.Stop
 	if kill {
-		r.env.Report("kill "+node, 0.5)
-		err = cl.Kill(octx, node)
-	} else {
-		r.env.Report("stop "+node, 0.5)
-		err = cl.Stop(octx, node)
+		verb, do = "kill", cl.Kill
+	}
+	octx, cancel := context.WithTimeout(ctx, c.SyncTimeout)
+	for _, n := range nodes {
+		r.env.Report(verb+" "+n, 0.5)
+		if err := do(octx, n); err != nil {
+			cancel()
+			return fmt.Errorf("%s %s: %w", verb, n, err)
+		}
 	}
 	cancel()
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", map[bool]string{true: "kill", false: "stop"}[kill], node, err)
-	}
-	// The window opens once the node's processes are gone: until then the
+	// The window opens once the nodes' processes are gone: until then a
 	// node may still confirm what it received, which is no failover.
-	w := &window{node: node, asked: asked, at: time.Now().UnixNano()}
+	w := &window{nodes: nodes, asked: asked, at: time.Now().UnixNano()}
 	r.m.cur.Store(w)
 	r.windows = append(r.windows, w)
 	if kill {
@@ -233,18 +251,22 @@ func (r *run) fault(ctx context.Context, node string, kill bool) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.SyncTimeout)
 	defer cancel()
-	r.env.Report("start "+node, 0.7)
 	w.restart = time.Now()
-	if err := cl.Start(sctx, node); err != nil {
-		w.err = fmt.Errorf("start %s: %w", node, err)
-		return nil
+	for i := len(nodes) - 1; i >= 0; i-- {
+		r.env.Report("start "+nodes[i], 0.7)
+		if err := cl.Start(sctx, nodes[i]); err != nil {
+			w.err = fmt.Errorf("start %s: %w", nodes[i], err)
+			return nil
+		}
 	}
 	w.started = time.Now()
 	w.startDuration = w.started.Sub(w.restart)
-	if err := cl.WaitInSync(sctx, node, r.dest); err != nil {
-		w.err = fmt.Errorf("%s not back in sync within %s: %w", node, c.SyncTimeout, err)
-	} else {
-		w.synced = time.Now()
+	for _, n := range nodes {
+		if err := cl.WaitInSync(sctx, n, r.dest); err != nil {
+			w.err = fmt.Errorf("%s not back in sync within %s: %w", n, c.SyncTimeout, err)
+			return nil
+		}
 	}
+	w.synced = time.Now()
 	return nil
 }

@@ -21,19 +21,20 @@ const (
 	phases
 )
 
-// window is one fault: the node, when it was killed or stopped, and the
-// first moments producers and consumers were served again. The producer
-// and consumer goroutines fill prod and cons (UnixNano, 0 until then).
+// window is one fault: the nodes, when they were killed or stopped, and
+// the first moments producers and consumers were served again. The
+// producer and consumer goroutines fill prod and cons (UnixNano, 0 until
+// then).
 type window struct {
-	node          string
+	nodes         []string  // one node, or (the control) the leader's standbys then the leader
 	asked         time.Time // the kill or stop was asked
 	at            int64     // the node's processes were gone (Kill or Stop returned), UnixNano: the fault
 	prod, cons    atomic.Int64
-	restart       time.Time // start asked
-	started       time.Time // start returned
-	synced        time.Time // back in sync; zero when never
-	err           error     // why the node did not rejoin
-	startDuration time.Duration
+	restart       time.Time     // start asked
+	started       time.Time     // start returned
+	synced        time.Time     // back in sync; zero when never
+	err           error         // why the node did not rejoin
+	startDuration time.Duration // the first start asked → the last start returned
 }
 
 // first lowers a to v if a is 0 or later than v.

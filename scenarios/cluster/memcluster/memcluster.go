@@ -143,6 +143,24 @@ func (c *Cluster) Leader(ctx context.Context, _ driver.Destination) (string, err
 	return c.nodes[c.leader].name, nil
 }
 
+// Standbys implements cluster.Cluster: the running nodes other than the
+// leader when Replicated, none otherwise (the destination lives on its
+// leader only).
+func (c *Cluster) Standbys(ctx context.Context, _ driver.Destination) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for i, n := range c.nodes {
+		if c.opts.Replicated && n.running && i != c.leader {
+			out = append(out, n.name)
+		}
+	}
+	return out, nil
+}
+
 // Kill implements cluster.Cluster.
 func (c *Cluster) Kill(ctx context.Context, name string) error {
 	return c.stop(ctx, name, "kill", c.opts.Lose)
