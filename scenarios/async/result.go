@@ -111,7 +111,7 @@ func (r *run) verdict(ctx context.Context, res *result.Result, a result.Accounti
 	if r.mqMode == nil {
 		return
 	}
-	res.Verdict.Check(drained, "notifications did not drain within %s: %d deliveries missing", r.c.Drain, r.st.Snapshot().Remaining())
+	res.Verdict.Check(drained, "notifications did not drain within %s: %d deliveries missing", r.c.Drain, r.st.Missing())
 	if r.env.Profile != driver.Unsafe {
 		res.Verdict.Check(a.Lost == 0, "%d confirmed user.registered messages lost", a.Lost)
 	}

@@ -44,7 +44,7 @@ const (
 	MetricConsumerOpenS    = "consumer_open_s"   // s to open the consumers (part of the drain time)
 	MetricCatchUpS         = "catch_up_s"        // s from consumers' start until the backlog first fell to one second of DrainRate
 	MetricDrainS           = "drain_s"           // s from consumers' start until nothing remained; absent when not drained
-	MetricRemaining        = "remaining"         // count still not received at the end (0 when drained)
+	MetricRemaining        = "remaining"         // count of confirmed messages some group had not received at the end (0 when drained)
 	MetricOldestAgeMs      = "oldest_age_ms"     // ms: age of the oldest message at delivery (max end-to-end)
 	MetricDrainPublishP99  = "drain_publish_p99_ms"
 )

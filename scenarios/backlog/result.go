@@ -231,7 +231,7 @@ func (r *run) drainFigures(res *result.Result, sum probe.Summary) {
 		res.SetMetric(MetricDrainRate, dr.headline, "msg/s")
 		res.Notes = append(res.Notes, dr.note)
 	}
-	res.SetMetric(MetricRemaining, float64(max(r.st.Snapshot().Remaining(), 0)), "count")
+	res.SetMetric(MetricRemaining, float64(r.st.Missing()), "count")
 	svc.SetPercentile(res, MetricOldestAgeMs, sum.Latency[probe.EndToEnd], "max")
 	pub := r.merged(phaseDrain)
 	if pub.Count > 0 {

@@ -56,7 +56,7 @@ func (r *rig) step(ctx context.Context, target float64, kind string) (Step, phas
 	if m0.cpuOK && m1.cpuOK {
 		s.CPUSeconds, s.CPUKnown = m1.cpu-m0.cpu, true
 	}
-	sum := st.Summary(st.Snapshot().Remaining() <= 0)
+	sum := st.Summary(st.Drained())
 	a := sum.Accounting
 	s.Sent, s.Confirmed, s.Unconfirmed, s.Missing, s.Duplicated = a.Sent, a.Confirmed, a.Unconfirmed, a.Lost, a.Duplicated
 	s.Latency, s.Throughput = sum.Latency, sum.Throughput

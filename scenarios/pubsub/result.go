@@ -31,7 +31,7 @@ func (r *run) result(complete, drained bool) *result.Result {
 	res.Verdict = result.Verdict{Pass: true}
 	if complete {
 		res.Verdict.Check(a.Lost == 0, "%d confirmed messages lost", a.Lost)
-		res.Verdict.Check(drained, "drain did not complete within %s: %d messages missing", c.Drain, r.st.Snapshot().Remaining())
+		res.Verdict.Check(drained, "drain did not complete within %s: %d messages missing", c.Drain, r.st.Missing())
 		res.Verdict.Check(a.Confirmed > 0, "no message was confirmed")
 	}
 	return res
