@@ -398,12 +398,14 @@ func onlyIf(keep func(*result.Result) bool, read func(*result.Result) (float64, 
 
 // killedDurable accepts a failover run that killed a node (kill mode, at
 // least one fault) in the durable profile, where the scenario's verdict
-// holds a lost confirmed message against the broker.
+// holds a lost confirmed message against the broker; the checker's
+// negative control, which must show no failover, is no evidence about the
+// broker.
 func killedDurable(r *result.Result) bool {
 	if r.Profile != driver.Durable && r.Profile != "" {
 		return false
 	}
-	if m, ok := r.Metrics[failover.MetricRolling]; ok && m.Value != 0 {
+	if flag(r, failover.MetricRolling) || flag(r, failover.MetricControl) {
 		return false
 	}
 	f, ok := r.Metrics[failover.MetricFaults]

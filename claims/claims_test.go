@@ -162,6 +162,12 @@ func TestClaims(t *testing.T) {
 		{"rocketmq", "high availability", "only kafka failed over", cells{"failover": {"kafka": {2}}}, "", nil, N},
 		{"rocketmq", "high availability", "rolling mode only", cells{"failover": {"rocketmq": {5}, "kafka": {9}}}, "",
 			rocket(func(r *result.Result) { r.SetMetric(failover.MetricRolling, 1, "bool") }), N},
+		{"rocketmq", "high availability", "negative control only", cells{"failover": {"rocketmq": {85}, "kafka": {9}}}, "",
+			rocket(func(r *result.Result) {
+				r.SetMetric(failover.MetricControl, 1, "bool")
+				r.SetMetric(failover.MetricUntilRestart, 1, "bool")
+				r.Verdict = result.Verdict{Violations: []string{"no failover"}}
+			}), N},
 		{"rocketmq", "high availability", "fast profile only", cells{"failover": {"rocketmq": {5}}}, "",
 			rocket(func(r *result.Result) { r.Profile = driver.Fast }), N},
 		{"rocketmq", "high availability", "no node was killed", cells{"failover": {"rocketmq": {5}}}, "",

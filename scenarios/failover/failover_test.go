@@ -121,6 +121,12 @@ func TestRolling(t *testing.T) {
 	if a := res.Accounting; a.Lost != 0 || !res.Verdict.Pass {
 		t.Fatalf("lost %d verdict %+v, want 0 and pass", a.Lost, res.Verdict)
 	}
+	if m, ok := res.Metrics[MetricUntilRestart]; ok {
+		t.Errorf("rolling mode reports %s = %v: each node starts right after its stop, so no run could tell", MetricUntilRestart, m.Value)
+	}
+	if err := (Scenario{}).Accept(res, memory.Capabilities()); err != nil {
+		t.Errorf("accept: %v", err)
+	}
 	want := []string{"stop mem-1", "start mem-1", "stop mem-2", "start mem-2", "stop mem-3", "start mem-3"}
 	var got []string
 	for _, e := range cl.Events() {
@@ -208,8 +214,8 @@ func TestUnreplicated(t *testing.T) {
 	cfg := testConfig(ModeKill)
 	cfg.Unreplicated = true
 	res, _ := runOn(t, cfg, memcluster.Options{}, memory.Faults{})
-	if !hasNote(res, "negative control: the destination was kept on one node") {
-		t.Errorf("notes %q lack the negative control", res.Notes)
+	if !hasNote(res, "negative control: the destination was kept on one node") || res.Metrics[MetricControl].Value != 1 {
+		t.Errorf("notes %q, %s %v: the result does not say it was the negative control", res.Notes, MetricControl, res.Metrics[MetricControl].Value)
 	}
 
 	b := memory.NewBroker(memory.Options{})

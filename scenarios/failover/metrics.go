@@ -7,12 +7,13 @@ package failover
 // nodes.
 const (
 	MetricRolling             = "rolling"                   // bool: 1 in rolling mode
+	MetricControl             = "negative_control"          // bool: 1 for the checker's negative control (unreplicated), which must not pass
 	MetricFaults              = "faults"                    // count: nodes killed or stopped
 	MetricProducerUnavailable = "producer_unavailable_s"    // s: fault → first confirmed send of a message intended after it
 	MetricConsumerUnavailable = "consumer_unavailable_s"    // s: fault → first delivery of a message intended after it
 	MetricProducerRecovered   = "producer_recovered"        // bool: every fault was followed by a confirmed send before the load ended
 	MetricConsumerRecovered   = "consumer_recovered"        // bool: every fault was followed by a delivery before the drain ended
-	MetricUntilRestart        = "unavailable_until_restart" // bool: producers or consumers waited for the faulted node itself to start again (no failover)
+	MetricUntilRestart        = "unavailable_until_restart" // bool: producers or consumers waited for the killed node itself to start again (no failover); kill mode only (a rolling restart starts each node at once)
 	MetricRateBackS           = "rate_back_s"               // s: first fault → end of the first second back at the target after the last second short of it; 0 when never short; absent when never back
 	MetricNodeDownS           = "node_down_s"               // s: fault → the node's start was asked (kill mode: ≈ Recovery); longest in rolling
 	MetricStartS              = "start_s"                   // s: the node's start until it answered; longest

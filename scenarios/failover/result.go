@@ -31,6 +31,11 @@ func (r *run) result() *result.Result {
 		rolling = 1
 	}
 	res.SetMetric(MetricRolling, rolling, "bool")
+	control := 0.0
+	if c.Unreplicated {
+		control = 1
+	}
+	res.SetMetric(MetricControl, control, "bool")
 	res.SetMetric(MetricFaults, float64(len(r.windows)), "count")
 	res.SetMetric(MetricLost, float64(a.Lost), "count")
 	res.SetMetric(MetricDuplicated, float64(a.Duplicated), "count")
@@ -126,7 +131,9 @@ func (r *run) windowFigures(res *result.Result) {
 	res.SetMetric(MetricConsumerUnavailable, cons.Seconds(), "s")
 	res.SetMetric(MetricProducerRecovered, b(prodOK), "bool")
 	res.SetMetric(MetricConsumerRecovered, b(consOK), "bool")
-	res.SetMetric(MetricUntilRestart, b(len(r.untilRestart()) > 0), "bool")
+	if r.c.mode() == ModeKill {
+		res.SetMetric(MetricUntilRestart, b(len(r.untilRestart()) > 0), "bool")
+	}
 	res.SetMetric(MetricNodeDownS, down.Seconds(), "s")
 	res.SetMetric(MetricStartS, start.Seconds(), "s")
 	if synced {
