@@ -262,3 +262,55 @@ func hasNote(res *result.Result, sub string) bool {
 	}
 	return false
 }
+
+// killRefused is a memory cluster that refuses to kill one node.
+type killRefused struct {
+	*memcluster.Cluster
+	node string
+}
+
+func (k killRefused) Kill(ctx context.Context, name string) error {
+	if name == k.node {
+		return errors.New("test: kill refused")
+	}
+	return k.Cluster.Kill(ctx, name)
+}
+
+// TestFailedFaultRestarts: when the control's kill of the leader fails
+// after its standbys were killed, the run says so and starts the standbys
+// again, leaving no node dead.
+func TestFailedFaultRestarts(t *testing.T) {
+	cfg := testConfig(ModeKill)
+	cfg.Unreplicated = true
+	b := memory.NewBroker(memory.Options{})
+	d, err := b.Driver(driver.Config{Profile: driver.Durable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	mc := memcluster.New(b, memcluster.Options{Replicated: true, Election: 10 * time.Millisecond})
+	t.Cleanup(mc.Close)
+	env := scenarios.Env{Driver: refusesUnreplicated{d}, Profile: driver.Durable, RunID: 44, Prefix: "f", WorkDir: t.TempDir(),
+		Log: slog.New(slog.DiscardHandler), Cluster: killRefused{mc, "mem-1"}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = Scenario{}.Run(ctx, env, cfg)
+	if err == nil || !strings.Contains(err.Error(), "kill mem-1: test: kill refused") {
+		t.Fatalf("run: %v, want the refused kill", err)
+	}
+	var got []string
+	for _, e := range mc.Events() {
+		if !strings.HasPrefix(e, "leader ") {
+			got = append(got, e)
+		}
+	}
+	if want := "kill mem-2,kill mem-3,start mem-3,start mem-2"; strings.Join(got, ",") != want {
+		t.Errorf("events %v, want %s", got, want)
+	}
+	nodes, _ := mc.Nodes(ctx)
+	for _, n := range nodes {
+		if !n.Running {
+			t.Errorf("%s left dead", n.Name)
+		}
+	}
+}

@@ -54,7 +54,7 @@ func (r *run) run(ctx context.Context) (*result.Result, error) {
 	cleanup, err := env.Driver.Provision(ctx, r.dest)
 	if err != nil && c.Unreplicated && errors.Is(err, errors.ErrUnsupported) {
 		// The broker keeps every destination on all its replicas: the
-		// control takes the replicas away instead (killStandbys).
+		// control takes the replicas away instead (see faults).
 		r.refused, r.dest.Unreplicated = err, false
 		cleanup, err = env.Driver.Provision(ctx, r.dest)
 	}
@@ -231,11 +231,11 @@ func (r *run) fault(ctx context.Context, nodes []string, kill bool) error {
 		verb, do = "kill", cl.Kill
 	}
 	octx, cancel := context.WithTimeout(ctx, c.SyncTimeout)
-	for _, n := range nodes {
+	for i, n := range nodes {
 		r.env.Report(verb+" "+n, 0.5)
 		if err := do(octx, n); err != nil {
 			cancel()
-			return fmt.Errorf("%s %s: %w", verb, n, err)
+			return errors.Join(fmt.Errorf("%s %s: %w", verb, n, err), r.restartAfterFailure(ctx, nodes[:i]))
 		}
 	}
 	cancel()
@@ -269,4 +269,20 @@ func (r *run) fault(ctx context.Context, nodes []string, kill bool) error {
 	}
 	w.synced = time.Now()
 	return nil
+}
+
+// restartAfterFailure starts again the nodes a fault had already taken
+// down when it could not take down the next one, so that a failed fault
+// leaves no node of the cluster dead; it returns what could not be
+// started.
+func (r *run) restartAfterFailure(ctx context.Context, down []string) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.c.SyncTimeout)
+	defer cancel()
+	var errs []error
+	for i := len(down) - 1; i >= 0; i-- {
+		if err := r.env.Cluster.Start(sctx, down[i]); err != nil {
+			errs = append(errs, fmt.Errorf("start %s again: %w", down[i], err))
+		}
+	}
+	return errors.Join(errs...)
 }
