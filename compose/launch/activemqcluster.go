@@ -186,7 +186,9 @@ func activemqRoles(ctx context.Context, l *Launcher, b instance) map[string]stri
 
 // lastLockLine returns the message of the last log line about the store's
 // lock ("... is locked by another server. This broker is now in slave mode
-// waiting a lock to be acquired"), "" when none.
+// waiting a lock to be acquired") since the broker's last start ("...
+// is starting"), "" when none: a line from before a restart says nothing
+// about the node now.
 func lastLockLine(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -197,7 +199,11 @@ func lastLockLine(path string) string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if line := sc.Text(); strings.Contains(line, "slave mode") || strings.Contains(line, "lock") {
+		line := sc.Text()
+		switch {
+		case strings.Contains(line, "is starting"):
+			last = ""
+		case strings.Contains(line, "slave mode") || strings.Contains(line, "lock"):
 			last = line
 		}
 	}
