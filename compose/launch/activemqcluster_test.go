@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestLastLockLine: the lock message counts only since the broker's last
-// start; a line from before a restart says nothing about the node now.
+// TestLastLockLine: the lock message counts only since the process last
+// started; a line from before a restart says nothing about the node now.
 func TestLastLockLine(t *testing.T) {
 	const (
-		start = "2026-12-03 16:17:56,100 | INFO  | Apache ActiveMQ 6.3.1 (mqbench-node1, ID:x) is starting | org.apache.activemq.broker.BrokerService | main\n"
+		start = "2026-12-03 16:17:56,100 | INFO  | Using Persistence Adapter: KahaDBPersistenceAdapter[/x/kahadb] | org.apache.activemq.broker.BrokerService | main\n"
 		lock  = "2026-12-03 16:18:02,679 | INFO  | Database /x/kahadb/lock is locked by another server. This broker is now in slave mode waiting a lock to be acquired | org.apache.activemq.store.SharedFileLocker | main\n"
 		other = "2026-12-03 16:18:03,000 | INFO  | something else | logger | main\n"
 		msg   = "Database /x/kahadb/lock is locked by another server. This broker is now in slave mode waiting a lock to be acquired"
