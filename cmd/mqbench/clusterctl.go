@@ -60,6 +60,8 @@ func roleOf(ns launch.NodeStatus) string {
 		return cluster.RoleLeader
 	case r == "":
 		return ""
+	case strings.Contains(r, "not in the sync state set") || strings.Contains(r, "no lock message"):
+		return cluster.RoleSyncing // a RocketMQ slave catching up; an ActiveMQ node not yet waiting for the lock
 	}
 	return cluster.RoleFollower
 }

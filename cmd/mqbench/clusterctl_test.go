@@ -19,6 +19,9 @@ func TestRoleOf(t *testing.T) {
 		{launch.NodeStatus{Alive: true, Role: "slave"}, cluster.RoleFollower},
 		{launch.NodeStatus{Alive: true, Role: "controller leader"}, cluster.RoleFollower},
 		{launch.NodeStatus{Alive: true, Role: "name server; controller leader"}, ""},
+		{launch.NodeStatus{Alive: true, Role: "slave of broker-a, not in the sync state set"}, cluster.RoleSyncing},
+		{launch.NodeStatus{Alive: true, Role: "slave of broker-a, in the sync state set"}, cluster.RoleFollower},
+		{launch.NodeStatus{Alive: true, Role: "slave (not listening; no lock message in its log yet)"}, cluster.RoleSyncing},
 		{launch.NodeStatus{Alive: true}, ""},
 		{launch.NodeStatus{Alive: false, Role: "master"}, cluster.RoleDown},
 	} {

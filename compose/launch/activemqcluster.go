@@ -186,7 +186,10 @@ func activemqRoles(ctx context.Context, l *Launcher, b instance) map[string]stri
 
 // lastLockLine returns the message of the last log line about the store's
 // lock ("... is locked by another server. This broker is now in slave mode
-// waiting a lock to be acquired"), "" when none.
+// waiting a lock to be acquired") since the process last started (its
+// first line, "Using Persistence Adapter: ...", comes before the lock is
+// tried; "... is starting" comes only once the lock is held), "" when
+// none: a line from before a restart says nothing about the node now.
 func lastLockLine(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -197,7 +200,11 @@ func lastLockLine(path string) string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if line := sc.Text(); strings.Contains(line, "slave mode") || strings.Contains(line, "lock") {
+		line := sc.Text()
+		switch {
+		case strings.Contains(line, "Using Persistence Adapter"):
+			last = ""
+		case strings.Contains(line, "slave mode") || strings.Contains(line, "lock"):
 			last = line
 		}
 	}

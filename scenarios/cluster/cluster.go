@@ -24,7 +24,8 @@ import (
 // empty.
 const (
 	RoleLeader   = "leader"   // leads some destination (Kafka partition leader, quorum-queue leader, RocketMQ master, ActiveMQ master)
-	RoleFollower = "follower" // a replica (follower, slave)
+	RoleFollower = "follower" // a replica in sync (follower, slave)
+	RoleSyncing  = "syncing"  // a replica running but not in sync yet (a RocketMQ slave outside the sync state set, an ActiveMQ node not yet waiting for the lock)
 	RoleDown     = "down"     // not running
 )
 

@@ -32,7 +32,7 @@ const PollEvery = 200 * time.Millisecond
 // driver, when it implements driver.ReplicaReader; may be nil) who leads a
 // destination and who is in sync. Without rr, the leader is the node ctl
 // reports as RoleLeader, and a node is in sync once it runs and ctl gives
-// it a role other than RoleDown.
+// it a role other than RoleDown and RoleSyncing.
 func Launched(ctl NodeControl, rr driver.ReplicaReader) Cluster {
 	return &launched{ctl: ctl, rr: rr}
 }
@@ -149,7 +149,7 @@ func (l *launched) inSync(ctx context.Context, node string, dest driver.Destinat
 		return false, nil
 	}
 	if l.rr == nil {
-		return me.Role != RoleDown, nil
+		return me.Role != RoleDown && me.Role != RoleSyncing, nil
 	}
 	_, isr, err := l.rr.Replicas(ctx, dest)
 	if err != nil {

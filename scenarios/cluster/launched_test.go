@@ -173,3 +173,21 @@ func TestLaunchedStandbys(t *testing.T) {
 		t.Fatalf("err %v, want the broker's error", err)
 	}
 }
+
+// TestLaunchedSyncing: without a replica reader, a running replica the
+// launcher reports as still catching up is not in sync until it is a
+// follower.
+func TestLaunchedSyncing(t *testing.T) {
+	ctl := threeNodes()
+	ctl.set("node1", true, RoleSyncing)
+	l := Launched(ctl, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*PollEvery)
+	defer cancel()
+	if err := l.WaitInSync(ctx, "node1", driver.Destination{Name: "d"}); err == nil {
+		t.Fatal("a syncing node counted as in sync")
+	}
+	ctl.set("node1", true, RoleFollower)
+	if err := l.WaitInSync(context.Background(), "node1", driver.Destination{Name: "d"}); err != nil {
+		t.Fatalf("a follower: %v", err)
+	}
+}
