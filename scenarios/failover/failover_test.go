@@ -137,6 +137,11 @@ func TestRolling(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %v, want %v", got, want)
 	}
+	for _, n := range []string{"mem-1", "mem-2", "mem-3"} {
+		if !hasNote(res, n+" stopped (SIGTERM) at ") || !noteHasAll(res, n+" stopped", "started again at", "(answering at", "in sync at") {
+			t.Errorf("notes %q: %s's window does not say when it was asked to start, answered and was in sync", res.Notes, n)
+		}
+	}
 	for _, l := range []string{LatencyPublishBefore, LatencyPublishDuring, LatencyE2EDuring} {
 		if res.Latency[l] == nil || res.Latency[l].Count == 0 {
 			t.Errorf("latency %s missing", l)
@@ -257,6 +262,24 @@ func TestUnreplicated(t *testing.T) {
 func hasNote(res *result.Result, sub string) bool {
 	for _, n := range res.Notes {
 		if strings.Contains(n, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// noteHasAll reports whether one note starts with prefix and holds every
+// part.
+func noteHasAll(res *result.Result, prefix string, parts ...string) bool {
+	for _, n := range res.Notes {
+		if !strings.HasPrefix(n, prefix) {
+			continue
+		}
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(n, p)
+		}
+		if all {
 			return true
 		}
 	}

@@ -238,6 +238,9 @@ func (r *run) notes(res *result.Result) {
 		if !w.restart.IsZero() {
 			s += fmt.Sprintf(", started again at %.1f s", w.restart.Sub(r.start).Seconds())
 		}
+		if !w.started.IsZero() {
+			s += fmt.Sprintf(" (answering at %.1f s)", w.started.Sub(r.start).Seconds())
+		}
 		if !w.synced.IsZero() {
 			s += fmt.Sprintf(", in sync at %.1f s", w.synced.Sub(r.start).Seconds())
 		}
