@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -74,8 +73,9 @@ func (n launchedNodes) Stop(ctx context.Context, node string) error {
 	return n.l.StopNode(ctx, n.broker, node, nodeStopGrace)
 }
 
-// Start starts the cluster's dead nodes again (the launcher's Up starts
-// only those) and returns once every node answers.
+// Start starts the cluster's dead nodes again and returns once every node
+// answers, before the cluster's replication has settled: the scenario
+// times the return to sync itself (WaitInSync).
 func (n launchedNodes) Start(ctx context.Context, _ string) error {
-	return n.l.Up(ctx, []string{n.broker}, io.Discard)
+	return n.l.StartNodes(ctx, n.broker)
 }

@@ -3,7 +3,9 @@ package launch
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -148,6 +150,9 @@ func startActiveMQCluster(ctx context.Context, l *Launcher, b instance, w *syncW
 			"-Dlog4j2.configurationFile="+nd+"/conf/log4j2.properties",
 			"-cp", cp, activemqMain, "start", "xbean:file:"+nd+"/conf/activemq.xml")
 		if _, ok := l.livePID(b, b.procs[i]); !ok {
+			if err := setAside(filepath.Join(nd, "logs", "activemq.log")); err != nil {
+				return fmt.Errorf("%s: %w", n.Name, err)
+			}
 			if _, err := spawn(b.dir, filepath.Join(nd, "logs", "stdout.log"), filepath.Join(b.dir, b.procs[i].pidFile), nil, argv); err != nil {
 				return fmt.Errorf("%s: %w", n.Name, err)
 			}
@@ -182,6 +187,18 @@ func activemqRoles(ctx context.Context, l *Launcher, b instance) map[string]stri
 		roles[n.Name] = role
 	}
 	return roles
+}
+
+// setAside renames the log at path to path+".prev" (replacing an older
+// one), so that the log a node writes holds only the lines of its current
+// process: the role read from it (lastLockLine) never comes from a process
+// that has since died, even before the new one writes its first line. A
+// missing log is no error.
+func setAside(path string) error {
+	if err := os.Rename(path, path+".prev"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("set the previous log aside: %w", err)
+	}
+	return nil
 }
 
 // lastLockLine returns the message of the last log line about the store's

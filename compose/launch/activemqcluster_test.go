@@ -34,3 +34,32 @@ func TestLastLockLine(t *testing.T) {
 		})
 	}
 }
+
+// TestSetAside: a node's log is set aside before its process starts, so
+// a lock line of the dead process is not read as the new one's role; a
+// missing log is no error, and an older set-aside log is replaced.
+func TestSetAside(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "activemq.log")
+	if err := setAside(p); err != nil {
+		t.Fatalf("set aside a missing log: %v", err)
+	}
+	line := "2026-12-03 16:18:02,679 | INFO  | Database /x/kahadb/lock is locked by another server. This broker is now in slave mode waiting a lock to be acquired | l | main\n"
+	for i := range 2 {
+		if err := os.WriteFile(p, []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if lastLockLine(p) == "" {
+			t.Fatal("the test's lock line is not read")
+		}
+		if err := setAside(p); err != nil {
+			t.Fatalf("set aside %d: %v", i, err)
+		}
+		if got := lastLockLine(p); got != "" {
+			t.Errorf("after set aside %d the role still reads %q", i, got)
+		}
+		if _, err := os.Stat(p + ".prev"); err != nil {
+			t.Errorf("the previous log is not kept: %v", err)
+		}
+	}
+}

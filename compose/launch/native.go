@@ -100,7 +100,11 @@ func (l *Launcher) statusOne(ctx context.Context, name string, mode Mode) Status
 
 // upOne starts one broker natively unless it already answers.
 func (l *Launcher) upOne(ctx context.Context, name string, w *syncWriter) error {
-	b := l.broker(name)
+	return l.upInstance(ctx, name, l.broker(name), w)
+}
+
+// upInstance is upOne on the instance b of broker name.
+func (l *Launcher) upInstance(ctx context.Context, name string, b instance, w *syncWriter) error {
 	st := l.statusOne(ctx, name, ModeNative)
 	if st.Healthy && st.Running {
 		if st.Managed && len(b.Nodes) > 0 {

@@ -147,8 +147,8 @@ var (
 
 // startRocketMQCluster starts the name servers (with their controllers),
 // waits for them, starts the brokers, and waits until every node answers
-// and the controllers have elected a master whose sync state set holds
-// every replica.
+// and (unless b.answerOnly) the controllers have elected a master whose
+// sync state set holds every replica.
 func startRocketMQCluster(ctx context.Context, l *Launcher, b instance, w *syncWriter) error {
 	java, err := l.java(ctx)
 	if err != nil {
@@ -193,6 +193,9 @@ func startRocketMQCluster(ctx context.Context, l *Launcher, b instance, w *syncW
 		if !retried {
 			return err
 		}
+	}
+	if b.answerOnly {
+		return nil
 	}
 	return l.waitSyncStateSet(ctx, b)
 }

@@ -229,6 +229,10 @@ type configFile struct {
 type instance struct {
 	Spec
 	dir string
+	// answerOnly: a start waits until the nodes answer their handshakes,
+	// not until the cluster's replication has settled (RocketMQ's sync
+	// state set holding every replica); see Launcher.StartNodes.
+	answerOnly bool
 }
 
 // broker returns the instance of a known broker name in the launcher's

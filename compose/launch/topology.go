@@ -195,6 +195,39 @@ func (l *Launcher) StopNode(ctx context.Context, name, node string, grace time.D
 	return l.signalNode(ctx, name, node, "stop", grace, false)
 }
 
+// StartNodes starts again the nodes of a cluster mqbench started that are
+// not running (all of them: a cluster starts as a whole) and waits until
+// every node answers its handshakes, bounded by Options.StartTimeout; unlike
+// Up it does not wait for the cluster's replication to settle (RocketMQ's
+// sync state set holding every replica), so that a caller timing a node's
+// return to sync, as the failover scenario does, can see the two apart.
+// It fails when the launcher's topology is not cluster or the broker
+// unknown.
+func (l *Launcher) StartNodes(ctx context.Context, name string) error {
+	names, err := l.checkNames([]string{name})
+	if err != nil {
+		return err
+	}
+	b := l.broker(names[0])
+	if len(b.Nodes) == 0 {
+		return fmt.Errorf("%s: start nodes: not a cluster (topology %s)", name, l.opts.Topology)
+	}
+	if l.Mode(ctx) == ModeCompose {
+		return fmt.Errorf("%s: start nodes: only a cluster mqbench started natively", name)
+	}
+	unlock, err := l.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	w := newSyncWriter(nil)
+	if err := l.prerequisites(ctx, names, w); err != nil {
+		return err
+	}
+	b.answerOnly = true
+	return l.upInstance(ctx, names[0], b, w)
+}
+
 // signalNode stops node's process of broker name's cluster under the
 // launcher's lock: with SIGKILL at once (kill), or SIGTERM and SIGKILL
 // after grace. what names the action in errors.

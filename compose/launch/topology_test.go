@@ -1,11 +1,13 @@
 package launch
 
 import (
+	"context"
 	"encoding/binary"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseTopology(t *testing.T) {
@@ -146,5 +148,35 @@ func TestComposeProfiles(t *testing.T) {
 	}
 	if got := composeProfiles([]string{Kafka}, TopologySingle); !slices.Equal(got, []string{"kafka"}) {
 		t.Errorf("single profiles %v", got)
+	}
+}
+
+// TestNodeControlRefusals: a node operation on a single-node topology or
+// an unknown broker fails with a message naming the problem, starting and
+// stopping nothing.
+func TestNodeControlRefusals(t *testing.T) {
+	single, err := New(Options{Home: t.TempDir(), Mode: ModeNative})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := New(Options{Home: t.TempDir(), Mode: ModeNative, Topology: TopologyCluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"start on single", single.StartNodes(ctx, RocketMQ), "not a cluster"},
+		{"kill on single", single.KillNode(ctx, Kafka, "node1"), "not a cluster"},
+		{"stop on single", single.StopNode(ctx, Kafka, "node1", time.Second), "not a cluster"},
+		{"start unknown", cl.StartNodes(ctx, "nosuch"), "nosuch"},
+		{"kill unknown node", cl.KillNode(ctx, Kafka, "node9"), "node9"},
+	} {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %q", c.name, c.err, c.want)
+		}
 	}
 }
