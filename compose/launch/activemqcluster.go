@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,7 +121,8 @@ func activemqClusterFiles(dir string, nodes []Node, asyncFlush bool) []configFil
 
 // startActiveMQCluster starts node1, waits until it is the master (its
 // STOMP answers), then starts node2, which waits for the lock as the slave;
-// it returns when both processes run and the master answers.
+// it returns when both processes run, the master answers and (unless
+// b.answerOnly) every other node has logged that it waits for the lock.
 func startActiveMQCluster(ctx context.Context, l *Launcher, b instance, w *syncWriter) error {
 	java, err := l.java(ctx)
 	if err != nil {
@@ -164,7 +166,37 @@ func startActiveMQCluster(ctx context.Context, l *Launcher, b instance, w *syncW
 			}
 		}
 	}
-	return l.waitReady(ctx, b, b.procs, b.checks)
+	if err := l.waitReady(ctx, b, b.procs, b.checks); err != nil || b.answerOnly {
+		return err
+	}
+	return l.waitStandby(ctx, b)
+}
+
+// waitStandby waits (within the start timeout) until every node but the
+// master has logged that it waits for the store's lock: a slave that has
+// not, cannot take over yet.
+func (l *Launcher) waitStandby(ctx context.Context, b instance) error {
+	deadline := time.Now().Add(l.opts.StartTimeout)
+	for {
+		var waiting []string
+		for name, role := range activemqRoles(ctx, l, b) {
+			if !strings.HasPrefix(role, "master") && !strings.HasPrefix(role, "slave: ") {
+				waiting = append(waiting, name)
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			slices.Sort(waiting)
+			return fmt.Errorf("%s logged no lock message within %s", strings.Join(waiting, ", "), l.opts.StartTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the slave's lock message: %w", ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // activemqRoles reports each node's role: the master is the node whose
