@@ -16,9 +16,10 @@
 #                  keeps 2 consumers subscribed, taking nothing beyond their
 #                  prefetch, as capacity's publish-only phase does.
 #                  Passes at >= 0.90.
-#   e2e p50 ms     mqbench's pubsub end-to-end p50 at 500 msg/s against
+#   e2e p50 ms     mqbench's pubsub end-to-end p50 at --e2e-rate (500 msg/s
+#                  by default) against
 #                  Kafka's EndToEndLatency (acks=all, same size; one message
-#                  at a time) or cmd/plainloop --mode e2e --rate 500.
+#                  at a time) or cmd/plainloop --mode e2e at the same rate.
 #                  Passes within +-10%. For Kafka, whose tool prints whole
 #                  milliseconds, the mean is judged and the p50 shown.
 #   e2e mean, p99  the same figures' mean and p99 (shown, not judged).
@@ -38,6 +39,7 @@
 #
 # Usage: scenarios/capacity/sidebyside.sh [--brokers kafka,rabbitmq,activemq,rocketmq]
 #                                          [--duration 10s] [--size 1024] [--repeat 1]
+#                                          [--e2e-rate 500]
 # Exit: 0 every figure measured and every judged ratio passed; 1 a ratio
 # failed or a figure could not be measured; 2 bad usage.
 set -euo pipefail
@@ -50,12 +52,14 @@ brokers="kafka,rabbitmq,activemq,rocketmq"
 duration="10s"
 size=1024
 repeat=1
+e2e_rate=500
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--brokers) brokers="${2:?--brokers needs a value}"; shift 2 ;;
 	--duration) duration="${2:?--duration needs a value}"; shift 2 ;;
 	--size) size="${2:?--size needs a value}"; shift 2 ;;
 	--repeat) repeat="${2:?--repeat needs a value}"; shift 2 ;;
+	--e2e-rate) e2e_rate="${2:?--e2e-rate needs a value}"; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "sidebyside: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -67,6 +71,10 @@ fi
 secs="${BASH_REMATCH[1]}"
 if [[ ! "$size" =~ ^[1-9][0-9]*$ ]] || ((size < 40 || size > 1048576)); then
 	echo "sidebyside: --size $size: must be between 40 and 1048576" >&2
+	exit 2
+fi
+if [[ ! "$e2e_rate" =~ ^[1-9][0-9]*$ ]] || ((e2e_rate > 100000)); then
+	echo "sidebyside: --e2e-rate $e2e_rate: must be a whole number of msg/s from 1 to 100000" >&2
 	exit 2
 fi
 if [[ ! "$repeat" =~ ^[1-9][0-9]*$ ]] || ((repeat > 20)); then
@@ -85,7 +93,6 @@ done
 # The load shape of both sides (capacity's defaults; pubsub's for e2e).
 batch=100
 producers=2
-e2e_rate=500
 warmup=2
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
