@@ -289,6 +289,67 @@ func TestUnroutableIsNotConfirmed(t *testing.T) {
 	}
 }
 
+// A binding the broker lost (as RabbitMQ 3.10 did in a crash recovery) is
+// restored by the producer's topology recovery, but only on a connection
+// opened after a lost one; the messages that came back stay unconfirmed.
+func TestBindingRecoveredAfterReconnect(t *testing.T) {
+	d := openDriver(t, driver.Durable)
+	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}}
+	provision(t, d, dest)
+	prod := newProducerT(t, d, dest, 0)
+	cons := newConsumerT(t, d, dest, "g", 0)
+	unbind := func() {
+		t.Helper()
+		if err := d.withChannel(ctxFor(t, 10*time.Second), "test", func(ch *amqp.Channel, call func(string, func() error) error) error {
+			return ch.QueueUnbind(queueName(dest.Name, "g"), "", exchangeName(dest.Name), nil)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 3
+	allUnroutable := func(what string) {
+		t.Helper()
+		err := prod.Send(ctxFor(t, 10*time.Second), messages(n, "p"))
+		for i := 0; i < n; i++ {
+			if driver.Confirmed(err, n, i) || !errors.Is(driver.MessageErr(err, n, i), ErrUnroutable) {
+				t.Fatalf("%s: message %d: %v, want ErrUnroutable", what, i, driver.MessageErr(err, n, i))
+			}
+		}
+	}
+	// On the first connection nothing is repaired: an unbound queue
+	// stays unbound, Send after Send.
+	unbind()
+	allUnroutable("first connection")
+	allUnroutable("first connection, again")
+	// After a lost connection, the first unroutable Send binds again.
+	ps := prod.(*producer).sess
+	ps.raw.Close()
+	for deadline := time.Now().Add(20 * time.Second); ps.alive(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection still counts as alive")
+		}
+	}
+	allUnroutable("after reconnection")
+	if err := prod.Send(ctxFor(t, 10*time.Second), messages(n, "p")); err != nil {
+		t.Fatalf("send after the binding's recovery: %v", err)
+	}
+	ctx := ctxFor(t, 10*time.Second)
+	got := 0
+	for got < n {
+		ds, err := cons.Receive(ctx, 10)
+		if err != nil {
+			t.Fatalf("received %d of the %d confirmed after the recovery: %v", got, n, err)
+		}
+		got += len(ds)
+		if err := cons.Ack(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got != n {
+		t.Fatalf("received %d, want the %d confirmed after the recovery and none of the returned", got, n)
+	}
+}
+
 func TestRejectPublishAtMaxLength(t *testing.T) {
 	d := openDriver(t, driver.Durable)
 	dest := driver.Destination{Name: uniqueName(t), Groups: []string{"g"}, MaxLength: 5}

@@ -78,6 +78,13 @@ type psession struct {
 	publishing atomic.Bool   // a Publish call is in progress
 	pubSeq     atomic.Uint64 // counts Publish calls
 
+	// afterLoss: opened because the producer's previous connection
+	// was lost (the broker may have restarted in between).
+	afterLoss bool
+	// rebound: the destination's bindings were declared again on this
+	// session (at most once; see producer.recoverBindings).
+	rebound atomic.Bool
+
 	mu sync.Mutex
 	b  *batch // the batch Send is working on, nil between Sends
 }
@@ -260,6 +267,7 @@ func (p *producer) session(ctx context.Context) (*psession, error) {
 		p.lastFail = time.Now()
 		return nil, err
 	}
+	s.afterLoss = old != nil || !p.lastFail.IsZero()
 	p.lastFail = time.Time{}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -382,21 +390,51 @@ func (p *producer) Send(ctx context.Context, msgs []driver.Message) error {
 		}
 	}
 	sendErr := result(b.errs)
-	if sendErr != nil && p.dest.MaxLength == 0 && anyNacked(b.errs) {
+	if sendErr != nil && anyIs(b.errs, ErrUnroutable) {
+		p.recoverBindings(ctx, s)
+	}
+	if sendErr != nil && p.dest.MaxLength == 0 && anyIs(b.errs, ErrNacked) {
 		p.d.cfg.Log().Info("rabbitmq: producer reopening its connection after the broker nacked a publish", "destination", p.dest.Name)
 		p.drop(s)
 	}
 	return sendErr
 }
 
-// anyNacked reports whether the broker nacked one of a batch's publishes.
-func anyNacked(errs []error) bool {
+// anyIs reports whether one of a batch's errors is target.
+func anyIs(errs []error, target error) bool {
 	for _, err := range errs {
-		if errors.Is(err, ErrNacked) {
+		if errors.Is(err, target) {
 			return true
 		}
 	}
 	return false
+}
+
+// recoverBindings binds the destination's group queues to its exchange
+// again, once per session, when a publish came back unroutable on a session
+// opened after a lost connection. RabbitMQ 3.10 was seen to recover a
+// durable queue after a kill -9 without the route from its exchange
+// (rabbitmq-server#1873: the binding stays in the durable table but not in
+// the routing one), so every publish returned NO_ROUTE until a queue.bind,
+// which the broker accepts to repair exactly that. Redeclaring the topology
+// on reconnection is what RabbitMQ's own clients do (the Java client's
+// topology recovery); the messages that came back stay failed, never
+// confirmed. Classic queues only: a stream destination's routes are by
+// partition key. A queue that no longer exists is left alone.
+func (p *producer) recoverBindings(ctx context.Context, s *psession) {
+	if !s.afterLoss || p.partitions > 0 || !s.rebound.CompareAndSwap(false, true) {
+		return
+	}
+	p.d.cfg.Log().Warn("rabbitmq: a publish came back unroutable after a reconnection; binding the destination's queues again (topology recovery)", "destination", p.dest.Name, "exchange", p.exchange)
+	for _, g := range p.dest.Groups {
+		q := queueName(p.dest.Name, g)
+		err := p.d.withChannel(ctx, "recover binding of "+q, func(ch *amqp.Channel, call func(string, func() error) error) error {
+			return call("bind", func() error { return ch.QueueBind(q, "", p.exchange, false, nil) })
+		})
+		if err != nil {
+			p.d.cfg.Log().Warn("rabbitmq: topology recovery: binding not restored", "queue", q, "err", err)
+		}
+	}
 }
 
 // drop forgets session s, if it is still the producer's, and shuts it

@@ -41,6 +41,7 @@ type Schedule struct {
 	maxBatch int
 	i        int64
 	limit    int64
+	gate     func(context.Context) bool
 }
 
 // Overrun is how long past its end a schedule still yields messages that
@@ -53,6 +54,15 @@ const Overrun = time.Second
 // behind at end + Overrun is cut short there).
 func (s *Schedule) WithLimit(n int64) *Schedule {
 	s.limit = n
+	return s
+}
+
+// WithGate makes a closed-loop schedule (rate 0) wait for gate before it
+// yields each message, one at a time, and returns s; a gate that returns
+// false ends the schedule. An open-loop schedule ignores the gate: its
+// intended times, not a gate, set its pace.
+func (s *Schedule) WithGate(gate func(context.Context) bool) *Schedule {
+	s.gate = gate
 	return s
 }
 
@@ -111,6 +121,13 @@ func (s *Schedule) Next(ctx context.Context, buf []time.Time) ([]time.Time, bool
 	if s.rate <= 0 {
 		if !now.Before(s.end) || ctx.Err() != nil {
 			return buf, false
+		}
+		if s.gate != nil {
+			if !s.gate(ctx) || !time.Now().Before(s.end) {
+				return buf, false
+			}
+			s.i++
+			return append(buf, time.Now()), true
 		}
 		for len(buf) < s.maxBatch && !s.capped() {
 			buf = append(buf, now)
@@ -181,6 +198,32 @@ func Produce(ctx context.Context, p driver.Producer, pr *probe.Producer, s *Sche
 				return failed, last
 			}
 		}
+	}
+}
+
+// receiptPoll is how often a receipt gate looks at the received count.
+const receiptPoll = 20 * time.Microsecond
+
+// ReceiptGate returns a gate (see Schedule.WithGate) that keeps one message
+// in flight: it opens at once the first time, and then once every one of
+// groups groups of st has received as many messages as the gate opened
+// before, or after timeout, leaving the missing message to the accounting.
+// That is the loop of Kafka's EndToEndLatency: send one, wait until it
+// arrives, send the next. Waiting adds nothing to the measured latency,
+// which runs from the send to the receipt; it only sets the pace.
+func ReceiptGate(st *probe.Stick, groups int, timeout time.Duration) func(context.Context) bool {
+	var opened int64
+	return func(ctx context.Context) bool {
+		want := opened * int64(groups)
+		deadline := time.Now().Add(timeout)
+		for st.Snapshot().Received < want && time.Now().Before(deadline) {
+			if ctx.Err() != nil {
+				return false
+			}
+			time.Sleep(receiptPoll)
+		}
+		opened++
+		return ctx.Err() == nil
 	}
 }
 

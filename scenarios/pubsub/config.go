@@ -11,6 +11,11 @@ type Config struct {
 	// Groups is how many consumer groups each receive every message
 	// (fan-out); Consumers consumers run in each.
 	Groups int `yaml:"groups" json:"groups"`
+	// ClosedLoop keeps one message in flight: the producer sends the next
+	// only once every group received the last (or after Drain, leaving a
+	// missing one to the accounting), as Kafka's EndToEndLatency does.
+	// It needs rate 0 (the loop sets the pace), one producer and batch 1.
+	ClosedLoop bool `yaml:"closed_loop,omitempty" json:"closed_loop,omitempty"`
 }
 
 // Validate checks every field.
@@ -23,6 +28,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Groups < 1 || c.Groups > 64 {
 		return &scenarios.FieldError{Field: "groups", Msg: "must be between 1 and 64"}
+	}
+	if c.ClosedLoop {
+		switch {
+		case c.Rate != 0:
+			return &scenarios.FieldError{Field: "closed_loop", Msg: "needs rate 0: the loop, not a schedule, sets the pace"}
+		case c.Producers != 1:
+			return &scenarios.FieldError{Field: "closed_loop", Msg: "needs exactly 1 producer"}
+		case c.Batch != 1:
+			return &scenarios.FieldError{Field: "closed_loop", Msg: "needs batch 1"}
+		}
 	}
 	return nil
 }

@@ -25,6 +25,10 @@ func TestValidate(t *testing.T) {
 		{"too many groups", func(c *pubsub.Config) { c.Groups = 65 }, "groups"},
 		{"no producers", func(c *pubsub.Config) { c.Producers = 0 }, "producers"},
 		{"tiny size", func(c *pubsub.Config) { c.Size = 10 }, "size"},
+		{"closed loop", func(c *pubsub.Config) { c.ClosedLoop, c.Rate, c.Batch = true, 0, 1 }, ""},
+		{"closed loop at a rate", func(c *pubsub.Config) { c.ClosedLoop, c.Batch = true, 1 }, "closed_loop"},
+		{"closed loop, batches", func(c *pubsub.Config) { c.ClosedLoop, c.Rate = true, 0 }, "closed_loop"},
+		{"closed loop, 2 producers", func(c *pubsub.Config) { c.ClosedLoop, c.Rate, c.Batch, c.Producers = true, 0, 1, 2 }, "closed_loop"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,5 +90,24 @@ func TestRunFanOutAndLoss(t *testing.T) {
 				t.Fatal("injected drops not reported as lost")
 			}
 		})
+	}
+}
+
+// In a closed loop a message is sent only once the last one arrived: with
+// every delivery delayed by the broker, no more messages can be sent than
+// the run's length allows one delay each, and every one is received.
+func TestClosedLoopOneInFlight(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	res := run(t, memory.Faults{DelayEvery: 1, Delay: delay}, func(c *pubsub.Config) {
+		c.ClosedLoop, c.Rate, c.Batch, c.Groups = true, 0, 1, 2
+	})
+	a := res.Accounting
+	// Warm-up 100 ms + duration 500 ms (see run), one delay per message.
+	limit := int64((600*time.Millisecond)/delay) + 1
+	if a.Sent < 1 || a.Sent > limit {
+		t.Fatalf("sent %d, want 1 to %d: one in flight, each held %v by the broker", a.Sent, limit, delay)
+	}
+	if a.Lost != 0 || a.Received != a.Sent*2 || !res.Verdict.Pass {
+		t.Fatalf("sent %d, received %d of 2 groups, lost %d, pass %v", a.Sent, a.Received, a.Lost, res.Verdict.Pass)
 	}
 }

@@ -122,6 +122,9 @@ func (r *run) produce(ctx context.Context, start, end time.Time) {
 	for i, p := range r.producers {
 		pr := r.st.Producer(uint32(i))
 		sched := load.NewSchedule(r.c.Rate/float64(r.c.Producers), start, end, r.c.Batch)
+		if r.c.ClosedLoop {
+			sched.WithGate(load.ReceiptGate(r.st, len(r.groups), r.c.Drain))
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
