@@ -176,8 +176,7 @@ func startActiveMQCluster(ctx context.Context, l *Launcher, b instance, w *syncW
 // master has logged that it waits for the store's lock: a slave that has
 // not, cannot take over yet.
 func (l *Launcher) waitStandby(ctx context.Context, b instance) error {
-	deadline := time.Now().Add(l.opts.StartTimeout)
-	for {
+	return poll(ctx, l.opts.StartTimeout, 500*time.Millisecond, func() error {
 		var waiting []string
 		for name, role := range activemqRoles(ctx, l, b) {
 			if !strings.HasPrefix(role, "master") && !strings.HasPrefix(role, "slave: ") {
@@ -187,16 +186,9 @@ func (l *Launcher) waitStandby(ctx context.Context, b instance) error {
 		if len(waiting) == 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			slices.Sort(waiting)
-			return fmt.Errorf("%s logged no lock message within %s", strings.Join(waiting, ", "), l.opts.StartTimeout)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the slave's lock message: %w", ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+		slices.Sort(waiting)
+		return fmt.Errorf("%s logged no lock message within %s", strings.Join(waiting, ", "), l.opts.StartTimeout)
+	})
 }
 
 // activemqRoles reports each node's role: the master is the node whose

@@ -123,26 +123,18 @@ func waitGroupCoordinator(ctx context.Context, b instance, bound time.Duration) 
 		addrs = append(addrs, n.Addr())
 	}
 	c := &kafkago.Client{Addr: kafkago.TCP(addrs...), Timeout: probeTimeout}
-	deadline := time.Now().Add(bound)
-	for {
+	return poll(ctx, bound, 500*time.Millisecond, func() error {
 		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		res, err := c.FindCoordinator(rctx, &kafkago.FindCoordinatorRequest{Key: "mqbench-ready", KeyType: kafkago.CoordinatorKeyTypeConsumer})
 		cancel()
-		if err == nil && res.Error == nil {
-			return nil
-		}
 		if err == nil {
 			err = res.Error
 		}
-		if time.Now().After(deadline) {
+		if err != nil {
 			return fmt.Errorf("no group coordinator within %s: %w", bound, err)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for a group coordinator: %w", ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 }
 
 // kafkaRoles reports each node's KRaft role (from DescribeQuorum on the

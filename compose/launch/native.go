@@ -185,11 +185,10 @@ func (l *Launcher) prepare(b instance) error {
 // waitReady polls until every check answers, a process of procs dies, ctx
 // ends or Options.StartTimeout passes.
 func (l *Launcher) waitReady(ctx context.Context, b instance, procs []procSpec, checks []check) error {
-	deadline := time.Now().Add(l.opts.StartTimeout)
-	for {
+	return poll(ctx, l.opts.StartTimeout, 500*time.Millisecond, func() error {
 		for _, p := range procs {
 			if _, ok := l.livePID(b, p); !ok {
-				return fmt.Errorf("%s process exited during start", p.name)
+				return permanent{fmt.Errorf("%s process exited during start", p.name)}
 			}
 		}
 		var failing []string
@@ -199,18 +198,11 @@ func (l *Launcher) waitReady(ctx context.Context, b instance, procs []procSpec, 
 				failing = append(failing, fmt.Sprintf("port %d: %s", c.port, h.Detail))
 			}
 		}
-		if len(failing) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
+		if len(failing) > 0 {
 			return fmt.Errorf("no handshake within %s: %s", l.opts.StartTimeout, strings.Join(failing, "; "))
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for handshake: %w", ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 }
 
 // jvmCommon are the JVM flags every Java broker process gets.

@@ -140,20 +140,14 @@ func signalProc(pid int, sig syscall.Signal) error {
 
 // waitGone polls until pid is no longer alive, ctx ends or d passes.
 func waitGone(ctx context.Context, pid int, markers []string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if !processAlive(pid, markers) {
-			return true
+	errAlive := fmt.Errorf("process %d alive", pid)
+	_ = poll(ctx, d, 100*time.Millisecond, func() error {
+		if processAlive(pid, markers) {
+			return errAlive
 		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return !processAlive(pid, markers)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return nil
+	})
+	return !processAlive(pid, markers)
 }
 
 // stopPID stops pid gracefully (SIGTERM, or SIGKILL at once when kill is
@@ -193,22 +187,20 @@ func portBusy(ctx context.Context, host string, port int) bool {
 // waitPortsFree polls until no port accepts connections or d passes, and
 // returns the ports still busy.
 func waitPortsFree(ctx context.Context, host string, ports []int, d time.Duration) []int {
-	deadline := time.Now().Add(d)
-	for {
-		var busy []int
+	var busy []int
+	_ = poll(ctx, d, 200*time.Millisecond, func() error {
+		busy = busy[:0]
 		for _, p := range ports {
 			if portBusy(ctx, host, p) {
 				busy = append(busy, p)
 			}
 		}
-		if len(busy) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
-			return busy
+		if len(busy) > 0 {
+			return fmt.Errorf("ports %v busy", busy)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		return nil
+	})
+	return busy
 }
 
 // tailFile returns the last n lines of path (reading at most its last

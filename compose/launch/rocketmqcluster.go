@@ -246,21 +246,13 @@ func readFileString(path string) string {
 // waitSyncStateSet waits (within the start timeout) until the controllers
 // report a master of broker-a with every replica in its sync state set.
 func (l *Launcher) waitSyncStateSet(ctx context.Context, b instance) error {
-	deadline := time.Now().Add(l.opts.StartTimeout)
-	for {
+	return poll(ctx, l.opts.StartTimeout, 500*time.Millisecond, func() error {
 		st, err := rocketmqSyncState(ctx, b, probeTimeout)
 		if err == nil && st.master != "" && len(st.inSync) == rocketmqClusterReplicas {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no master with %d replicas in sync within %s (last: %+v, %v)", rocketmqClusterReplicas, l.opts.StartTimeout, st, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the sync state set: %w", ctx.Err())
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+		return fmt.Errorf("no master with %d replicas in sync within %s (last: %+v, %v)", rocketmqClusterReplicas, l.opts.StartTimeout, st, err)
+	})
 }
 
 // rmqSyncState is a broker group's replication as its controller leader
@@ -385,20 +377,16 @@ func waitBindable(ctx context.Context, ports []int, max time.Duration) error {
 		return serr
 	}}
 	for _, p := range ports {
-		for {
+		err := poll(ctx, time.Until(deadline), 500*time.Millisecond, func() error {
 			ln, err := lc.Listen(ctx, "tcp", ":"+strconv.Itoa(p))
-			if err == nil {
-				ln.Close()
-				break
-			}
-			if time.Now().After(deadline) {
+			if err != nil {
 				return fmt.Errorf("port %d cannot be bound: %w", p, err)
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(500 * time.Millisecond):
-			}
+			ln.Close()
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
