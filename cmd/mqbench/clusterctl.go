@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mqbench/mqbench/compose/launch"
@@ -49,20 +48,18 @@ func (n launchedNodes) Nodes(ctx context.Context) ([]cluster.Node, error) {
 
 // roleOf maps the role a broker reported for a node to cluster's roles.
 func roleOf(ns launch.NodeStatus) string {
-	r := strings.ToLower(ns.Role)
-	switch {
-	case !ns.Alive:
+	if !ns.Alive {
 		return cluster.RoleDown
-	case strings.HasPrefix(r, "name server"):
-		return "" // RocketMQ's name servers route; they hold no copy of a destination
-	case r == "leader" || strings.HasPrefix(r, "master") || strings.Contains(r, "lock holder"):
+	}
+	switch ns.Standing {
+	case launch.StandingLeader:
 		return cluster.RoleLeader
-	case r == "":
-		return ""
-	case strings.Contains(r, "not in the sync state set") || strings.Contains(r, "no lock message"):
+	case launch.StandingReplica:
+		return cluster.RoleFollower
+	case launch.StandingSyncing:
 		return cluster.RoleSyncing // a RocketMQ slave catching up; an ActiveMQ node not yet waiting for the lock
 	}
-	return cluster.RoleFollower
+	return "" // unknown, or a router holding no copy (RocketMQ's name servers)
 }
 
 func (n launchedNodes) Kill(ctx context.Context, node string) error {

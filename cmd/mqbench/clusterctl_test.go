@@ -14,16 +14,12 @@ func TestRoleOf(t *testing.T) {
 		ns   launch.NodeStatus
 		want string
 	}{
-		{launch.NodeStatus{Alive: true, Role: "master (brokerId 0)"}, cluster.RoleLeader},
-		{launch.NodeStatus{Alive: true, Role: "lock holder"}, cluster.RoleLeader},
-		{launch.NodeStatus{Alive: true, Role: "slave"}, cluster.RoleFollower},
-		{launch.NodeStatus{Alive: true, Role: "controller leader"}, cluster.RoleFollower},
-		{launch.NodeStatus{Alive: true, Role: "name server; controller leader"}, ""},
-		{launch.NodeStatus{Alive: true, Role: "slave of broker-a, not in the sync state set"}, cluster.RoleSyncing},
-		{launch.NodeStatus{Alive: true, Role: "slave of broker-a, in the sync state set"}, cluster.RoleFollower},
-		{launch.NodeStatus{Alive: true, Role: "slave (not listening; no lock message in its log yet)"}, cluster.RoleSyncing},
+		{launch.NodeStatus{Alive: true, Standing: launch.StandingLeader}, cluster.RoleLeader},
+		{launch.NodeStatus{Alive: true, Standing: launch.StandingReplica}, cluster.RoleFollower},
+		{launch.NodeStatus{Alive: true, Standing: launch.StandingSyncing}, cluster.RoleSyncing},
+		{launch.NodeStatus{Alive: true, Standing: launch.StandingRouter}, ""},
 		{launch.NodeStatus{Alive: true}, ""},
-		{launch.NodeStatus{Alive: false, Role: "master"}, cluster.RoleDown},
+		{launch.NodeStatus{Alive: false, Standing: launch.StandingLeader}, cluster.RoleDown},
 	} {
 		if got := roleOf(tt.ns); got != tt.want {
 			t.Errorf("roleOf(%+v) = %q, want %q", tt.ns, got, tt.want)

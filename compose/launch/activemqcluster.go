@@ -179,7 +179,7 @@ func (l *Launcher) waitStandby(ctx context.Context, b instance) error {
 	return poll(ctx, l.opts.StartTimeout, 500*time.Millisecond, func() error {
 		var waiting []string
 		for name, role := range activemqRoles(ctx, l, b) {
-			if !strings.HasPrefix(role, "master") && !strings.HasPrefix(role, "slave: ") {
+			if role.standing == StandingSyncing {
 				waiting = append(waiting, name)
 			}
 		}
@@ -194,19 +194,19 @@ func (l *Launcher) waitStandby(ctx context.Context, b instance) error {
 // activemqRoles reports each node's role: the master is the node whose
 // STOMP port answers (with the broker's own server header); another live
 // node is a slave, in the words of the last lock message of its log.
-func activemqRoles(ctx context.Context, l *Launcher, b instance) map[string]string {
-	roles := map[string]string{}
+func activemqRoles(ctx context.Context, l *Launcher, b instance) map[string]nodeRole {
+	roles := map[string]nodeRole{}
 	for i, n := range b.Nodes {
 		if h := ProbeSTOMP(ctx, n.Addr(), probeTimeout); h.OK {
-			roles[n.Name] = "master (STOMP answers: " + h.Detail + ")"
+			roles[n.Name] = nodeRole{"master (STOMP answers: " + h.Detail + ")", StandingLeader}
 			continue
 		}
 		if _, ok := l.livePID(b, b.procs[i]); !ok {
 			continue
 		}
-		role := "slave (not listening; no lock message in its log yet)"
+		role := nodeRole{"slave (not listening; no lock message in its log yet)", StandingSyncing}
 		if line := lastLockLine(filepath.Join(b.nodeDir(n), "logs", "activemq.log")); line != "" {
-			role = "slave: " + line
+			role = nodeRole{"slave: " + line, StandingReplica}
 		}
 		roles[n.Name] = role
 	}

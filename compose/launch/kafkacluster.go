@@ -139,8 +139,8 @@ func waitGroupCoordinator(ctx context.Context, b instance, bound time.Duration) 
 
 // kafkaRoles reports each node's KRaft role (from DescribeQuorum on the
 // controllers) and how many partition replicas it leads (from Metadata).
-func kafkaRoles(ctx context.Context, _ *Launcher, b instance) map[string]string {
-	roles := map[string]string{}
+func kafkaRoles(ctx context.Context, _ *Launcher, b instance) map[string]nodeRole {
+	roles := map[string]nodeRole{}
 	var q quorumState
 	var qerr error
 	for _, n := range b.Nodes {
@@ -182,7 +182,8 @@ func kafkaRoles(ctx context.Context, _ *Launcher, b instance) map[string]string 
 		if merr == nil {
 			parts = append(parts, fmt.Sprintf("leads %d of %d partitions", leads[id], total))
 		}
-		roles[n.Name] = strings.Join(parts, "; ")
+		// Kafka leads per partition: every broker is a replica.
+		roles[n.Name] = nodeRole{strings.Join(parts, "; "), StandingReplica}
 	}
 	return roles
 }

@@ -214,8 +214,8 @@ func jsonPart(out string) string {
 
 // rabbitRoles reports each node's cluster membership and how many quorum
 // queues it leads and belongs to, as rabbitmqctl on a live node reports.
-func rabbitRoles(ctx context.Context, _ *Launcher, b instance) map[string]string {
-	roles := map[string]string{}
+func rabbitRoles(ctx context.Context, _ *Launcher, b instance) map[string]nodeRole {
+	roles := map[string]nodeRole{}
 	var running []string
 	var asked Node
 	var err error
@@ -249,11 +249,12 @@ func rabbitRoles(ctx context.Context, _ *Launcher, b instance) map[string]string
 	}
 	for _, n := range b.Nodes {
 		node := rabbitClusterNode(n)
-		state := "not running in the cluster"
+		// Quorum queues lead per queue: every running member is a replica.
+		state, standing := "not running in the cluster", StandingSyncing
 		if slices.Contains(running, node) {
-			state = "running cluster member"
+			state, standing = "running cluster member", StandingReplica
 		}
-		roles[n.Name] = fmt.Sprintf("%s %s (as %s reports); leads %d quorum queues, member of %d", node, state, rabbitClusterNode(asked), leads[node], members[node])
+		roles[n.Name] = nodeRole{fmt.Sprintf("%s %s (as %s reports); leads %d quorum queues, member of %d", node, state, rabbitClusterNode(asked), leads[node], members[node]), standing}
 	}
 	return roles
 }

@@ -316,8 +316,8 @@ func rocketmqSyncState(ctx context.Context, b instance, timeout time.Duration) (
 // rocketmqRoles reports each node's role as the controllers report it: a
 // name server's controller is leader or follower; a broker replica is the
 // master, or a slave in or out of the sync state set.
-func rocketmqRoles(ctx context.Context, l *Launcher, b instance) map[string]string {
-	roles := map[string]string{}
+func rocketmqRoles(ctx context.Context, l *Launcher, b instance) map[string]nodeRole {
+	roles := map[string]nodeRole{}
 	st, err := rocketmqSyncState(ctx, b, probeTimeout)
 	for i, n := range b.Nodes {
 		if _, ok := l.livePID(b, b.procs[i]); !ok {
@@ -326,19 +326,19 @@ func rocketmqRoles(ctx context.Context, l *Launcher, b instance) map[string]stri
 		addr := n.Addr()
 		switch {
 		case !n.NotClient && st.leader == nodeAddr(n.Ports[0]):
-			roles[n.Name] = "name server; controller leader"
+			roles[n.Name] = nodeRole{"name server; controller leader", StandingRouter}
 		case !n.NotClient && st.leader != "":
-			roles[n.Name] = "name server; controller follower"
+			roles[n.Name] = nodeRole{"name server; controller follower", StandingRouter}
 		case !n.NotClient:
-			roles[n.Name] = "name server; controller: " + err.Error()
+			roles[n.Name] = nodeRole{"name server; controller: " + err.Error(), StandingRouter}
 		case err != nil:
-			roles[n.Name] = "broker: " + err.Error()
+			roles[n.Name] = nodeRole{"broker: " + err.Error(), StandingUnknown}
 		case st.master == addr:
-			roles[n.Name] = fmt.Sprintf("master of broker-a (sync state set %d of %d)", len(st.inSync), len(st.inSync)+len(st.notInSync))
+			roles[n.Name] = nodeRole{fmt.Sprintf("master of broker-a (sync state set %d of %d)", len(st.inSync), len(st.inSync)+len(st.notInSync)), StandingLeader}
 		case slices.Contains(st.inSync, addr):
-			roles[n.Name] = "slave of broker-a, in the sync state set"
+			roles[n.Name] = nodeRole{"slave of broker-a, in the sync state set", StandingReplica}
 		default:
-			roles[n.Name] = "slave of broker-a, not in the sync state set"
+			roles[n.Name] = nodeRole{"slave of broker-a, not in the sync state set", StandingSyncing}
 		}
 	}
 	return roles

@@ -88,7 +88,7 @@ type Spec struct {
 	// roles, when set, asks the running cluster for each node's role,
 	// keyed by node name, as the broker reports it (bounded by ctx); nodes
 	// it cannot say anything about are left out.
-	roles func(ctx context.Context, l *Launcher, b instance) map[string]string
+	roles func(ctx context.Context, l *Launcher, b instance) map[string]nodeRole
 }
 
 // Specs returns the brokers mqbench can launch, in a fixed order (a new slice

@@ -57,6 +57,27 @@ type NodeStatus struct {
 	// Role is the node's role as the broker reports it (controller leader,
 	// partition or queue leader, master or slave), "" when it did not say.
 	Role string `json:"role,omitempty"`
+	// Standing is the same role for code to read: what the node is to the
+	// cluster's data.
+	Standing Standing `json:"standing,omitempty"`
+}
+
+// Standing is what a node is to a cluster's data.
+type Standing string
+
+// The standings a broker's roles map to.
+const (
+	StandingUnknown Standing = ""        // the broker did not say
+	StandingLeader  Standing = "leader"  // takes the writes: a master, the store's lock holder
+	StandingReplica Standing = "replica" // a member with a copy that is in sync, or whose sync is per partition or queue (Kafka, RabbitMQ)
+	StandingSyncing Standing = "syncing" // a replica running but not in sync yet, or not a member yet
+	StandingRouter  Standing = "router"  // holds no copy of a destination: RocketMQ's name servers
+)
+
+// nodeRole is one node's role, as the broker says it and as a standing.
+type nodeRole struct {
+	text     string
+	standing Standing
 }
 
 // HasTopology reports whether the broker can run in topology t.
@@ -163,7 +184,8 @@ func (l *Launcher) nodeStatuses(ctx context.Context, b instance) []NodeStatus {
 	defer cancel()
 	roles := b.roles(rctx, l, b)
 	for i := range out {
-		out[i].Role = roles[out[i].Name]
+		r := roles[out[i].Name]
+		out[i].Role, out[i].Standing = r.text, r.standing
 	}
 	return out
 }
