@@ -201,26 +201,30 @@ func Produce(ctx context.Context, p driver.Producer, pr *probe.Producer, s *Sche
 	}
 }
 
-// receiptPoll is how often a receipt gate looks at the received count.
-const receiptPoll = 20 * time.Microsecond
-
 // ReceiptGate returns a gate (see Schedule.WithGate) that keeps one message
 // in flight: it opens at once the first time, and then once every one of
 // groups groups of st has received as many messages as the gate opened
 // before, or after timeout, leaving the missing message to the accounting.
 // That is the loop of Kafka's EndToEndLatency: send one, wait until it
 // arrives, send the next. Waiting adds nothing to the measured latency,
-// which runs from the send to the receipt; it only sets the pace.
+// which runs from the send to the receipt; it only sets the pace, and the
+// gate wakes on the consumer's record (Stick.Receipts), not on a timer.
 func ReceiptGate(st *probe.Stick, groups int, timeout time.Duration) func(context.Context) bool {
 	var opened int64
+	receipts := st.Receipts()
 	return func(ctx context.Context) bool {
 		want := opened * int64(groups)
-		deadline := time.Now().Add(timeout)
-		for st.Snapshot().Received < want && time.Now().Before(deadline) {
-			if ctx.Err() != nil {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+	wait:
+		for st.Snapshot().Received < want {
+			select {
+			case <-receipts:
+			case <-ctx.Done():
 				return false
+			case <-timer.C:
+				break wait
 			}
-			time.Sleep(receiptPoll)
 		}
 		opened++
 		return ctx.Err() == nil

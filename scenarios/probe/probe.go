@@ -89,6 +89,9 @@ type Stick struct {
 
 	foreign   atomic.Int64
 	confirmed atomic.Int64 // running total, for Snapshot
+	// receipts, once Receipts was called, is signalled after each
+	// distinct message recorded.
+	receipts atomic.Pointer[chan struct{}]
 }
 
 type second struct {
@@ -320,6 +323,12 @@ func (c *Consumer) Record(body []byte, at time.Time) (envelope.Header, Kind) {
 		return h, Duplicate
 	}
 	c.g.received.Add(1)
+	if ch := c.s.receipts.Load(); ch != nil {
+		select {
+		case *ch <- struct{}{}:
+		default:
+		}
+	}
 	if int(h.Producer) >= len(c.highest) {
 		c.highest = append(c.highest, make([]int64, int(h.Producer)+1-len(c.highest))...)
 	}
@@ -338,6 +347,18 @@ func (c *Consumer) Record(body []byte, at time.Time) (envelope.Header, Kind) {
 		record(c.e2eRaw, atNs-h.SentNs)
 	}
 	return h, First
+}
+
+// Receipts returns a channel that holds a value after a consumer recorded
+// a distinct message since the value was last taken (one pending at most,
+// so a consumer never blocks on it): a closed loop waits on it instead of
+// polling Snapshot. Every call returns the same channel.
+func (s *Stick) Receipts() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	if s.receipts.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *s.receipts.Load()
 }
 
 // Progress is a cheap snapshot for progress displays and drain loops; it may

@@ -274,3 +274,46 @@ func TestMissingIgnoresUnconfirmedReceipts(t *testing.T) {
 		t.Fatalf("accounting %+v", a)
 	}
 }
+
+// Receipts signals a distinct message recorded, never a duplicate or a
+// foreign body, and holds one pending signal at most.
+func TestReceipts(t *testing.T) {
+	t0 := time.Now()
+	st := New(Options{RunID: 1, Groups: []string{"g"}, Start: t0})
+	bodies := sendBatch(st.Producer(0), 4, t0, make([]error, 4))
+	c := st.Consumer("g")
+	rc := st.Receipts()
+	if st.Receipts() != rc {
+		t.Fatal("a second call returned another channel")
+	}
+	pending := func() bool {
+		select {
+		case <-rc:
+			return true
+		default:
+			return false
+		}
+	}
+	steps := []struct {
+		name string
+		body []byte
+		want bool
+	}{
+		{"first", bodies[0], true},
+		{"duplicate", bodies[0], false},
+		{"foreign", envelope.New(64, envelope.Header{RunID: 2}), false},
+		{"second", bodies[1], true},
+	}
+	for _, s := range steps {
+		c.Record(s.body, t0)
+		if got := pending(); got != s.want {
+			t.Fatalf("%s: signal pending %v, want %v", s.name, got, s.want)
+		}
+	}
+	// Two records, one pending signal: the consumer never blocks.
+	c.Record(bodies[2], t0)
+	c.Record(bodies[3], t0)
+	if !pending() || pending() {
+		t.Fatal("want exactly one pending signal after two records")
+	}
+}
