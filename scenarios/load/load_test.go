@@ -284,3 +284,44 @@ func TestScheduleCountsWhatItNeverSent(t *testing.T) {
 		})
 	}
 }
+
+// A gate paces a closed loop one message at a time and ends it by
+// refusing; an open-loop schedule ignores it.
+func TestScheduleGate(t *testing.T) {
+	tests := []struct {
+		name      string
+		rate      float64
+		opens     int // the gate's answers: this many true, then false
+		wantTotal int
+		wantCalls int
+	}{
+		{"closed loop, one per opening", 0, 3, 3, 4},
+		{"closed loop, refused at once", 0, 0, 0, 1},
+		{"open loop ignores the gate", 1e6, 0, 100, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			calls := 0
+			s := load.NewSchedule(tt.rate, start, start.Add(time.Hour), 10).WithLimit(100).WithGate(func(context.Context) bool {
+				calls++
+				return calls <= tt.opens
+			})
+			total := 0
+			var buf []time.Time
+			for {
+				var ok bool
+				if buf, ok = s.Next(context.Background(), buf); !ok {
+					break
+				}
+				if tt.rate == 0 && len(buf) != 1 {
+					t.Fatalf("a gated closed loop yielded %d at once, want 1", len(buf))
+				}
+				total += len(buf)
+			}
+			if total != tt.wantTotal || calls != tt.wantCalls {
+				t.Fatalf("yielded %d after %d gate calls, want %d after %d", total, calls, tt.wantTotal, tt.wantCalls)
+			}
+		})
+	}
+}
