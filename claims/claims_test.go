@@ -96,6 +96,16 @@ func TestClaims(t *testing.T) {
 			}
 		}
 	}
+	// dup gives b's runs duplicates, after crashes of its consumers
+	// (the transaction scenario's) or without.
+	dup := func(b string, crashes float64) func(r *result.Result) {
+		return func(r *result.Result) {
+			if r.Broker.Name == b {
+				r.Accounting.Duplicated = 7
+				r.SetMetric(transaction.MetricConsumerCrashes, crashes, "count")
+			}
+		}
+	}
 	// rocket changes RocketMQ's results only.
 	rocket := func(f func(r *result.Result)) func(r *result.Result) {
 		return func(r *result.Result) {
@@ -124,6 +134,8 @@ func TestClaims(t *testing.T) {
 
 		{"rabbitmq", "reliability", "clean and not fastest", cells{"capacity": {"rabbitmq": {10, 11}, "kafka": {30, 31}}}, "", nil, S},
 		{"rabbitmq", "reliability", "lost a message", cells{"capacity": {"rabbitmq": {10, 11}, "kafka": {30, 31}}}, "", lose("rabbitmq"), C},
+		{"rabbitmq", "reliability", "redelivered after consumer crashes", cells{"transaction": {"rabbitmq": {5}}, "capacity": {"rabbitmq": {10, 11}, "kafka": {30, 31}}}, "", dup("rabbitmq", 3), S},
+		{"rabbitmq", "reliability", "duplicated without a crash", cells{"capacity": {"rabbitmq": {10, 11}, "kafka": {30, 31}}}, "", dup("rabbitmq", 0), C},
 		{"rabbitmq", "reliability", "the fastest", cells{"capacity": {"rabbitmq": {40, 41}, "kafka": {30, 31}}}, "", nil, C},
 		{"rabbitmq", "reliability", "no capacity", cells{"async": {"rabbitmq": {1}}}, "", nil, N},
 
@@ -176,6 +188,8 @@ func TestClaims(t *testing.T) {
 		{"rocketmq", "reliable", "fastest and clean", cells{"transaction": {"rocketmq": {10, 11}, "kafka": {50, 51}}}, "", nil, S},
 		{"rocketmq", "reliable", "slower", cells{"transaction": {"rocketmq": {1000, 2000}, "activemq": {90, 95}}}, "", nil, C},
 		{"rocketmq", "reliable", "fast but lost", cells{"transaction": {"rocketmq": {10, 11}, "kafka": {50, 51}}}, "", lose("rocketmq"), C},
+		{"rocketmq", "reliable", "redelivered after consumer crashes", cells{"transaction": {"rocketmq": {10, 11}, "kafka": {50, 51}}}, "", dup("rocketmq", 3), S},
+		{"rocketmq", "reliable", "duplicated without a crash", cells{"transaction": {"rocketmq": {10, 11}, "kafka": {50, 51}}}, "", dup("rocketmq", 0), C},
 		{"rocketmq", "reliable", "no transaction run", cells{"capacity": {"rocketmq": {1}}}, "", nil, N},
 
 		{"", "RabbitMQ by default", "recommended", cells{"async": {"rabbitmq": {1}, "kafka": {1}}}, "rabbitmq", nil, S},
