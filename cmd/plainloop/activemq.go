@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
 )
 
 // The settings of mqbench's ActiveMQ adapter (durable profile): producers
@@ -16,13 +18,15 @@ import (
 // journal sync per round); the group queue
 // /queue/Consumer.g0.VirtualTopic.<name> exists before the first send;
 // consumers subscribe to it with ack:client-individual and
-// activemq.prefetchSize, and ACK every message.
+// activemq.prefetchSize, and ACK every message. With --key-headers every
+// SEND also carries the key headers the adapter adds to a keyed message.
 
 // active is one ActiveMQ destination.
 type active struct {
-	c     config
-	topic string
-	queue string
+	c         config
+	topic     string
+	queue     string
+	producers atomic.Uint32 // producers opened, numbering their keys
 }
 
 func (a *active) dial(ctx context.Context) (*stomp.Conn, error) {
@@ -100,6 +104,7 @@ func (a *active) cleanup(ctx context.Context) error {
 type activeSender struct {
 	a    *active
 	conn *stomp.Conn
+	opts []func(*frame.Frame) error // every SEND's headers
 }
 
 func (a *active) newProducer(ctx context.Context) (sender, error) {
@@ -107,7 +112,15 @@ func (a *active) newProducer(ctx context.Context) (sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &activeSender{a: a, conn: conn}, nil
+	s := &activeSender{a: a, conn: conn, opts: []func(*frame.Frame) error{stomp.SendOpt.Header("persistent", "true")}}
+	if a.c.KeyHeaders {
+		// mqbench's load keys each producer's messages with its 4-byte
+		// id, which the adapter sends hex-encoded as JMSXGroupID (a
+		// message group) and mqbench-key-hex.
+		key := fmt.Sprintf("%08x", a.producers.Add(1)-1)
+		s.opts = append(s.opts, stomp.SendOpt.Header("JMSXGroupID", key), stomp.SendOpt.Header("mqbench-key-hex", key))
+	}
+	return s, nil
 }
 
 // send sends the bodies persistent in one transaction and waits for the
@@ -117,16 +130,15 @@ func (s *activeSender) send(ctx context.Context, bodies [][]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	persistent := stomp.SendOpt.Header("persistent", "true")
 	if len(bodies) == 1 {
-		return s.conn.Send(s.a.topic, "", bodies[0], persistent, stomp.SendOpt.Receipt)
+		return s.conn.Send(s.a.topic, "", bodies[0], append(s.opts, stomp.SendOpt.Receipt)...)
 	}
 	tx, err := s.conn.BeginWithError()
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	for _, b := range bodies {
-		if err := tx.Send(s.a.topic, "", b, persistent); err != nil {
+		if err := tx.Send(s.a.topic, "", b, s.opts...); err != nil {
 			_ = tx.Abort()
 			return fmt.Errorf("send: %w", err)
 		}

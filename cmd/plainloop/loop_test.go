@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -123,5 +124,73 @@ func TestMeasureAccounting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// lateSession delivers every body on its own goroutine after a short
+// delay, so a producer that does not wait has several messages in flight;
+// it records the most timed messages (not the prime's, whose intended time
+// is 0) it ever had in flight.
+type lateSession struct {
+	fakeSession
+	inFlight, most atomic.Int64
+}
+
+type lateSender struct{ s *lateSession }
+
+func (l *lateSession) newProducer(context.Context) (sender, error) { return lateSender{l}, nil }
+
+func (p lateSender) send(_ context.Context, bodies [][]byte) error {
+	l := p.s
+	for _, b := range bodies {
+		timed := binary.BigEndian.Uint64(b) != 0
+		if timed {
+			n := l.inFlight.Add(1)
+			for m := l.most.Load(); n > m && !l.most.CompareAndSwap(m, n); m = l.most.Load() {
+			}
+		}
+		b := append([]byte(nil), b...)
+		go func() {
+			time.Sleep(time.Millisecond)
+			l.mu.Lock()
+			deliver := l.consumers[0]
+			l.mu.Unlock()
+			if timed {
+				l.inFlight.Add(-1)
+			}
+			deliver(b)
+		}()
+	}
+	return nil
+}
+
+func (lateSender) close() {}
+
+// TestClosedLoopOneInFlight checks that --closed-loop sends the next
+// message only once the last was received, and that an e2e run without it
+// has more in flight on the same session (so the check can fail).
+func TestClosedLoopOneInFlight(t *testing.T) {
+	c := config{Broker: "kafka", Mode: modeE2E, Size: 64, Duration: 100 * time.Millisecond, Warmup: 20 * time.Millisecond,
+		Drain: 2 * time.Second, Batch: 1, Producers: 1, Consumers: 1, Prefetch: 8, Queues: 1, OpTimeout: time.Second}
+	for _, closed := range []bool{true, false} {
+		c.ClosedLoop = closed
+		l := &lateSession{}
+		r, err := measureOn(context.Background(), c, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Received != r.Confirmed || r.Confirmed == 0 {
+			t.Errorf("closed %v: confirmed %d, received %d", closed, r.Confirmed, r.Received)
+		}
+		most := l.most.Load()
+		if r.ClosedLoop != closed {
+			t.Errorf("result says closed_loop %v, want %v", r.ClosedLoop, closed)
+		}
+		if closed && most != 1 {
+			t.Errorf("closed loop: %d messages in flight at once, want 1", most)
+		}
+		if !closed && most <= 1 {
+			t.Errorf("open loop: at most %d in flight, the fake does not test the loop", most)
+		}
 	}
 }

@@ -1,14 +1,15 @@
 // Command plainloop is the baseline of the side-by-side comparison
 // (scenarios/capacity/sidebyside.sh): a plain send/receive loop written
 // directly against one broker's client library (amqp091-go, go-stomp v3,
-// rocketmq-client-go v2), with the settings mqbench's adapter uses, and
+// rocketmq-client-go v2, kafka-go), with the settings mqbench's adapter uses, and
 // none of mqbench's pipeline (no driver interface, no envelope, no probe).
 // If mqbench's figure is close to this one, mqbench is not what limits it.
 //
 // Usage:
 //
-//	plainloop --broker rabbitmq|activemq|rocketmq [--mode publish|e2e]
-//	          [--size 1024] [--duration 10s] [--warmup 2s] [--rate N] ...
+//	plainloop --broker rabbitmq|activemq|rocketmq|kafka [--mode publish|e2e]
+//	          [--size 1024] [--duration 10s] [--warmup 2s] [--rate N]
+//	          [--closed-loop] ...
 //
 // It prints one JSON line on stdout (see Result). Exit codes: 0 ok, 1 the
 // run failed (broker error), 2 bad usage.
@@ -39,6 +40,7 @@ func defaultAddrs() map[string]string {
 		"rabbitmq": "127.0.0.1:5672",
 		"activemq": "127.0.0.1:61613",
 		"rocketmq": "127.0.0.1:9876",
+		"kafka":    "127.0.0.1:9092",
 	}
 }
 
@@ -71,6 +73,12 @@ type config struct {
 	Prefetch  int
 	Queues    int
 	OpTimeout time.Duration
+	// ClosedLoop (e2e) keeps one message in flight: the next send once the
+	// last is both confirmed and received, Kafka's EndToEndLatency loop.
+	ClosedLoop bool
+	// KeyHeaders (ActiveMQ) sends each producer's key as the adapter does:
+	// JMSXGroupID and mqbench-key-hex.
+	KeyHeaders bool
 }
 
 func main() {
@@ -111,7 +119,7 @@ func parse(args []string, help io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("plainloop", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.Broker, "broker", "", "broker: rabbitmq, activemq or rocketmq (required)")
+	fs.StringVar(&c.Broker, "broker", "", "broker: rabbitmq, activemq, rocketmq or kafka (required)")
 	fs.StringVar(&c.Mode, "mode", modePublish, "publish (send only, confirmed rate) or e2e (send and receive, end-to-end latency)")
 	fs.StringVar(&c.Addr, "addr", "", "broker address host:port (default: the broker's standard local port; RocketMQ: the name server)")
 	fs.StringVar(&c.RocketMQ, "rocketmq-broker", "127.0.0.1:10911", "RocketMQ broker address host:port, where the topic is created")
@@ -125,11 +133,13 @@ func parse(args []string, help io.Writer) (config, error) {
 	fs.IntVar(&c.Consumers, "consumers", 2, "e2e: consumer connections (1..256)")
 	fs.IntVar(&c.Idle, "idle-consumers", 0, "publish: consumers subscribed for the whole run that take nothing beyond their prefetch, as capacity's publish-only phase has (0..256)")
 	fs.IntVar(&c.Prefetch, "prefetch", 256, "consumer prefetch (RabbitMQ basic.qos, ActiveMQ activemq.prefetchSize; RocketMQ pull batch, at most 32)")
-	fs.IntVar(&c.Queues, "queues", 2, "RocketMQ queues of the topic (1..64)")
+	fs.IntVar(&c.Queues, "queues", 2, "RocketMQ queues or Kafka partitions of the topic (1..64)")
+	fs.BoolVar(&c.KeyHeaders, "key-headers", false, "activemq: every message carries its producer's key as mqbench's adapter sends it (JMSXGroupID and mqbench-key-hex headers)")
+	fs.BoolVar(&c.ClosedLoop, "closed-loop", false, "e2e: one message in flight, the next sent once the last is confirmed and received (needs --rate 0, --producers 1, --batch 1)")
 	fs.DurationVar(&c.OpTimeout, "op-timeout", 10*time.Second, "deadline of every network operation (> 0, at most 10m)")
 	usage := func() {
 		fs.SetOutput(help)
-		fmt.Fprintln(help, "usage: plainloop --broker rabbitmq|activemq|rocketmq [--mode publish|e2e] [flags]\n\n"+
+		fmt.Fprintln(help, "usage: plainloop --broker rabbitmq|activemq|rocketmq|kafka [--mode publish|e2e] [flags]\n\n"+
 			"A plain send/receive loop on the broker's own client library, with the settings of\n"+
 			"mqbench's adapter, for comparison with mqbench. Prints one JSON line:\n"+
 			`{"broker","mode","size","sent","confirmed","received","msgs_per_s","recv_per_s","e2e_p50_ms","e2e_p99_ms","e2e_mean_ms",...}`+"\n\nFlags:")
@@ -154,9 +164,9 @@ func (c *config) validate() error {
 	def, ok := addrs[c.Broker]
 	switch {
 	case c.Broker == "":
-		return errors.New("--broker is required (rabbitmq, activemq or rocketmq)")
+		return errors.New("--broker is required (rabbitmq, activemq, rocketmq or kafka)")
 	case !ok:
-		return fmt.Errorf("--broker %q: must be rabbitmq, activemq or rocketmq", c.Broker)
+		return fmt.Errorf("--broker %q: must be rabbitmq, activemq, rocketmq or kafka", c.Broker)
 	case c.Mode != modePublish && c.Mode != modeE2E:
 		return fmt.Errorf("--mode %q: must be publish or e2e", c.Mode)
 	case c.Size < minSize || c.Size > 16<<20:
@@ -183,6 +193,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("--prefetch %d: must be between 1 and 65535", c.Prefetch)
 	case c.Queues < 1 || c.Queues > 64:
 		return fmt.Errorf("--queues %d: must be between 1 and 64", c.Queues)
+	case c.ClosedLoop && (c.Mode != modeE2E || c.Rate != 0 || c.Producers != 1 || c.Batch != 1):
+		return errors.New("--closed-loop needs --mode e2e, --rate 0, --producers 1 and --batch 1")
+	case c.KeyHeaders && c.Broker != "activemq":
+		return errors.New("--key-headers is for --broker activemq")
 	case c.OpTimeout <= 0 || c.OpTimeout > 10*time.Minute:
 		return fmt.Errorf("--op-timeout %s: must be > 0 and at most 10m", c.OpTimeout)
 	}

@@ -31,7 +31,22 @@ func TestParse(t *testing.T) {
 			}
 		}},
 		{name: "no broker", args: nil, wantErr: "--broker is required"},
-		{name: "unknown broker", args: []string{"--broker", "kafka"}, wantErr: `--broker "kafka": must be rabbitmq, activemq or rocketmq`},
+		{name: "kafka default addr", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--rate", "0", "--producers", "1", "--batch", "1"}, check: func(t *testing.T, c config) {
+			if c.Addr != "127.0.0.1:9092" || !c.ClosedLoop {
+				t.Errorf("parsed: %+v", c)
+			}
+		}},
+		{name: "unknown broker", args: []string{"--broker", "pulsar"}, wantErr: `--broker "pulsar": must be rabbitmq, activemq, rocketmq or kafka`},
+		{name: "activemq key headers", args: []string{"--broker", "activemq", "--key-headers"}, check: func(t *testing.T, c config) {
+			if !c.KeyHeaders {
+				t.Errorf("parsed: %+v", c)
+			}
+		}},
+		{name: "key headers on rabbitmq", args: []string{"--broker", "rabbitmq", "--key-headers"}, wantErr: "--key-headers is for --broker activemq"},
+		{name: "closed loop in publish mode", args: []string{"--broker", "kafka", "--closed-loop", "--producers", "1", "--batch", "1"}, wantErr: "--closed-loop needs --mode e2e"},
+		{name: "closed loop with a rate", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--rate", "100", "--producers", "1", "--batch", "1"}, wantErr: "--closed-loop needs"},
+		{name: "closed loop with two producers", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--batch", "1"}, wantErr: "--closed-loop needs"},
+		{name: "closed loop with batches", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--producers", "1"}, wantErr: "--closed-loop needs"},
 		{name: "unknown mode", args: []string{"--broker", "rabbitmq", "--mode", "both"}, wantErr: `--mode "both"`},
 		{name: "size too small", args: []string{"--broker", "rabbitmq", "--size", "15"}, wantErr: "--size 15"},
 		{name: "size too large", args: []string{"--broker", "rabbitmq", "--size", "16777217"}, wantErr: "--size 16777217"},

@@ -20,7 +20,10 @@ type Result struct {
 	Producers int     `json:"producers"`
 	Consumers int     `json:"consumers,omitempty"`
 	Rate      float64 `json:"rate"`
-	Window    float64 `json:"window_s"`
+	// ClosedLoop: one message in flight (see config); the loop's mean
+	// round is then 1000 / MsgsPerS ms.
+	ClosedLoop bool    `json:"closed_loop,omitempty"`
+	Window     float64 `json:"window_s"`
 	// Sent, Confirmed and Received count every message of the run (warm-up
 	// included); FailedSends the send rounds that failed.
 	Sent        int64 `json:"sent"`
@@ -74,6 +77,8 @@ func open(ctx context.Context, c config, name string) (session, error) {
 		return openActive(ctx, c, name)
 	case "rocketmq":
 		return openRocket(ctx, c, name)
+	case "kafka":
+		return openKafka(ctx, c, name)
 	}
 	return nil, fmt.Errorf("unknown broker %q", c.Broker)
 }
@@ -88,11 +93,36 @@ type recorder struct {
 	mu           sync.Mutex
 	hist         *hdrhistogram.Histogram // microseconds
 	lastErr      atomic.Value            // string
+	got          chan struct{}           // cap 1: signalled on every receipt
+}
+
+func newRecorder() *recorder {
+	return &recorder{hist: hdrhistogram.New(1, 3_600_000_000, 3), got: make(chan struct{}, 1)}
+}
+
+// awaitReceived waits until want messages were received, or timeout, or
+// ctx's end, waking on each receipt rather than on a timer.
+func (r *recorder) awaitReceived(ctx context.Context, want int64, timeout time.Duration) {
+	tm := time.NewTimer(timeout)
+	defer tm.Stop()
+	for r.received.Load() < want {
+		select {
+		case <-r.got:
+		case <-ctx.Done():
+			return
+		case <-tm.C:
+			return
+		}
+	}
 }
 
 func (r *recorder) onMsg(body []byte) {
 	now := time.Now().UnixNano()
 	r.received.Add(1)
+	select {
+	case r.got <- struct{}{}:
+	default:
+	}
 	if len(body) < minSize {
 		return
 	}
@@ -122,7 +152,7 @@ func measureOn(ctx context.Context, c config, s session) (*Result, error) {
 		defer cancel()
 		_ = s.cleanup(cctx)
 	}()
-	rec := &recorder{hist: hdrhistogram.New(1, 3_600_000_000, 3)}
+	rec := newRecorder()
 
 	if c.Mode == modeE2E {
 		for range c.Consumers {
@@ -248,6 +278,8 @@ func drainWait(ctx context.Context, rec *recorder, idle time.Duration) {
 // c.Rate/c.Producers msg/s (message i intended at start + i/rate; a round
 // carries the messages due, so a producer that falls behind catches up in
 // full rounds). Each body starts with its intended send time and sequence.
+// With c.ClosedLoop each round waits, after its confirm, until every
+// confirmed message was received (at most c.Drain).
 func produce(ctx context.Context, c config, p sender, id uint64, start, end time.Time, rec *recorder) {
 	rate := c.Rate / float64(c.Producers)
 	bodies := make([][]byte, c.Batch)
@@ -291,6 +323,9 @@ func produce(ctx context.Context, c config, p sender, id uint64, start, end time
 			continue
 		}
 		rec.confirmed.Add(int64(n))
+		if c.ClosedLoop {
+			rec.awaitReceived(ctx, rec.confirmed.Load(), c.Drain)
+		}
 	}
 }
 
@@ -309,7 +344,7 @@ func sleepUntil(ctx context.Context, t time.Time) {
 
 // result assembles the Result from the counters and the window's marks.
 func result(c config, rec *recorder, m0, m1 mark) *Result {
-	r := &Result{Broker: c.Broker, Mode: c.Mode, Size: c.Size, Batch: c.Batch, Producers: c.Producers, Rate: c.Rate,
+	r := &Result{Broker: c.Broker, Mode: c.Mode, Size: c.Size, Batch: c.Batch, Producers: c.Producers, Rate: c.Rate, ClosedLoop: c.ClosedLoop,
 		Sent: rec.sent.Load(), Confirmed: rec.confirmed.Load(), FailedSends: rec.failed.Load(), Received: rec.received.Load()}
 	w := m1.at.Sub(m0.at).Seconds()
 	r.Window = w

@@ -9,7 +9,8 @@
 #                  through the broker's own client: Kafka's ProducerPerformance
 #                  (acks=all, same record size, batch.size = batch x size,
 #                  linger.ms=0), or cmd/plainloop --mode publish (same
-#                  producers, batch, size, confirms/persistence).
+#                  producers, batch, size, confirms/persistence; for
+#                  ActiveMQ the adapter's key headers, --key-headers).
 #                  The baseline runs just before and just after mqbench
 #                  (a broker's rate drifts between runs) and mqbench is
 #                  compared with their mean; both are printed. plainloop
@@ -17,20 +18,42 @@
 #                  prefetch, as capacity's publish-only phase does.
 #                  Passes at >= 0.90.
 #   e2e p50 ms     mqbench's pubsub end-to-end p50 against a baseline
-#                  running the same loop: for Kafka, EndToEndLatency
-#                  (acks=all, same size), which keeps one message in flight
-#                  (sends the next once the last arrived), against pubsub
-#                  with closed_loop (the same loop, as many messages as the
-#                  tool sends); for the others, cmd/plainloop --mode e2e
-#                  against pubsub, both open loop at --e2e-rate (500 msg/s
-#                  by default).
-#                  Passes within +-10%. For Kafka, whose tool prints whole
-#                  milliseconds, the mean is judged and the p50 shown.
-#   e2e mean, p99  the same figures' mean and p99 (shown, not judged).
-#   e2e mean uncorr (Kafka only) mqbench's end-to-end mean from each
-#                  message's actual send (not its intended time) against
-#                  EndToEndLatency's mean (shown); in a closed loop the two
-#                  of mqbench's are the same figure.
+#                  running the same loop: for RabbitMQ, ActiveMQ and RocketMQ,
+#                  cmd/plainloop --mode e2e against pubsub, both open loop
+#                  at --e2e-rate (500 msg/s by default). Passes within
+#                  +-10%.
+#   loop mean ms   (Kafka only) the figure EndToEndLatency prints as its
+#                  "Avg latency": the mean time of one round of its loop,
+#                  from a send to the moment the message is both
+#                  acknowledged (send().get()) and polled, one message in
+#                  flight; its first round (the connections' start, over
+#                  100 ms) is left out, as mqbench leaves its warm-up out.
+#                  mqbench runs the same loop (pubsub with closed_loop: the
+#                  next send once the last is confirmed and received), and
+#                  its round's mean is its measured window over the messages
+#                  sent in it (1000 / throughput.sent_per_s). The tool runs
+#                  just before and just after mqbench, as many messages as
+#                  mqbench sent, and mqbench is compared with their mean.
+#                  Passes within +-10%.
+#   loop vs plain  (Kafka only) the same round's mean against
+#                  cmd/plainloop --closed-loop on kafka-go, mqbench's own
+#                  client library with the adapter's settings (Produce with
+#                  acks=all; a group reader with MinBytes 1 and MaxWait
+#                  1.5 s, so its fetch waits at the broker for the record);
+#                  it runs just before and just after mqbench, inside the
+#                  tool's bracket. Passes within +-10%. Against the tool,
+#                  whose consumer fetches with fetch.max.wait.ms=0 and only
+#                  after send().get(), this separates what the client
+#                  library's loop costs from what mqbench adds.
+#   e2e mean, p99  the end-to-end mean and p99 (shown, not judged). For
+#                  Kafka mqbench's are send to receipt, less than a round
+#                  (the confirm's trip back is not in it); the tool's
+#                  percentiles are whole milliseconds of its rounds.
+#
+# Every measured run, on either side, starts after a sync: with
+# flush.messages=1 and a few hundred megabytes written by the run before,
+# the previous run's dirty pages would otherwise be written back inside
+# the next one, and the side that runs second would pay for them.
 #
 # With --repeat N (1 to 20) every broker's measurements run N times in a
 # row, each mqbench run next to its baseline; the table gives the median
@@ -135,6 +158,10 @@ warmup: ${warmup}s
 duration: ${secs}s
 EOF
 
+# settle: write back every dirty page before a measured run (see the
+# header), so no run pays for the one before it.
+settle() { sync; }
+
 # metric FILE JQ: one number from a result, or "" when absent.
 metric() { jq -r "$2 // empty" "$1" 2>/dev/null || true; }
 
@@ -145,6 +172,7 @@ mq() {
 	shift 2
 	local out="$work/mqbench-$b-$name"
 	local rc=0
+	settle
 	bin/mqbench run --broker "$b" --out "$out" "$@" >"$out.log" 2>&1 || rc=$?
 	if [[ $rc -gt 1 || ! -f "$out/result.json" ]]; then
 		echo "sidebyside: mqbench $b $name failed (exit $rc), see $out.log" >&2
@@ -157,8 +185,13 @@ mq() {
 plain() {
 	local b=$1 mode=$2 tag=$3
 	shift 3
-	local out="$work/plainloop-$b-$mode-$tag.json"
-	if ! "$work/plainloop" --broker "$b" --mode "$mode" --size "$size" --batch "$batch" "$@" >"$out" 2>"$out.log"; then
+	local out="$work/plainloop-$b-$mode-$tag.json" keys=()
+	# mqbench keys every message with its producer's id, which the
+	# ActiveMQ adapter sends as JMSXGroupID (a message group, its per-key
+	# order) and mqbench-key-hex; the baseline sends the same headers.
+	if [[ $b == activemq ]]; then keys=(--key-headers); fi
+	settle
+	if ! "$work/plainloop" --broker "$b" --mode "$mode" --size "$size" --batch "$batch" "${keys[@]}" "$@" >"$out" 2>"$out.log"; then
 		echo "sidebyside: plainloop $b $mode failed, see $out.log" >&2
 		return 1
 	fi
@@ -203,6 +236,7 @@ kafka_publish() {
 		warm=(--warmup-records "$(awk -v n="$n" -v w="$warmup" -v s="$((secs + warmup))" 'BEGIN { print int(n * w / s) }')")
 	fi
 	ktopic create "$topic" 2 >"$log" 2>&1
+	settle
 	ktool ProducerPerformance --topic "$topic" --num-records "$n" "${warm[@]}" \
 		--record-size "$size" --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 \
 		acks=all batch.size=$((batch * size)) linger.ms=0 compression.type=none >>"$log" 2>&1 || true
@@ -214,14 +248,17 @@ kafka_publish() {
 	fi
 }
 
-# kafka_e2e TAG N: EndToEndLatency's p50, p99 (ms, whole numbers: the tool
-# prints them so) and mean (ms) over N messages, one at a time, acks=all.
+# kafka_e2e TAG N: EndToEndLatency over N messages, one at a time,
+# acks=all: prints its p50 and p99 (ms, whole numbers: the tool prints
+# them so) and its round's mean in ms with the first round left out (the
+# tool prints the first round's time as its progress line "0<TAB>ms").
 # Kafka 4.2+ takes named options, older releases positional arguments.
 kafka_e2e() {
 	local topic="sidebyside-e2e-$$-$1" log="$work/kafka-end-to-end-latency-$1.log" n=$2
 	ktopic create "$topic" 1 >"$log" 2>&1
 	local help
 	help=$(ktool EndToEndLatency --help 2>&1 || true)
+	settle
 	if [[ $help == *--bootstrap-server* ]]; then
 		ktool EndToEndLatency --bootstrap-server 127.0.0.1:9092 --topic "$topic" --num-records "$n" \
 			--producer-acks all --record-size "$size" >>"$log" 2>&1 || true
@@ -229,11 +266,17 @@ kafka_e2e() {
 		ktool EndToEndLatency 127.0.0.1:9092 "$topic" "$n" all "$size" >>"$log" 2>&1 || true
 	fi
 	ktopic delete "$topic" >>"$log" 2>&1 || true
-	local pct avg
+	local pct avg first
 	pct=$(sed -n 's/.*50th = \([0-9.]*\), 99th = \([0-9.]*\).*/\1 \2/p' "$log" | tail -1)
 	avg=$(sed -n 's/^Avg latency: \([0-9.]*\) ms.*/\1/p' "$log" | tail -1)
-	if [[ -n "$pct" && -n "$avg" ]]; then echo "$pct $avg"; fi
+	first=$(awk -F'\t' '$1 == "0" { print $2; exit }' "$log")
+	if [[ -n "$pct" && -n "$avg" && -n "$first" ]] && ((n > 1)); then
+		echo "$pct $(awk -v a="$avg" -v f="$first" -v n="$n" 'BEGIN { printf "%.4f", (a * n - f) / (n - 1) }')"
+	fi
 }
+
+# mean2 A B: the mean of A and B, or "" when either is missing.
+mean2() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "") printf "%.4f", (a + b) / 2 }'; }
 
 rows=()
 spread=()
@@ -258,8 +301,8 @@ row() {
 }
 
 # measure BROKER TAG: one sitting of BROKER's figures; sets mqpub, bpub,
-# mq50, mq99, mqmean, b50, b99 and bmean ("" when not measured). TAG keeps
-# each repeat's files apart.
+# mq50, mq99, mqmean, b50, b99, bmean and, for Kafka, mqloop, bloop and
+# ploop ("" when not measured). TAG keeps each repeat's files apart.
 measure() {
 	local b=$1 t=$2 f bpub1="" bpub2=""
 	# The publish baseline runs before and after mqbench's publish-only
@@ -285,34 +328,69 @@ measure() {
 		bpub=$(awk -v a="$bpub1" -v b="$bpub2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
 		spread+=("$(printf '%-9s publish baseline before %.0f, after %.0f msg/s (%s)' "$b" "$bpub1" "$bpub2" "$t")")
 	fi
-	mq50="" mq99="" mqmean="" mqumean="" mqsent=""
-	local load=(--rate "$e2e_rate" --duration "$duration")
-	if [[ $b == kafka ]]; then
-		echo "sidebyside: $b ($t): mqbench pubsub, closed loop (one message in flight)" >&2
-		load=(--workload "$work/closed-loop.yaml")
-	else
-		echo "sidebyside: $b ($t): mqbench pubsub at $e2e_rate msg/s" >&2
-	fi
-	if f=$(mq "$b" "pubsub-$t" --scenario pubsub "${load[@]}"); then
-		mqsent=$(metric "$f" '.accounting.sent')
+	mq50="" mq99="" mqmean="" mqloop="" b50="" b99="" bmean="" bloop="" ploop=""
+	if [[ $b == kafka ]]; then kafka_loop "$t"; else open_e2e "$b" "$t"; fi
+}
+
+# kafka_loop TAG: Kafka's end-to-end figures in EndToEndLatency's loop.
+# The tool and plainloop's closed loop on kafka-go bracket mqbench (tool,
+# plainloop, mqbench, plainloop, tool), as the publish baseline does. The
+# tool sends as many messages as mqbench's last run did (4000 before the
+# first).
+kafka_loop() {
+	local t=$1 f sent=${last_sent:-4000} l1 l2 p1 p2 q1 q2 c1 c2
+	echo "sidebyside: kafka ($t): EndToEndLatency (before)" >&2
+	read -r p1 q1 l1 <<<"$(kafka_e2e "before-$t" "$sent")" || true
+	echo "sidebyside: kafka ($t): plainloop closed loop (before)" >&2
+	c1=$(plain_loop "before-$t")
+	echo "sidebyside: kafka ($t): mqbench pubsub, closed loop (one message in flight)" >&2
+	if f=$(mq kafka "pubsub-$t" --scenario pubsub --workload "$work/closed-loop.yaml"); then
+		last_sent=$(metric "$f" '.accounting.sent')
+		sent=${last_sent:-$sent}
 		mq50=$(metric "$f" '.latency.end_to_end.p50')
 		mq99=$(metric "$f" '.latency.end_to_end.p99')
 		mqmean=$(metric "$f" '.latency.end_to_end.mean')
-		mqumean=$(metric "$f" '.latency.end_to_end_uncorrected.mean')
+		mqloop=$(metric "$f" 'if .throughput.sent_per_s > 0 then 1000 / .throughput.sent_per_s else null end')
+	fi
+	echo "sidebyside: kafka ($t): plainloop closed loop (after)" >&2
+	c2=$(plain_loop "after-$t")
+	echo "sidebyside: kafka ($t): EndToEndLatency (after)" >&2
+	read -r p2 q2 l2 <<<"$(kafka_e2e "after-$t" "$sent")" || true
+	b50=$(mean2 "$p1" "$p2") b99=$(mean2 "$q1" "$q2") bloop=$(mean2 "$l1" "$l2") bmean=$bloop
+	ploop=$(mean2 "$c1" "$c2")
+	if [[ -n "$l1" && -n "$l2" ]]; then
+		spread+=("$(printf '%-9s loop EndToEndLatency before %.2f, after %.2f ms (%s)' kafka "$l1" "$l2" "$t")")
+	fi
+	if [[ -n "$c1" && -n "$c2" ]]; then
+		spread+=("$(printf '%-9s loop plainloop before %.2f, after %.2f ms (%s)' kafka "$c1" "$c2" "$t")")
+	fi
+}
+
+# plain_loop TAG: plainloop's closed loop on Kafka (kafka-go, the
+# adapter's settings), the same shape as closed-loop.yaml; prints its
+# round's mean in ms (1000 / its confirmed rate over the window).
+plain_loop() {
+	local f
+	if f=$(plain kafka e2e "loop-$1" --closed-loop --rate 0 --producers 1 --consumers 1 --queues 1 --batch 1 --warmup "${warmup}s" --duration "$duration"); then
+		metric "$f" 'if .msgs_per_s > 0 then 1000 / .msgs_per_s else null end'
+	fi
+}
+
+# open_e2e BROKER TAG: pubsub against plainloop --mode e2e, both open loop
+# at --e2e-rate in pubsub's shape (one producer, one consumer, one queue).
+open_e2e() {
+	local b=$1 t=$2 f
+	echo "sidebyside: $b ($t): mqbench pubsub at $e2e_rate msg/s" >&2
+	if f=$(mq "$b" "pubsub-$t" --scenario pubsub --rate "$e2e_rate" --duration "$duration"); then
+		mq50=$(metric "$f" '.latency.end_to_end.p50')
+		mq99=$(metric "$f" '.latency.end_to_end.p99')
+		mqmean=$(metric "$f" '.latency.end_to_end.mean')
 	fi
 	echo "sidebyside: $b ($t): baseline e2e" >&2
-	b50="" b99="" bmean=""
-	if [[ $b == kafka ]]; then
-		# As many messages as mqbench's closed loop sent (warm-up
-		# included: the tool has none to leave out).
-		read -r b50 b99 bmean <<<"$(kafka_e2e "$t" "${mqsent:-$((e2e_rate * secs))}")" || true
-	else
-		# pubsub's shape: one producer, one consumer, one queue.
-		if f=$(plain "$b" e2e "run-$t" --rate "$e2e_rate" --producers 1 --consumers 1 --queues 1 --warmup 5s --duration "$duration"); then
-			b50=$(metric "$f" '.e2e_p50_ms')
-			b99=$(metric "$f" '.e2e_p99_ms')
-			bmean=$(metric "$f" '.e2e_mean_ms')
-		fi
+	if f=$(plain "$b" e2e "run-$t" --rate "$e2e_rate" --producers 1 --consumers 1 --queues 1 --warmup 5s --duration "$duration"); then
+		b50=$(metric "$f" '.e2e_p50_ms')
+		b99=$(metric "$f" '.e2e_p99_ms')
+		bmean=$(metric "$f" '.e2e_mean_ms')
 	fi
 }
 
@@ -328,19 +406,20 @@ median() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 for b in "${list[@]}"; do
-	figs=(mqpub bpub mq50 mq99 mqmean mqumean b50 b99 bmean)
+	figs=(mqpub bpub mq50 mq99 mqmean mqloop b50 b99 bmean bloop ploop)
 	declare -A all=()
 	pubr=() latr=()
 	for ((r = 1; r <= repeat; r++)); do
 		measure "$b" "r$r"
 		for v in "${figs[@]}"; do all[$v]+="${!v}"$'\n'; done
 		pubr+=("$(ratio "$mqpub" "$bpub")")
-		if [[ $b == kafka ]]; then latr+=("$(ratio "$mqmean" "$bmean")"); else latr+=("$(ratio "$mq50" "$b50")"); fi
+		if [[ $b == kafka ]]; then latr+=("$(ratio "$mqloop" "$bloop")"); else latr+=("$(ratio "$mq50" "$b50")"); fi
 	done
 	declare -A med=()
 	for v in "${figs[@]}"; do
 		med[$v]=$(printf '%s' "${all[$v]}" | median)
 		# A figure missing from any repeat fails the run, as a missing one does.
+		if [[ $b != kafka && $v == *loop ]]; then continue; fi
 		if [[ $(printf '%s' "${all[$v]}" | { grep -vc '^$' || true; }) -lt $repeat ]]; then failed=1; fi
 	done
 	if ((repeat > 1)); then
@@ -348,20 +427,18 @@ for b in "${list[@]}"; do
 	fi
 	row "$b" "publish msg/s" "${med[mqpub]}" "${med[bpub]}" min
 	if [[ $b == kafka ]]; then
-		# EndToEndLatency prints whole-millisecond percentiles: its mean is
-		# the figure precise enough to judge.
+		# The tool's own figure, its loop's round, is judged; mqbench's
+		# end-to-end (send to receipt, no confirm in it) is shown beside
+		# the same round.
+		row "$b" "loop mean ms" "${med[mqloop]}" "${med[bloop]}" band
+		row "$b" "loop vs plain" "${med[mqloop]}" "${med[ploop]}" band
+		row "$b" "e2e mean ms" "${med[mqmean]}" "${med[bmean]}" show
 		row "$b" "e2e p50 ms" "${med[mq50]}" "${med[b50]}" show
-		row "$b" "e2e mean ms" "${med[mqmean]}" "${med[bmean]}" band
 	else
 		row "$b" "e2e p50 ms" "${med[mq50]}" "${med[b50]}" band
 		row "$b" "e2e mean ms" "${med[mqmean]}" "${med[bmean]}" show
 	fi
 	row "$b" "e2e p99 ms" "${med[mq99]}" "${med[b99]}" show
-	if [[ $b == kafka ]]; then
-		# Only against Kafka's closed-loop tool: plainloop's latency is
-		# counted from the intended send time, as mqbench's corrected one.
-		row "$b" "e2e mean uncorr" "${med[mqumean]}" "${med[bmean]}" show
-	fi
 	unset all med
 done
 
