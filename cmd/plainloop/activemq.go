@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -105,6 +106,7 @@ type activeSender struct {
 	a    *active
 	conn *stomp.Conn
 	opts []func(*frame.Frame) error // every SEND's headers
+	one  []func(*frame.Frame) error // a lone SEND's: opts and a receipt
 }
 
 func (a *active) newProducer(ctx context.Context) (sender, error) {
@@ -120,6 +122,7 @@ func (a *active) newProducer(ctx context.Context) (sender, error) {
 		key := fmt.Sprintf("%08x", a.producers.Add(1)-1)
 		s.opts = append(s.opts, stomp.SendOpt.Header("JMSXGroupID", key), stomp.SendOpt.Header("mqbench-key-hex", key))
 	}
+	s.one = slices.Concat(s.opts, []func(*frame.Frame) error{stomp.SendOpt.Receipt})
 	return s, nil
 }
 
@@ -131,7 +134,7 @@ func (s *activeSender) send(ctx context.Context, bodies [][]byte) error {
 		return err
 	}
 	if len(bodies) == 1 {
-		return s.conn.Send(s.a.topic, "", bodies[0], append(s.opts, stomp.SendOpt.Receipt)...)
+		return s.conn.Send(s.a.topic, "", bodies[0], s.one...)
 	}
 	tx, err := s.conn.BeginWithError()
 	if err != nil {

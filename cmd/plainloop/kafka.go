@@ -30,10 +30,14 @@ type kafkaTopic struct {
 	c      config
 	client *kafkago.Client
 	topic  string
+	// With c.FetchAfterAck: acked counts the confirmed messages and
+	// ackWake (cap 1) tells the poller a send was confirmed.
+	acked   atomic.Int64
+	ackWake chan struct{}
 }
 
 func openKafka(ctx context.Context, c config, name string) (session, error) {
-	k := &kafkaTopic{c: c, topic: name, client: &kafkago.Client{
+	k := &kafkaTopic{c: c, topic: name, ackWake: make(chan struct{}, 1), client: &kafkago.Client{
 		Addr:      kafkago.TCP(c.Addr),
 		Timeout:   c.OpTimeout,
 		Transport: &kafkago.Transport{DialTimeout: c.OpTimeout, ClientID: "plainloop"},
@@ -88,6 +92,11 @@ func (s *kafkaSender) send(ctx context.Context, bodies [][]byte) error {
 			err = res.Error
 		}
 		if err == nil {
+			s.k.acked.Add(int64(len(bodies)))
+			select {
+			case s.k.ackWake <- struct{}{}:
+			default:
+			}
 			return nil
 		}
 		// A new topic's leader may not be known yet (Not Leader For
@@ -122,7 +131,10 @@ type kafkaConsumer struct {
 // new, so nothing sent before the join is missed) and commits what it
 // received (commitLoop). An idle consumer (onMsg nil) joins and never
 // reads: its reader fetches up to its queue and stops.
-func (k *kafkaTopic) newConsumer(_ context.Context, onMsg func([]byte)) (closer, error) {
+func (k *kafkaTopic) newConsumer(ctx context.Context, onMsg func([]byte)) (closer, error) {
+	if k.c.FetchAfterAck && onMsg != nil {
+		return k.newPoller(ctx, onMsg)
+	}
 	rc := kafkago.ReaderConfig{
 		Brokers:         []string{k.c.Addr},
 		GroupID:         k.topic + "-g0",
@@ -194,4 +206,70 @@ func (kc *kafkaConsumer) close() {
 	kc.stop()
 	<-kc.done
 	_ = kc.r.Close()
+}
+
+// kafkaPoller is EndToEndLatency's consumer: it fetches only once a send
+// was acknowledged, each fetch with a zero wait (the tool's
+// fetch.max.wait.ms=0), until it has read every acknowledged message. One
+// partition, no group, no commit (the tool commits once, at its end).
+type kafkaPoller struct {
+	conn *kafkago.Conn
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func (k *kafkaTopic) newPoller(ctx context.Context, onMsg func([]byte)) (closer, error) {
+	dctx, cancel := context.WithTimeout(ctx, k.c.OpTimeout)
+	defer cancel()
+	d := &kafkago.Dialer{Timeout: k.c.OpTimeout, ClientID: "plainloop"}
+	conn, err := d.DialLeader(dctx, "tcp", k.c.Addr, k.topic, 0)
+	if err != nil {
+		return nil, fmt.Errorf("dial partition leader: %w", err)
+	}
+	if _, err := conn.Seek(0, kafkago.SeekStart); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("seek: %w", err)
+	}
+	life, stop := context.WithCancel(context.Background())
+	p := &kafkaPoller{conn: conn, stop: stop, done: make(chan struct{})}
+	go p.loop(life, k, onMsg)
+	return p, nil
+}
+
+// loop waits for an acknowledgement, then fetches until every
+// acknowledged message was read, until life ends or a fetch fails.
+func (p *kafkaPoller) loop(life context.Context, k *kafkaTopic, onMsg func([]byte)) {
+	defer close(p.done)
+	var read int64
+	cfg := kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: kafkaFetchMaxBytes, MaxWait: time.Nanosecond} // sent as 0 ms
+	for {
+		select {
+		case <-life.Done():
+			return
+		case <-k.ackWake:
+		}
+		for read < k.acked.Load() {
+			if err := p.conn.SetReadDeadline(time.Now().Add(k.c.OpTimeout)); err != nil {
+				return
+			}
+			b := p.conn.ReadBatchWith(cfg)
+			for {
+				m, err := b.ReadMessage()
+				if err != nil {
+					break
+				}
+				read++
+				onMsg(m.Value)
+			}
+			if err := b.Close(); err != nil || life.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
+func (p *kafkaPoller) close() {
+	p.stop()
+	_ = p.conn.Close()
+	<-p.done
 }

@@ -76,6 +76,10 @@ type config struct {
 	// ClosedLoop (e2e) keeps one message in flight: the next send once the
 	// last is both confirmed and received, Kafka's EndToEndLatency loop.
 	ClosedLoop bool
+	// FetchAfterAck (Kafka, closed loop) consumes as EndToEndLatency
+	// does: a fetch with zero wait only after the send was acknowledged,
+	// instead of a fetch waiting at the broker for the next record.
+	FetchAfterAck bool
 	// KeyHeaders (ActiveMQ) sends each producer's key as the adapter does:
 	// JMSXGroupID and mqbench-key-hex.
 	KeyHeaders bool
@@ -136,6 +140,7 @@ func parse(args []string, help io.Writer) (config, error) {
 	fs.IntVar(&c.Queues, "queues", 2, "RocketMQ queues or Kafka partitions of the topic (1..64)")
 	fs.BoolVar(&c.KeyHeaders, "key-headers", false, "activemq: every message carries its producer's key as mqbench's adapter sends it (JMSXGroupID and mqbench-key-hex headers)")
 	fs.BoolVar(&c.ClosedLoop, "closed-loop", false, "e2e: one message in flight, the next sent once the last is confirmed and received (needs --rate 0, --producers 1, --batch 1)")
+	fs.BoolVar(&c.FetchAfterAck, "fetch-after-ack", false, "kafka, with --closed-loop: consume as Kafka's EndToEndLatency does, fetching (zero wait) only once the send was acknowledged (needs --queues 1, --consumers 1)")
 	fs.DurationVar(&c.OpTimeout, "op-timeout", 10*time.Second, "deadline of every network operation (> 0, at most 10m)")
 	usage := func() {
 		fs.SetOutput(help)
@@ -195,6 +200,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("--queues %d: must be between 1 and 64", c.Queues)
 	case c.ClosedLoop && (c.Mode != modeE2E || c.Rate != 0 || c.Producers != 1 || c.Batch != 1):
 		return errors.New("--closed-loop needs --mode e2e, --rate 0, --producers 1 and --batch 1")
+	case c.FetchAfterAck && (c.Broker != "kafka" || !c.ClosedLoop || c.Queues != 1 || c.Consumers != 1):
+		return errors.New("--fetch-after-ack needs --broker kafka, --closed-loop, --queues 1 and --consumers 1")
 	case c.KeyHeaders && c.Broker != "activemq":
 		return errors.New("--key-headers is for --broker activemq")
 	case c.OpTimeout <= 0 || c.OpTimeout > 10*time.Minute:

@@ -47,6 +47,14 @@ func TestParse(t *testing.T) {
 		{name: "closed loop with a rate", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--rate", "100", "--producers", "1", "--batch", "1"}, wantErr: "--closed-loop needs"},
 		{name: "closed loop with two producers", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--batch", "1"}, wantErr: "--closed-loop needs"},
 		{name: "closed loop with batches", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--producers", "1"}, wantErr: "--closed-loop needs"},
+		{name: "kafka fetch after ack", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--rate", "0", "--producers", "1", "--batch", "1", "--consumers", "1", "--queues", "1", "--fetch-after-ack"}, check: func(t *testing.T, c config) {
+			if !c.FetchAfterAck || !c.ClosedLoop {
+				t.Errorf("parsed: %+v", c)
+			}
+		}},
+		{name: "fetch after ack without closed loop", args: []string{"--broker", "kafka", "--mode", "e2e", "--consumers", "1", "--queues", "1", "--fetch-after-ack"}, wantErr: "--fetch-after-ack needs"},
+		{name: "fetch after ack on two partitions", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--rate", "0", "--producers", "1", "--batch", "1", "--consumers", "1", "--fetch-after-ack"}, wantErr: "--fetch-after-ack needs"},
+		{name: "fetch after ack on rabbitmq", args: []string{"--broker", "rabbitmq", "--mode", "e2e", "--closed-loop", "--rate", "0", "--producers", "1", "--batch", "1", "--consumers", "1", "--queues", "1", "--fetch-after-ack"}, wantErr: "--fetch-after-ack needs"},
 		{name: "unknown mode", args: []string{"--broker", "rabbitmq", "--mode", "both"}, wantErr: `--mode "both"`},
 		{name: "size too small", args: []string{"--broker", "rabbitmq", "--size", "15"}, wantErr: "--size 15"},
 		{name: "size too large", args: []string{"--broker", "rabbitmq", "--size", "16777217"}, wantErr: "--size 16777217"},

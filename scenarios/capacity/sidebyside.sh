@@ -41,10 +41,18 @@
 #                  acks=all; a group reader with MinBytes 1 and MaxWait
 #                  1.5 s, so its fetch waits at the broker for the record);
 #                  it runs just before and just after mqbench, inside the
-#                  tool's bracket. Passes within +-10%. Against the tool,
-#                  whose consumer fetches with fetch.max.wait.ms=0 and only
-#                  after send().get(), this separates what the client
-#                  library's loop costs from what mqbench adds.
+#                  tool's bracket. Passes within +-10%: this separates what
+#                  the client library's loop costs from what mqbench adds.
+#   loop vs fetch-after-ack  (Kafka only, shown) the same round against
+#                  plainloop --fetch-after-ack, kafka-go consuming in the
+#                  tool's shape: a fetch with zero wait only after
+#                  send().get() returned. It shows what the tool's loop
+#                  shape costs apart from its client.
+#   cpu ms/msg     (Kafka only, shown) the CPU time (user + system, the
+#                  whole process: start, warm-up and all) of mqbench's
+#                  closed-loop run and of the tool's, each over the
+#                  messages it sent: on a host whose cores the broker
+#                  shares, a client's CPU is the broker's loss.
 #   e2e mean, p99  the end-to-end mean and p99 (shown, not judged). For
 #                  Kafka mqbench's are send to receipt, less than a round
 #                  (the confirm's trip back is not in it); the tool's
@@ -56,9 +64,12 @@
 # the next one, and the side that runs second would pay for them.
 #
 # With --repeat N (1 to 20) every broker's measurements run N times in a
-# row, each mqbench run next to its baseline; the table gives the median
-# of each side's N figures and judges their ratio, and a line per broker
-# lists the N ratios, so that a reader sees how far one sitting moves.
+# row, each mqbench run next to its own baseline. The table gives the
+# median of each side's N figures, and its ratio is the median of the N
+# per-repeat ratios: each repeat pairs mqbench with the baseline run next
+# to it, so the pairing, not two medians drawn from different repeats,
+# is what is judged. A line per broker lists the N ratios and the ratio
+# of the two medians, so that a reader sees how far one sitting moves.
 #
 # Every result goes to a fresh directory under a new mktemp directory
 # (printed at the start and kept): nothing is ever overwritten.
@@ -158,6 +169,18 @@ warmup: ${warmup}s
 duration: ${secs}s
 EOF
 
+# Bash's time keyword writes a timed command's CPU seconds (its children
+# included), user then system, to the stderr of the group around it.
+TIMEFORMAT='%U %S'
+
+# cpu_per_msg CPUFILE N: the CPU milliseconds per message of a run timed
+# into CPUFILE that sent N messages, or "" when either is missing.
+cpu_per_msg() {
+	local u s
+	read -r u s <"$1" 2>/dev/null || true
+	awk -v u="$u" -v s="$s" -v n="$2" 'BEGIN { if (u != "" && s != "" && n > 0) printf "%.4f", (u + s) * 1000 / n }'
+}
+
 # settle: write back every dirty page before a measured run (see the
 # header), so no run pays for the one before it.
 settle() { sync; }
@@ -173,7 +196,7 @@ mq() {
 	local out="$work/mqbench-$b-$name"
 	local rc=0
 	settle
-	bin/mqbench run --broker "$b" --out "$out" "$@" >"$out.log" 2>&1 || rc=$?
+	{ time bin/mqbench run --broker "$b" --out "$out" "$@" >"$out.log" 2>&1; } 2>"$out.cpu" || rc=$?
 	if [[ $rc -gt 1 || ! -f "$out/result.json" ]]; then
 		echo "sidebyside: mqbench $b $name failed (exit $rc), see $out.log" >&2
 		return 1
@@ -191,7 +214,7 @@ plain() {
 	# order) and mqbench-key-hex; the baseline sends the same headers.
 	if [[ $b == activemq ]]; then keys=(--key-headers); fi
 	settle
-	if ! "$work/plainloop" --broker "$b" --mode "$mode" --size "$size" --batch "$batch" "${keys[@]}" "$@" >"$out" 2>"$out.log"; then
+	if ! { time "$work/plainloop" --broker "$b" --mode "$mode" --size "$size" --batch "$batch" "${keys[@]}" "$@" >"$out" 2>"$out.log"; } 2>"$out.cpu"; then
 		echo "sidebyside: plainloop $b $mode failed, see $out.log" >&2
 		return 1
 	fi
@@ -215,11 +238,15 @@ ktopic() {
 	fi
 }
 
-# ktool CLASS ARGS...: one of Kafka's tools on the launcher's classpath.
+# ktool CLASS ARGS...: one of Kafka's tools on the launcher's classpath,
+# in the JVM Kafka's own bin/kafka-run-class.sh starts its tools in (its
+# default KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS).
 ktool() {
 	local class=$1
 	shift
-	java -cp "$(kafka_cp)" "org.apache.kafka.tools.$class" "$@"
+	java -Xmx256M -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+		-XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true \
+		-cp "$(kafka_cp)" "org.apache.kafka.tools.$class" "$@"
 }
 
 # kafka_publish MQRATE TAG: ProducerPerformance's records/sec, sized to run about
@@ -250,8 +277,9 @@ kafka_publish() {
 
 # kafka_e2e TAG N: EndToEndLatency over N messages, one at a time,
 # acks=all: prints its p50 and p99 (ms, whole numbers: the tool prints
-# them so) and its round's mean in ms with the first round left out (the
-# tool prints the first round's time as its progress line "0<TAB>ms").
+# them so), its round's mean in ms with the first round left out (the
+# tool prints the first round's time as its progress line "0<TAB>ms")
+# and its CPU ms per message.
 # Kafka 4.2+ takes named options, older releases positional arguments.
 kafka_e2e() {
 	local topic="sidebyside-e2e-$$-$1" log="$work/kafka-end-to-end-latency-$1.log" n=$2
@@ -260,10 +288,10 @@ kafka_e2e() {
 	help=$(ktool EndToEndLatency --help 2>&1 || true)
 	settle
 	if [[ $help == *--bootstrap-server* ]]; then
-		ktool EndToEndLatency --bootstrap-server 127.0.0.1:9092 --topic "$topic" --num-records "$n" \
-			--producer-acks all --record-size "$size" >>"$log" 2>&1 || true
+		{ time ktool EndToEndLatency --bootstrap-server 127.0.0.1:9092 --topic "$topic" --num-records "$n" \
+			--producer-acks all --record-size "$size" >>"$log" 2>&1; } 2>"$log.cpu" || true
 	else
-		ktool EndToEndLatency 127.0.0.1:9092 "$topic" "$n" all "$size" >>"$log" 2>&1 || true
+		{ time ktool EndToEndLatency 127.0.0.1:9092 "$topic" "$n" all "$size" >>"$log" 2>&1; } 2>"$log.cpu" || true
 	fi
 	ktopic delete "$topic" >>"$log" 2>&1 || true
 	local pct avg first
@@ -271,7 +299,7 @@ kafka_e2e() {
 	avg=$(sed -n 's/^Avg latency: \([0-9.]*\) ms.*/\1/p' "$log" | tail -1)
 	first=$(awk -F'\t' '$1 == "0" { print $2; exit }' "$log")
 	if [[ -n "$pct" && -n "$avg" && -n "$first" ]] && ((n > 1)); then
-		echo "$pct $(awk -v a="$avg" -v f="$first" -v n="$n" 'BEGIN { printf "%.4f", (a * n - f) / (n - 1) }')"
+		echo "$pct $(awk -v a="$avg" -v f="$first" -v n="$n" 'BEGIN { printf "%.4f", (a * n - f) / (n - 1) }') $(cpu_per_msg "$log.cpu" "$n")"
 	fi
 }
 
@@ -281,16 +309,17 @@ mean2() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "") printf "%.4f"
 rows=()
 spread=()
 failed=0
-# row BROKER WHAT MQ BASE RULE: RULE is min (ratio >= 0.9), band (within
-# +-10%) or show.
+# row BROKER WHAT MQ BASE RULE [RATIO]: RULE is min (ratio >= 0.9), band
+# (within +-10%) or show; RATIO, when given, is the ratio judged (the
+# median of the per-repeat ratios), else MQ/BASE.
 row() {
-	local verdict ratio
+	local verdict ratio=${6:-}
 	if [[ -z "$3" || -z "$4" ]]; then
 		rows+=("$(printf '%-9s %-15s %12s %12s %7s  %s' "$1" "$2" "${3:--}" "${4:--}" - "not measured")")
 		failed=1
 		return
 	fi
-	ratio=$(awk -v a="$3" -v b="$4" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+	if [[ -z "$ratio" ]]; then ratio=$(awk -v a="$3" -v b="$4" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'); fi
 	verdict=$(awk -v r="$ratio" -v rule="$5" 'BEGIN {
 		if (r == "-") { print "no baseline"; exit }
 		if (rule == "min") print (r >= 0.9 ? "ok (>= 0.90)" : "SLOWER (< 0.90)")
@@ -301,8 +330,9 @@ row() {
 }
 
 # measure BROKER TAG: one sitting of BROKER's figures; sets mqpub, bpub,
-# mq50, mq99, mqmean, b50, b99, bmean and, for Kafka, mqloop, bloop and
-# ploop ("" when not measured). TAG keeps each repeat's files apart.
+# mq50, mq99, mqmean, b50, b99, bmean and, for Kafka, mqloop, bloop,
+# ploop, aloop, mqcpu and bcpu ("" when not measured). TAG keeps each
+# repeat's files apart.
 measure() {
 	local b=$1 t=$2 f bpub1="" bpub2=""
 	# The publish baseline runs before and after mqbench's publish-only
@@ -324,25 +354,26 @@ measure() {
 	fi
 	echo "sidebyside: $b ($t): baseline publish (after)" >&2
 	bpub2=$(basepub "after-$t")
-	if [[ -n "$bpub1" && -n "$bpub2" ]]; then
-		bpub=$(awk -v a="$bpub1" -v b="$bpub2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+	bpub=$(mean2 "$bpub1" "$bpub2")
+	if [[ -n "$bpub" ]]; then
 		spread+=("$(printf '%-9s publish baseline before %.0f, after %.0f msg/s (%s)' "$b" "$bpub1" "$bpub2" "$t")")
 	fi
-	mq50="" mq99="" mqmean="" mqloop="" b50="" b99="" bmean="" bloop="" ploop=""
+	mq50="" mq99="" mqmean="" mqloop="" mqcpu="" b50="" b99="" bmean="" bloop="" bcpu="" ploop="" aloop=""
 	if [[ $b == kafka ]]; then kafka_loop "$t"; else open_e2e "$b" "$t"; fi
 }
 
 # kafka_loop TAG: Kafka's end-to-end figures in EndToEndLatency's loop.
-# The tool and plainloop's closed loop on kafka-go bracket mqbench (tool,
-# plainloop, mqbench, plainloop, tool), as the publish baseline does. The
-# tool sends as many messages as mqbench's last run did (4000 before the
-# first).
+# The tool and plainloop's closed loops on kafka-go bracket mqbench (tool,
+# plainloop, plainloop --fetch-after-ack, mqbench, and back), as the
+# publish baseline does. The tool sends as many messages as mqbench's last
+# run did (4000 before the first).
 kafka_loop() {
-	local t=$1 f sent=${last_sent:-4000} l1 l2 p1 p2 q1 q2 c1 c2
+	local t=$1 f sent=${last_sent:-4000} l1 l2 p1 p2 q1 q2 u1 u2 c1 c2 a1 a2
 	echo "sidebyside: kafka ($t): EndToEndLatency (before)" >&2
-	read -r p1 q1 l1 <<<"$(kafka_e2e "before-$t" "$sent")" || true
-	echo "sidebyside: kafka ($t): plainloop closed loop (before)" >&2
+	read -r p1 q1 l1 u1 <<<"$(kafka_e2e "before-$t" "$sent")" || true
+	echo "sidebyside: kafka ($t): plainloop closed loop, then fetching after the ack (before)" >&2
 	c1=$(plain_loop "before-$t")
+	a1=$(plain_loop "before-$t" --fetch-after-ack)
 	echo "sidebyside: kafka ($t): mqbench pubsub, closed loop (one message in flight)" >&2
 	if f=$(mq kafka "pubsub-$t" --scenario pubsub --workload "$work/closed-loop.yaml"); then
 		last_sent=$(metric "$f" '.accounting.sent')
@@ -351,27 +382,34 @@ kafka_loop() {
 		mq99=$(metric "$f" '.latency.end_to_end.p99')
 		mqmean=$(metric "$f" '.latency.end_to_end.mean')
 		mqloop=$(metric "$f" 'if .throughput.sent_per_s > 0 then 1000 / .throughput.sent_per_s else null end')
+		mqcpu=$(cpu_per_msg "${f%/result.json}.cpu" "$last_sent")
 	fi
-	echo "sidebyside: kafka ($t): plainloop closed loop (after)" >&2
+	echo "sidebyside: kafka ($t): plainloop fetching after the ack, then closed loop (after)" >&2
+	a2=$(plain_loop "after-$t" --fetch-after-ack)
 	c2=$(plain_loop "after-$t")
 	echo "sidebyside: kafka ($t): EndToEndLatency (after)" >&2
-	read -r p2 q2 l2 <<<"$(kafka_e2e "after-$t" "$sent")" || true
-	b50=$(mean2 "$p1" "$p2") b99=$(mean2 "$q1" "$q2") bloop=$(mean2 "$l1" "$l2") bmean=$bloop
-	ploop=$(mean2 "$c1" "$c2")
+	read -r p2 q2 l2 u2 <<<"$(kafka_e2e "after-$t" "$sent")" || true
+	b50=$(mean2 "$p1" "$p2") b99=$(mean2 "$q1" "$q2") bloop=$(mean2 "$l1" "$l2") bcpu=$(mean2 "$u1" "$u2")
+	ploop=$(mean2 "$c1" "$c2") aloop=$(mean2 "$a1" "$a2")
 	if [[ -n "$l1" && -n "$l2" ]]; then
 		spread+=("$(printf '%-9s loop EndToEndLatency before %.2f, after %.2f ms (%s)' kafka "$l1" "$l2" "$t")")
 	fi
 	if [[ -n "$c1" && -n "$c2" ]]; then
 		spread+=("$(printf '%-9s loop plainloop before %.2f, after %.2f ms (%s)' kafka "$c1" "$c2" "$t")")
 	fi
+	if [[ -n "$a1" && -n "$a2" ]]; then
+		spread+=("$(printf '%-9s loop plainloop --fetch-after-ack before %.2f, after %.2f ms (%s)' kafka "$a1" "$a2" "$t")")
+	fi
 }
 
-# plain_loop TAG: plainloop's closed loop on Kafka (kafka-go, the
+# plain_loop TAG [ARGS...]: plainloop's closed loop on Kafka (kafka-go, the
 # adapter's settings), the same shape as closed-loop.yaml; prints its
 # round's mean in ms (1000 / its confirmed rate over the window).
 plain_loop() {
-	local f
-	if f=$(plain kafka e2e "loop-$1" --closed-loop --rate 0 --producers 1 --consumers 1 --queues 1 --batch 1 --warmup "${warmup}s" --duration "$duration"); then
+	local f tag=$1
+	shift
+	if [[ $# -gt 0 ]]; then tag="$tag-fa"; fi
+	if f=$(plain kafka e2e "loop-$tag" --closed-loop --rate 0 --producers 1 --consumers 1 --queues 1 --batch 1 --warmup "${warmup}s" --duration "$duration" "$@"); then
 		metric "$f" 'if .msgs_per_s > 0 then 1000 / .msgs_per_s else null end'
 	fi
 }
@@ -405,41 +443,57 @@ median() {
 # ratio A B: A/B to two decimals, or "-" when either is missing.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
 
+# judged BROKER WHAT MQ BASE RULE RATIOS: a judged row whose ratio is the
+# median of RATIOS (the per-repeat ratios, one a line), with a line
+# listing them and the ratio of the medians when there are several.
+judged() {
+	local r
+	r=$(printf '%s' "$6" | { grep -v '^-$' || true; } | median)
+	if [[ -n "$r" ]]; then r=$(printf '%.2f' "$r"); fi
+	if ((repeat > 1)); then
+		spread+=("$(printf '%-9s %s: %s repeats %s; median %s; ratio of the medians %s' "$1" "$2" "$repeat" "$(printf '%s' "$6" | tr '\n' ' ' | sed 's/ $//')" "${r:--}" "$(ratio "$3" "$4")")")
+	fi
+	row "$1" "$2" "$3" "$4" "$5" "${r:--}"
+}
+
 for b in "${list[@]}"; do
-	figs=(mqpub bpub mq50 mq99 mqmean mqloop b50 b99 bmean bloop ploop)
-	declare -A all=()
-	pubr=() latr=()
+	figs=(mqpub bpub mq50 mq99 mqmean mqloop mqcpu b50 b99 bmean bloop bcpu ploop aloop)
+	declare -A all=() rat=()
 	for ((r = 1; r <= repeat; r++)); do
 		measure "$b" "r$r"
 		for v in "${figs[@]}"; do all[$v]+="${!v}"$'\n'; done
-		pubr+=("$(ratio "$mqpub" "$bpub")")
-		if [[ $b == kafka ]]; then latr+=("$(ratio "$mqloop" "$bloop")"); else latr+=("$(ratio "$mq50" "$b50")"); fi
+		rat[pub]+="$(ratio "$mqpub" "$bpub")"$'\n'
+		if [[ $b == kafka ]]; then
+			rat[tool]+="$(ratio "$mqloop" "$bloop")"$'\n'
+			rat[plain]+="$(ratio "$mqloop" "$ploop")"$'\n'
+		else
+			rat[e2e]+="$(ratio "$mq50" "$b50")"$'\n'
+		fi
 	done
 	declare -A med=()
 	for v in "${figs[@]}"; do
 		med[$v]=$(printf '%s' "${all[$v]}" | median)
 		# A figure missing from any repeat fails the run, as a missing one does.
-		if [[ $b != kafka && $v == *loop ]]; then continue; fi
+		if [[ $b != kafka && ($v == *loop || $v == *cpu) ]]; then continue; fi
 		if [[ $(printf '%s' "${all[$v]}" | { grep -vc '^$' || true; }) -lt $repeat ]]; then failed=1; fi
 	done
-	if ((repeat > 1)); then
-		spread+=("$(printf '%-9s %s repeats: publish ratios %s; judged latency ratios %s' "$b" "$repeat" "${pubr[*]}" "${latr[*]}")")
-	fi
-	row "$b" "publish msg/s" "${med[mqpub]}" "${med[bpub]}" min
+	judged "$b" "publish msg/s" "${med[mqpub]}" "${med[bpub]}" min "${rat[pub]}"
 	if [[ $b == kafka ]]; then
 		# The tool's own figure, its loop's round, is judged; mqbench's
 		# end-to-end (send to receipt, no confirm in it) is shown beside
 		# the same round.
-		row "$b" "loop mean ms" "${med[mqloop]}" "${med[bloop]}" band
-		row "$b" "loop vs plain" "${med[mqloop]}" "${med[ploop]}" band
-		row "$b" "e2e mean ms" "${med[mqmean]}" "${med[bmean]}" show
+		judged "$b" "loop mean ms" "${med[mqloop]}" "${med[bloop]}" band "${rat[tool]}"
+		judged "$b" "loop vs plain" "${med[mqloop]}" "${med[ploop]}" band "${rat[plain]}"
+		row "$b" "loop vs f-a-ack" "${med[mqloop]}" "${med[aloop]}" show
+		row "$b" "cpu ms/msg" "${med[mqcpu]}" "${med[bcpu]}" show
+		row "$b" "e2e mean ms" "${med[mqmean]}" "${med[bloop]}" show
 		row "$b" "e2e p50 ms" "${med[mq50]}" "${med[b50]}" show
 	else
-		row "$b" "e2e p50 ms" "${med[mq50]}" "${med[b50]}" band
+		judged "$b" "e2e p50 ms" "${med[mq50]}" "${med[b50]}" band "${rat[e2e]}"
 		row "$b" "e2e mean ms" "${med[mqmean]}" "${med[bmean]}" show
 	fi
 	row "$b" "e2e p99 ms" "${med[mq99]}" "${med[b99]}" show
-	unset all med
+	unset all med rat
 done
 
 echo
