@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,6 +85,8 @@ func TestBadInput(t *testing.T) {
 		{"matrix of failover on a single node", []string{"matrix", "--scenarios", "failover"}, exitUsage, "nothing to run on a single-node topology (failover: availability not measured"},
 		{"matrix bad profile", []string{"matrix", "--profile", "unsafe"}, exitUsage, `unknown profile "unsafe" (valid: durable, fast)`},
 		{"matrix bad weights", []string{"matrix", "--weights", "latency=x"}, exitUsage, "want a number"},
+		{"cpu profile over an existing file", with(pubsub, "--cpuprofile", aFile), exitUsage, "the file exists (never overwritten"},
+		{"cpu profile in a missing directory", with(pubsub, "--cpuprofile", "/nonexistent/cpu.pprof"), exitUsage, "--cpuprofile: open /nonexistent/cpu.pprof"},
 		{"report without dir", []string{"report"}, exitUsage, "a results directory is required"},
 		{"report empty dir", []string{"report", t.TempDir()}, exitUsage, "no result.json found"},
 		{"report bad weights", []string{"report", t.TempDir(), "--weights", "speed=3"}, exitUsage, `unknown criterion "speed"`},
@@ -211,6 +215,38 @@ func TestRunMemoryPubsubAccountsEveryMessage(t *testing.T) {
 	}
 	if !strings.Contains(out, "lost 0") {
 		t.Fatalf("summary lacks accounting: %s", out)
+	}
+}
+
+// TestRunCPUProfile checks that --cpuprofile writes a profile pprof can
+// read, and that the run itself is unchanged.
+func TestRunCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	code, out, stderr := runCLI(t, "run", "--broker", "memory", "--scenario", "pubsub", "--quick",
+		"--rate", "2000", "--duration", "1s", "--out", dir, "--cpuprofile", prof)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:%s\nstderr:%s", code, out, stderr)
+	}
+	f, err := os.Open(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// A profile is a gzipped protocol buffer naming its sample types.
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the profile is not gzipped: %v", err)
+	}
+	body, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatalf("the profile does not decompress: %v", err)
+	}
+	if !bytes.Contains(body, []byte("cpu")) || !bytes.Contains(body, []byte("nanoseconds")) {
+		t.Fatalf("%d bytes without the CPU sample type", len(body))
+	}
+	if _, err := result.Read(filepath.Join(dir, "result.json")); err != nil {
+		t.Fatalf("the run's result: %v", err)
 	}
 }
 

@@ -40,6 +40,7 @@ type runFlags struct {
 	size, producers, consumers                     int
 	preflight                                      time.Duration
 	repeat                                         int
+	cpuprofile                                     string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -60,6 +61,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.consumers, "consumers", 0, "consumer goroutines per group")
 	fs.DurationVar(&f.preflight, "preflight", 15*time.Second, "bound on connecting to the broker (> 0)")
 	fs.IntVar(&f.repeat, "repeat", 1, fmt.Sprintf("run it this many times (1 to %d) into DIR/r1 … DIR/rN, with one report over the repeats (medians and confidence intervals)", maxRepeats))
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write mqbench's own Go CPU profile of the whole run to this new file (for go tool pprof: where mqbench spends its CPU; an existing file is refused)")
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -140,6 +142,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		spec.launcher = l
 		spec.pids, _ = l.PIDs(ad.launch)
+	}
+	if f.cpuprofile != "" {
+		stop, err := startCPUProfile(f.cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "mqbench run:", err)
+			return exitUsage
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintln(stderr, "mqbench run:", err)
+			}
+		}()
 	}
 	if f.repeat > 1 {
 		return runRepeated(ctx, spec, f.repeat, stdout, stderr)
