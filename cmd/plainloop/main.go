@@ -80,8 +80,9 @@ type config struct {
 	// does: a fetch with zero wait only after the send was acknowledged,
 	// instead of a fetch waiting at the broker for the next record.
 	FetchAfterAck bool
-	// KeyHeaders (ActiveMQ) sends each producer's key as the adapter does:
-	// JMSXGroupID and mqbench-key-hex.
+	// KeyHeaders (ActiveMQ, RocketMQ) sends each producer's key as the
+	// adapter does: ActiveMQ's JMSXGroupID and mqbench-key-hex headers,
+	// RocketMQ's mqbk property and the queue the key hashes to.
 	KeyHeaders bool
 }
 
@@ -138,7 +139,7 @@ func parse(args []string, help io.Writer) (config, error) {
 	fs.IntVar(&c.Idle, "idle-consumers", 0, "publish: consumers subscribed for the whole run that take nothing beyond their prefetch, as capacity's publish-only phase has (0..256)")
 	fs.IntVar(&c.Prefetch, "prefetch", 256, "consumer prefetch (RabbitMQ basic.qos, ActiveMQ activemq.prefetchSize; RocketMQ pull batch, at most 32)")
 	fs.IntVar(&c.Queues, "queues", 2, "RocketMQ queues or Kafka partitions of the topic (1..64)")
-	fs.BoolVar(&c.KeyHeaders, "key-headers", false, "activemq: every message carries its producer's key as mqbench's adapter sends it (JMSXGroupID and mqbench-key-hex headers)")
+	fs.BoolVar(&c.KeyHeaders, "key-headers", false, "activemq, rocketmq: every message carries its producer's key as mqbench's adapter sends it (ActiveMQ: the JMSXGroupID and mqbench-key-hex headers; RocketMQ: the mqbk property and the key's queue)")
 	fs.BoolVar(&c.ClosedLoop, "closed-loop", false, "e2e: one message in flight, the next sent once the last is confirmed and received (needs --rate 0, --producers 1, --batch 1)")
 	fs.BoolVar(&c.FetchAfterAck, "fetch-after-ack", false, "kafka, with --closed-loop: consume as Kafka's EndToEndLatency does, fetching (zero wait) only once the send was acknowledged (needs --queues 1, --consumers 1)")
 	fs.DurationVar(&c.OpTimeout, "op-timeout", 10*time.Second, "deadline of every network operation (> 0, at most 10m)")
@@ -202,8 +203,8 @@ func (c *config) validate() error {
 		return errors.New("--closed-loop needs --mode e2e, --rate 0, --producers 1 and --batch 1")
 	case c.FetchAfterAck && (c.Broker != "kafka" || !c.ClosedLoop || c.Queues != 1 || c.Consumers != 1):
 		return errors.New("--fetch-after-ack needs --broker kafka, --closed-loop, --queues 1 and --consumers 1")
-	case c.KeyHeaders && c.Broker != "activemq":
-		return errors.New("--key-headers is for --broker activemq")
+	case c.KeyHeaders && c.Broker != "activemq" && c.Broker != "rocketmq":
+		return errors.New("--key-headers is for --broker activemq or rocketmq")
 	case c.OpTimeout <= 0 || c.OpTimeout > 10*time.Minute:
 		return fmt.Errorf("--op-timeout %s: must be > 0 and at most 10m", c.OpTimeout)
 	}

@@ -42,7 +42,7 @@ func TestParse(t *testing.T) {
 				t.Errorf("parsed: %+v", c)
 			}
 		}},
-		{name: "key headers on rabbitmq", args: []string{"--broker", "rabbitmq", "--key-headers"}, wantErr: "--key-headers is for --broker activemq"},
+		{name: "key headers on rabbitmq", args: []string{"--broker", "rabbitmq", "--key-headers"}, wantErr: "--key-headers is for --broker activemq or rocketmq"},
 		{name: "closed loop in publish mode", args: []string{"--broker", "kafka", "--closed-loop", "--producers", "1", "--batch", "1"}, wantErr: "--closed-loop needs --mode e2e"},
 		{name: "closed loop with a rate", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--rate", "100", "--producers", "1", "--batch", "1"}, wantErr: "--closed-loop needs"},
 		{name: "closed loop with two producers", args: []string{"--broker", "kafka", "--mode", "e2e", "--closed-loop", "--batch", "1"}, wantErr: "--closed-loop needs"},

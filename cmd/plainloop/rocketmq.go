@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"sync"
 	"time"
@@ -21,7 +24,10 @@ import (
 // send each round as one batch with SendSync, one attempt (no retry), no
 // compression, and count a message confirmed only on SEND_OK; consumers
 // (clustering, one group, from the first offset) pull at most 32 messages
-// per request.
+// per request. With --key-headers every message carries its producer's key
+// as the adapter sends it: the mqbk property (the key hex-encoded) and the
+// queue the key hashes to (FNV-1a modulo the queues), so each producer
+// writes one queue in order.
 
 // rocket is one RocketMQ topic.
 type rocket struct {
@@ -31,6 +37,7 @@ type rocket struct {
 	group string
 	adm   admin.Admin
 	n     int // instances opened, for unique instance names
+	keys  int // producers keyed, numbering their keys
 	mu    sync.Mutex
 }
 
@@ -84,23 +91,53 @@ type rocketSender struct {
 	r    *rocket
 	p    rmq.Producer
 	msgs []*primitive.Message
+	// keyHex and queue are the producer's key property and its queue
+	// hint (keyed only).
+	keyHex string
+	queue  *primitive.MessageQueue
+}
+
+// keyQueue sends a message to the queue its hint names (Queue.QueueId
+// modulo the queues), as the adapter's selector does.
+type keyQueue struct{}
+
+func (keyQueue) Select(m *primitive.Message, mqs []*primitive.MessageQueue, _ string) *primitive.MessageQueue {
+	if len(mqs) == 0 || m.Queue == nil {
+		return nil
+	}
+	return mqs[m.Queue.QueueId%len(mqs)]
 }
 
 func (r *rocket) newProducer(ctx context.Context) (sender, error) {
-	p, err := rmq.NewProducer(
+	s := &rocketSender{r: r}
+	opts := []producer.Option{
 		producer.WithNsResolver(r.ns),
-		producer.WithGroupName(r.topic+"_p"),
+		producer.WithGroupName(r.topic + "_p"),
 		producer.WithInstanceName(r.instance("p")),
 		producer.WithSendMsgTimeout(r.c.OpTimeout),
 		producer.WithRetry(0),
-		producer.WithCompressMsgBodyOverHowmuch(math.MaxInt32))
+		producer.WithCompressMsgBodyOverHowmuch(math.MaxInt32)}
+	if r.c.KeyHeaders {
+		r.mu.Lock()
+		id := r.keys
+		r.keys++
+		r.mu.Unlock()
+		key := binary.BigEndian.AppendUint32(nil, uint32(id))
+		h := fnv.New32a()
+		h.Write(key)
+		s.keyHex = hex.EncodeToString(key)
+		s.queue = &primitive.MessageQueue{Topic: r.topic, QueueId: int(h.Sum32() & math.MaxInt32)}
+		opts = append(opts, producer.WithQueueSelector(keyQueue{}))
+	}
+	p, err := rmq.NewProducer(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("new producer: %w", err)
 	}
 	if err := bounded(ctx, r.c.OpTimeout, "producer start", p.Start); err != nil {
 		return nil, err
 	}
-	return &rocketSender{r: r, p: p}, nil
+	s.p = p
+	return s, nil
 }
 
 // send sends the bodies as one batch and waits for SEND_OK.
@@ -109,7 +146,12 @@ func (s *rocketSender) send(ctx context.Context, bodies [][]byte) error {
 	defer cancel()
 	s.msgs = s.msgs[:0]
 	for _, b := range bodies {
-		s.msgs = append(s.msgs, primitive.NewMessage(s.r.topic, b))
+		m := primitive.NewMessage(s.r.topic, b)
+		if s.queue != nil {
+			m.WithProperty("mqbk", s.keyHex)
+			m.Queue = s.queue
+		}
+		s.msgs = append(s.msgs, m)
 	}
 	res, err := s.p.SendSync(ctx, s.msgs...)
 	if err != nil {

@@ -10,7 +10,8 @@
 #                  (acks=all, same record size, batch.size = batch x size,
 #                  linger.ms=0), or cmd/plainloop --mode publish (same
 #                  producers, batch, size, confirms/persistence; for
-#                  ActiveMQ the adapter's key headers, --key-headers).
+#                  ActiveMQ and RocketMQ each producer's key as the
+#                  adapter sends it, --key-headers).
 #                  The baseline runs just before and just after mqbench
 #                  (a broker's rate drifts between runs) and mqbench is
 #                  compared with their mean; both are printed. plainloop
@@ -211,8 +212,9 @@ plain() {
 	local out="$work/plainloop-$b-$mode-$tag.json" keys=()
 	# mqbench keys every message with its producer's id, which the
 	# ActiveMQ adapter sends as JMSXGroupID (a message group, its per-key
-	# order) and mqbench-key-hex; the baseline sends the same headers.
-	if [[ $b == activemq ]]; then keys=(--key-headers); fi
+	# order) and mqbench-key-hex, and the RocketMQ adapter as the mqbk
+	# property on the queue the key hashes to; the baseline does the same.
+	if [[ $b == activemq || $b == rocketmq ]]; then keys=(--key-headers); fi
 	settle
 	if ! { time "$work/plainloop" --broker "$b" --mode "$mode" --size "$size" --batch "$batch" "${keys[@]}" "$@" >"$out" 2>"$out.log"; } 2>"$out.cpu"; then
 		echo "sidebyside: plainloop $b $mode failed, see $out.log" >&2
