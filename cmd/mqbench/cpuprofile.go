@@ -3,15 +3,20 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 )
 
 // startCPUProfile starts Go's CPU profiler writing to path, for `go tool
-// pprof`. The file must not exist yet: like a result, a profile is never
-// overwritten. The returned stop ends the profile and closes the file; call
-// it once, when the run is over (also after an interruption).
-func startCPUProfile(path string) (stop func() error, err error) {
+// pprof`; an empty path profiles nothing. The file must not exist yet: like
+// a result, a profile is never overwritten. The returned stop ends the
+// profile, closes the file and reports a failure to close it on stderr;
+// call it once, when the run is over (also after an interruption).
+func startCPUProfile(path string) (stop func(stderr io.Writer), err error) {
+	if path == "" {
+		return func(io.Writer) {}, nil
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -24,11 +29,10 @@ func startCPUProfile(path string) (stop func() error, err error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
-	return func() error {
+	return func(stderr io.Writer) {
 		pprof.StopCPUProfile()
 		if err := f.Close(); err != nil {
-			return fmt.Errorf("--cpuprofile %s: %w", path, err)
+			fmt.Fprintf(stderr, "mqbench run: --cpuprofile %s: %v\n", path, err)
 		}
-		return nil
 	}, nil
 }

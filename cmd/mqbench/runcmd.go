@@ -143,18 +143,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		spec.launcher = l
 		spec.pids, _ = l.PIDs(ad.launch)
 	}
-	if f.cpuprofile != "" {
-		stop, err := startCPUProfile(f.cpuprofile)
-		if err != nil {
-			fmt.Fprintln(stderr, "mqbench run:", err)
-			return exitUsage
-		}
-		defer func() {
-			if err := stop(); err != nil {
-				fmt.Fprintln(stderr, "mqbench run:", err)
-			}
-		}()
+	stopProfile, err := startCPUProfile(f.cpuprofile)
+	if err != nil {
+		fmt.Fprintln(stderr, "mqbench run:", err)
+		return exitUsage
 	}
+	defer stopProfile(stderr)
 	if f.repeat > 1 {
 		return runRepeated(ctx, spec, f.repeat, stdout, stderr)
 	}

@@ -9,17 +9,26 @@ import (
 	"github.com/mqbench/mqbench/adapters/drivertest"
 )
 
+// liveBroker returns the address of broker's running instance, from the
+// environment variable env or else plainloop's default, and fails the test
+// (or skips it, unless MQBENCH_REQUIRE_BROKERS=1) when nothing answers there.
+func liveBroker(t *testing.T, broker, env string) string {
+	t.Helper()
+	addr := os.Getenv(env)
+	if addr == "" {
+		addr = defaultAddrs()[broker]
+	}
+	drivertest.RequireBroker(t, broker, addr)
+	return addr
+}
+
 // TestKafkaClosedLoops runs both of plainloop's Kafka closed loops against
 // the real broker (MQBENCH_KAFKA_ADDR, default 127.0.0.1:9092) and checks
 // their accounting: every message sent was confirmed and received, once,
 // and the window's messages were timed. A poller that never fetched after
 // the acknowledgement would fail the priming round.
 func TestKafkaClosedLoops(t *testing.T) {
-	addr := os.Getenv("MQBENCH_KAFKA_ADDR")
-	if addr == "" {
-		addr = defaultAddrs()["kafka"]
-	}
-	drivertest.RequireBroker(t, "kafka", addr)
+	addr := liveBroker(t, "kafka", "MQBENCH_KAFKA_ADDR")
 	for _, tt := range []struct {
 		name          string
 		fetchAfterAck bool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	rmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
-
-	"github.com/mqbench/mqbench/adapters/drivertest"
 )
 
 // TestRocketKeyHeaders sends through two keyed plainloop producers to the
@@ -23,11 +20,7 @@ import (
 // the queue its key hashes to (FNV-1a modulo the queues: keys 0 and 1 land
 // on different queues of two).
 func TestRocketKeyHeaders(t *testing.T) {
-	addr := os.Getenv("MQBENCH_ROCKETMQ_ADDR")
-	if addr == "" {
-		addr = defaultAddrs()["rocketmq"]
-	}
-	drivertest.RequireBroker(t, "rocketmq", addr)
+	addr := liveBroker(t, "rocketmq", "MQBENCH_ROCKETMQ_ADDR")
 	c := config{Broker: "rocketmq", Addr: addr, RocketMQ: "127.0.0.1:10911", Queues: 2, Prefetch: 32,
 		OpTimeout: 15 * time.Second, KeyHeaders: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
