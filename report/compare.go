@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"math"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/mqbench/mqbench/report/result"
+	"github.com/mqbench/mqbench/scenarios/probe"
 )
 
 // Delta is one figure of one cell in two runs.
@@ -115,20 +115,12 @@ func ksStatistic(a, b *hdrhistogram.Histogram) float64 {
 func sortedKeys(m map[int64]struct{}) []int64 { return slices.Sorted(maps.Keys(m)) }
 
 // decodeHist decodes a Latency.Histogram (base64 of HdrHistogram's
-// compressed encoding).
+// compressed encoding); an empty one is an error.
 func decodeHist(s string) (*hdrhistogram.Histogram, error) {
 	if s == "" {
 		return nil, fmt.Errorf("no histogram")
 	}
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("histogram base64: %w", err)
-	}
-	h, err := hdrhistogram.Decode(b)
-	if err != nil {
-		return nil, fmt.Errorf("histogram: %w", err)
-	}
-	return h, nil
+	return probe.DecodeHistogram(s)
 }
 
 // rateDiffer compares mean per-second received rates over each run's

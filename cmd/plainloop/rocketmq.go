@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rmq "github.com/apache/rocketmq-client-go/v2"
@@ -37,8 +38,9 @@ type rocket struct {
 	group string
 	adm   admin.Admin
 	n     int // instances opened, for unique instance names
-	keys  int // producers keyed, numbering their keys
 	mu    sync.Mutex
+
+	producers atomic.Uint32 // producers keyed, numbering their keys
 }
 
 func openRocket(ctx context.Context, c config, name string) (session, error) {
@@ -118,11 +120,7 @@ func (r *rocket) newProducer(ctx context.Context) (sender, error) {
 		producer.WithRetry(0),
 		producer.WithCompressMsgBodyOverHowmuch(math.MaxInt32)}
 	if r.c.KeyHeaders {
-		r.mu.Lock()
-		id := r.keys
-		r.keys++
-		r.mu.Unlock()
-		key := binary.BigEndian.AppendUint32(nil, uint32(id))
+		key := binary.BigEndian.AppendUint32(nil, r.producers.Add(1)-1)
 		h := fnv.New32a()
 		h.Write(key)
 		s.keyHex = hex.EncodeToString(key)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -21,8 +22,10 @@ import (
 // on different queues of two).
 func TestRocketKeyHeaders(t *testing.T) {
 	addr := liveBroker(t, "rocketmq", "MQBENCH_ROCKETMQ_ADDR")
-	c := config{Broker: "rocketmq", Addr: addr, RocketMQ: "127.0.0.1:10911", Queues: 2, Prefetch: 32,
-		OpTimeout: 15 * time.Second, KeyHeaders: true}
+	c, err := parse([]string{"--broker", "rocketmq", "--addr", addr, "--queues", "2", "--key-headers", "--op-timeout", "15s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("plainloop_keys_%d", time.Now().UnixNano())
